@@ -216,13 +216,21 @@ impl Encoder {
     /// );
     /// ```
     pub fn write_family(&mut self, family: &MetricFamily) {
+        self.write_family_with_const_labels(family, "");
+    }
+
+    /// Writes a whole family with labels rendered by [`render_labels`] put first on
+    /// every sample (a registry's constant labels).
+    pub fn write_family_with_const_labels(&mut self, family: &MetricFamily, const_labels: &str) {
         let created = self.writes_created();
-        let mut fam = self.family(
-            &family.name,
-            &family.help,
-            family.metric_type,
-            family.unit.as_deref(),
-        );
+        let mut fam = self
+            .family(
+                &family.name,
+                &family.help,
+                family.metric_type,
+                family.unit.as_deref(),
+            )
+            .with_const_labels(const_labels);
         for m in &family.metrics {
             let ts = m.timestamp_ms;
             let labels = &m.labels;
@@ -357,7 +365,7 @@ impl<'e> FamilyEncoder<'e> {
     }
 
     /// The family name as given to [`Encoder::family`] (without `_total`).
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &'e str {
         self.name
     }
 

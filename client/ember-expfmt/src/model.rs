@@ -337,9 +337,12 @@ impl MetricFamily {
     }
 }
 
+/// Builds one sample of a metric: suffix, extra label, value, exemplar.
+type SampleFn<'a> = dyn Fn(&str, Option<Label>, f64, &Option<Exemplar>) -> Sample + 'a;
+
 fn push_buckets(
     buckets: &[Bucket],
-    sample: &dyn Fn(&str, Option<Label>, f64, &Option<Exemplar>) -> Sample,
+    sample: &SampleFn<'_>,
     out: &mut Vec<Sample>,
 ) {
     for b in buckets {

@@ -1,0 +1,477 @@
+//! Families: one metric per label set, created on first use.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use ember_expfmt::{FamilyEncoder, MetricType, render_labels};
+use hashbrown::{Equivalent, HashMap};
+use parking_lot::RwLock;
+
+use crate::error::{Error, check_label_name};
+use crate::labels::{LabelSet, StaticLabelSet};
+use crate::metric::EncodeMetric;
+
+/// A metric type that can be the child of a [`Family`].
+pub trait FamilyMember: EncodeMetric + Clone {
+    /// The family's type.
+    const TYPE: MetricType;
+    /// Label names the type writes itself, which a family's label set must not use.
+    const RESERVED_LABELS: &'static [&'static str] = &[];
+}
+
+impl FamilyMember for crate::Counter {
+    const TYPE: MetricType = MetricType::Counter;
+}
+impl FamilyMember for crate::FloatCounter {
+    const TYPE: MetricType = MetricType::Counter;
+}
+impl FamilyMember for crate::Gauge {
+    const TYPE: MetricType = MetricType::Gauge;
+}
+impl FamilyMember for crate::FloatGauge {
+    const TYPE: MetricType = MetricType::Gauge;
+}
+impl FamilyMember for crate::Histogram {
+    const TYPE: MetricType = MetricType::Histogram;
+    const RESERVED_LABELS: &'static [&'static str] = &["le"];
+}
+#[cfg(any())]
+impl FamilyMember for crate::Summary {
+    const TYPE: MetricType = MetricType::Summary;
+    const RESERVED_LABELS: &'static [&'static str] = &["quantile"];
+}
+
+/// The value every label of the overflow series has, once a family reached its cap.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// Metrics of one type keyed by label set: `http_requests_total{method, status}`.
+///
+/// A `Family` is a handle (clones share the children). [`get_or_create`] returns the
+/// child as an owned handle, never a lock guard, so holding two children of one family
+/// (or of two) cannot deadlock. Lookups of existing children take a shared lock and do
+/// not allocate. Series are encoded in the order they were created.
+///
+/// A cap ([`set_max_series`]) bounds the number of children: past it, new label sets
+/// share one overflow series whose labels are all `__overflow__`, and the refusals are
+/// counted (see [`rejected_label_sets`] and the registry's
+/// `ember_label_sets_rejected_total`).
+///
+/// With string labels, the arity is part of the type:
+///
+/// ```
+/// use ember::{Counter, Family};
+/// let requests = Family::<[String; 2], Counter>::with_label_names(["method", "status"]).unwrap();
+/// requests.with_label_values(&["GET", "200"]).inc();
+/// requests.with_label_values(&["GET", "200"]).inc();
+/// assert_eq!(requests.with_label_values(&["GET", "200"]).get(), 2);
+/// ```
+///
+/// A reserved name is refused: at run time for string labels, at compile time for
+/// derived label sets (`le` on a histogram family fails to build).
+///
+/// ```
+/// use ember::{Family, Histogram};
+/// assert!(Family::<[String; 1], Histogram>::with_label_names(["le"]).is_err());
+/// ```
+///
+/// [`get_or_create`]: Family::get_or_create
+/// [`set_max_series`]: Family::set_max_series
+/// [`rejected_label_sets`]: Family::rejected_label_sets
+pub struct Family<L, M> {
+    inner: Arc<FamilyCore<L, M>>,
+}
+
+struct FamilyCore<L, M> {
+    names: Box<[Box<str>]>,
+    children: RwLock<Children<L, M>>,
+    make: Box<dyn Fn() -> M + Send + Sync>,
+    max_series: AtomicUsize,
+    rejected: AtomicU64,
+}
+
+struct Children<L, M> {
+    index: HashMap<L, usize>,
+    list: Vec<Child<L, M>>,
+    overflow: Option<(M, Box<str>)>,
+}
+
+struct Child<L, M> {
+    key: L,
+    metric: M,
+    rendered: Box<str>,
+}
+
+impl<L, M> Clone for Family<L, M> {
+    fn clone(&self) -> Self {
+        Family {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<L, M> fmt::Debug for Family<L, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Family")
+            .field("label_names", &self.inner.names)
+            .field("series", &self.inner.children.read().list.len())
+            .finish()
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn uses_reserved(names: &[&str], reserved: &[&str]) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        let mut j = 0;
+        while j < reserved.len() {
+            if str_eq(names[i], reserved[j]) {
+                return true;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    false
+}
+
+impl<L: StaticLabelSet, M: FamilyMember + Default> Family<L, M> {
+    /// A family whose children start as `M::default()`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self::new_with_constructor(M::default)
+    }
+}
+
+impl<L: StaticLabelSet, M: FamilyMember> Family<L, M> {
+    /// A family whose children are made by `make` (for histogram buckets other than the
+    /// default, or a summary's quantiles).
+    ///
+    /// ```
+    /// use ember::{Family, Histogram};
+    /// let f = Family::<[String; 1], Histogram>::with_label_names_and_constructor(
+    ///     ["path"],
+    ///     || Histogram::new([0.1, 1.0]).unwrap_or_default(),
+    /// ).unwrap();
+    /// assert_eq!(f.with_label_values(&["/"]).bounds(), [0.1, 1.0]);
+    /// ```
+    pub fn new_with_constructor(make: impl Fn() -> M + Send + Sync + 'static) -> Self {
+        const {
+            assert!(
+                !uses_reserved(L::NAMES, M::RESERVED_LABELS),
+                "the label set uses a label name this metric type reserves (`le` for \
+                 histograms, `quantile` for summaries)"
+            );
+        }
+        Self::build(
+            L::NAMES.iter().map(|n| Box::from(*n)).collect(),
+            Box::new(make),
+        )
+    }
+}
+
+impl<const N: usize, M: FamilyMember + Default> Family<[String; N], M> {
+    /// A family with string label values under these names.
+    pub fn with_label_names(names: [&str; N]) -> Result<Self, Error> {
+        Self::with_label_names_and_constructor(names, M::default)
+    }
+}
+
+impl<const N: usize, M: FamilyMember> Family<[String; N], M> {
+    /// A family with string label values under these names, children made by `make`.
+    pub fn with_label_names_and_constructor(
+        names: [&str; N],
+        make: impl Fn() -> M + Send + Sync + 'static,
+    ) -> Result<Self, Error> {
+        for (i, n) in names.iter().enumerate() {
+            check_label_name(n)?;
+            if let Some(r) = M::RESERVED_LABELS.iter().find(|r| *r == n) {
+                return Err(reserved_error(r, M::TYPE));
+            }
+            if names[..i].contains(n) {
+                return Err(Error::DuplicateLabelName((*n).to_string()));
+            }
+        }
+        Ok(Self::build(
+            names.iter().map(|n| Box::from(*n)).collect(),
+            Box::new(make),
+        ))
+    }
+
+    /// The child for these label values, created if new. Does not allocate when the
+    /// child exists.
+    #[inline]
+    pub fn with_label_values(&self, values: &[&str; N]) -> M {
+        let probe = StrArray(values);
+        if let Some(m) = self.lookup(&probe) {
+            return m;
+        }
+        self.insert(values.map(str::to_string))
+    }
+}
+
+fn reserved_error(name: &str, t: MetricType) -> Error {
+    Error::ReservedLabelName {
+        name: name.to_string(),
+        metric_type: match t {
+            MetricType::Summary => "summaries",
+            _ => "histograms",
+        },
+        purpose: match t {
+            MetricType::Summary => "quantiles",
+            _ => "buckets",
+        },
+    }
+}
+
+/// Looks up `[String; N]` keys by `[&str; N]` without allocating; hashes equal because
+/// `String` hashes as its `str`.
+#[derive(Hash)]
+struct StrArray<'a, const N: usize>(&'a [&'a str; N]);
+
+impl<const N: usize> Equivalent<[String; N]> for StrArray<'_, N> {
+    fn equivalent(&self, key: &[String; N]) -> bool {
+        self.0.iter().zip(key).all(|(a, b)| *a == b)
+    }
+}
+
+impl<L: LabelSet, M: FamilyMember> Family<L, M> {
+    fn build(names: Box<[Box<str>]>, make: Box<dyn Fn() -> M + Send + Sync>) -> Self {
+        Family {
+            inner: Arc::new(FamilyCore {
+                names,
+                children: RwLock::new(Children {
+                    index: HashMap::default(),
+                    list: Vec::new(),
+                    overflow: None,
+                }),
+                make,
+                max_series: AtomicUsize::new(usize::MAX),
+                rejected: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The child for this label set, created if new.
+    #[inline]
+    pub fn get_or_create(&self, labels: &L) -> M {
+        if let Some(m) = self.lookup(labels) {
+            return m;
+        }
+        self.insert(labels.clone())
+    }
+
+    /// The child for this label set if it exists.
+    pub fn get(&self, labels: &L) -> Option<M> {
+        self.lookup(labels)
+    }
+
+    #[inline]
+    fn lookup<Q: std::hash::Hash + Equivalent<L> + ?Sized>(&self, q: &Q) -> Option<M> {
+        let children = self.inner.children.read();
+        children
+            .index
+            .get(q)
+            .and_then(|&i| children.list.get(i))
+            .map(|c| c.metric.clone())
+    }
+
+    #[cold]
+    fn insert(&self, key: L) -> M {
+        let mut children = self.inner.children.write();
+        if let Some(c) = children.index.get(&key).and_then(|&i| children.list.get(i)) {
+            return c.metric.clone();
+        }
+        if children.list.len() >= self.inner.max_series.load(Ordering::Relaxed) {
+            self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+            let names = &self.inner.names;
+            let (m, _) = children.overflow.get_or_insert_with(|| {
+                let rendered = render_labels(names.iter().map(|n| (&**n, OVERFLOW_LABEL_VALUE)));
+                ((self.inner.make)(), rendered.into())
+            });
+            return m.clone();
+        }
+        let rendered = {
+            let values = key.label_values();
+            render_labels(
+                self.inner
+                    .names
+                    .iter()
+                    .map(|n| &**n)
+                    .zip(values.iter().map(|v| &**v)),
+            )
+        };
+        let metric = (self.inner.make)();
+        let idx = children.list.len();
+        children.list.push(Child {
+            key: key.clone(),
+            metric: metric.clone(),
+            rendered: rendered.into(),
+        });
+        children.index.insert(key, idx);
+        metric
+    }
+
+    /// Removes the child for this label set; returns whether it existed. Handles to it
+    /// stay usable but are no longer exposed.
+    pub fn remove(&self, labels: &L) -> bool {
+        let mut children = self.inner.children.write();
+        let Some(idx) = children.index.remove(labels) else {
+            return false;
+        };
+        children.list.swap_remove(idx);
+        if let Some(moved) = children.list.get(idx) {
+            let key = moved.key.clone();
+            children.index.insert(key, idx);
+        }
+        true
+    }
+
+    /// Removes every child.
+    pub fn clear(&self) {
+        let mut children = self.inner.children.write();
+        children.index.clear();
+        children.list.clear();
+        children.overflow = None;
+    }
+
+    /// Number of children (the overflow series not included).
+    pub fn len(&self) -> usize {
+        self.inner.children.read().list.len()
+    }
+
+    /// Whether the family has no children.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Caps the number of children; further label sets go to the overflow series.
+    ///
+    /// ```
+    /// use ember::{Counter, Family};
+    /// let f = Family::<[String; 1], Counter>::with_label_names(["user"]).unwrap();
+    /// f.set_max_series(1);
+    /// f.with_label_values(&["ann"]).inc();
+    /// f.with_label_values(&["bob"]).inc();
+    /// assert_eq!((f.len(), f.rejected_label_sets()), (1, 1));
+    /// ```
+    pub fn set_max_series(&self, max: usize) {
+        self.inner.max_series.store(max, Ordering::Relaxed);
+    }
+
+    /// How many times a new label set was refused because of the cap.
+    pub fn rejected_label_sets(&self) -> u64 {
+        self.inner.rejected.load(Ordering::Relaxed)
+    }
+}
+
+impl<L: LabelSet, M: FamilyMember> EncodeMetric for Family<L, M> {
+    fn metric_type(&self) -> MetricType {
+        M::TYPE
+    }
+
+    fn encode(&self, family: &mut FamilyEncoder<'_>, labels: &str) {
+        let children = self.inner.children.read();
+        let overflow = children.overflow.as_ref().map(|(m, r)| (m, r));
+        let all = children
+            .list
+            .iter()
+            .map(|c| (&c.metric, &c.rendered))
+            .chain(overflow);
+        for (metric, rendered) in all {
+            if labels.is_empty() {
+                metric.encode(family, rendered);
+            } else if rendered.is_empty() {
+                metric.encode(family, labels);
+            } else {
+                metric.encode(family, &format!("{labels},{rendered}"));
+            }
+        }
+    }
+
+    fn rejected_label_sets(&self) -> Option<u64> {
+        (self.inner.max_series.load(Ordering::Relaxed) != usize::MAX)
+            .then(|| self.rejected_label_sets())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Counter, Histogram};
+    use ember_expfmt::{Encoder, Format};
+
+    fn render<M: FamilyMember>(f: &impl EncodeMetric) -> String {
+        let mut enc = Encoder::new(Format::Text);
+        let mut fam = enc.family("f", "", M::TYPE, None);
+        f.encode(&mut fam, "");
+        String::from_utf8(enc.finish()).unwrap()
+    }
+
+    #[test]
+    fn children_are_independent_handles() {
+        let f = Family::<[String; 1], Counter>::with_label_names(["k"]).unwrap();
+        let a = f.with_label_values(&["a"]);
+        let b = f.with_label_values(&["b"]);
+        // Holding both handles while creating a third must not deadlock.
+        f.with_label_values(&["c"]).inc();
+        a.inc();
+        b.inc_by(2);
+        assert_eq!(
+            render::<Counter>(&f),
+            "# TYPE f_total counter\nf_total{k=\"a\"} 1\nf_total{k=\"b\"} 2\nf_total{k=\"c\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn remove_keeps_index_consistent() {
+        let f = Family::<[String; 1], Counter>::with_label_names(["k"]).unwrap();
+        for k in ["a", "b", "c"] {
+            f.with_label_values(&[k]).inc();
+        }
+        assert!(f.remove(&["a".to_string()]));
+        assert!(!f.remove(&["a".to_string()]));
+        f.with_label_values(&["c"]).inc();
+        assert_eq!(f.with_label_values(&["c"]).get(), 2);
+        assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn overflow_series_collects_past_the_cap() {
+        let f = Family::<[String; 2], Counter>::with_label_names(["a", "b"]).unwrap();
+        f.set_max_series(1);
+        f.with_label_values(&["1", "1"]).inc();
+        f.with_label_values(&["2", "2"]).inc();
+        f.with_label_values(&["3", "3"]).inc();
+        assert_eq!(f.rejected_label_sets(), 2);
+        assert_eq!(
+            render::<Counter>(&f),
+            "# TYPE f_total counter\nf_total{a=\"1\",b=\"1\"} 1\n\
+             f_total{a=\"__overflow__\",b=\"__overflow__\"} 2\n"
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_reserved_names_refused() {
+        let f = Family::<[String; 1], Counter>::with_label_names(["path"]).unwrap();
+        f.with_label_values(&["C:\\\"x\"\n"]).inc();
+        assert!(render::<Counter>(&f).contains(r#"f_total{path="C:\\\"x\"\n"} 1"#));
+        assert!(Family::<[String; 1], Histogram>::with_label_names(["le"]).is_err());
+        assert!(Family::<[String; 1], Counter>::with_label_names(["__x"]).is_err());
+        assert!(Family::<[String; 2], Counter>::with_label_names(["a", "a"]).is_err());
+    }
+}

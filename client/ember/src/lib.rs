@@ -1,0 +1,83 @@
+//! Ember's client library: instrument a Rust program and expose its metrics in the
+//! Prometheus text format or OpenMetrics.
+//!
+//! | type | what it measures |
+//! |---|---|
+//! | [`Counter`], [`FloatCounter`] | totals that only go up (`_total`, `_created`) |
+//! | [`Gauge`], [`FloatGauge`] | values that go up and down |
+//! | [`Histogram`] | distributions in cumulative buckets, with [`HistogramTimer`] |
+//! | `Summary` | distributions as quantiles over a sliding window, with `SummaryTimer` |
+//! | [`Info`], [`StateSet`] | facts as labels; one-of-many states |
+//! | [`Family`] | one metric per label set, typed ([`LabelSet`] derive) or string arrays |
+//! | [`Registry`] | what `/metrics` exposes: prefixes, constant labels, sub-registries, [`Collector`]s |
+//! | `ProcessCollector` | `process_*` metrics as client_golang names them |
+//!
+//! The core pulls in no HTTP stack or async runtime. Encoding goes through
+//! [`ember_expfmt`], the one writer of both formats in Ember.
+//!
+//! ```
+//! use ember::{Counter, Family, Histogram, LabelSet, LabelValue, Registry};
+//! use ember_expfmt::Format;
+//!
+//! #[derive(Clone, Debug, PartialEq, Eq, Hash, LabelValue)]
+//! enum Method { GET, POST }
+//!
+//! #[derive(Clone, Debug, PartialEq, Eq, Hash, LabelSet)]
+//! struct Route { method: Method, status: u16 }
+//!
+//! let registry = Registry::new();
+//! let requests: Family<Route, Counter> = Family::new();
+//! registry.register("http_requests", "Requests served.", requests.clone()).unwrap();
+//! let latency = Histogram::new([0.1, 0.5]).unwrap();
+//! registry
+//!     .register_with_unit("http_request_duration", "Latency.", "seconds", latency.clone())
+//!     .unwrap();
+//!
+//! requests.get_or_create(&Route { method: Method::GET, status: 200 }).inc();
+//! latency.observe(0.2);
+//!
+//! assert_eq!(
+//!     registry.encode_to_string(Format::Text),
+//!     "# HELP http_request_duration_seconds Latency.\n\
+//!      ## TYPE http_request_duration_seconds histogram\n\
+//!      http_request_duration_seconds_bucket{le=\"0.1\"} 0\n\
+//!      http_request_duration_seconds_bucket{le=\"0.5\"} 1\n\
+//!      http_request_duration_seconds_bucket{le=\"+Inf\"} 1\n\
+//!      http_request_duration_seconds_count 1\n\
+//!      http_request_duration_seconds_sum 0.2\n\
+//!      ## HELP http_requests_total Requests served.\n\
+//!      ## TYPE http_requests_total counter\n\
+//!      http_requests_total{method=\"GET\",status=\"200\"} 1\n"
+//! );
+//! ```
+
+mod collector;
+mod counter;
+mod error;
+mod family;
+mod gauge;
+mod histogram;
+mod info;
+mod labels;
+mod metric;
+mod registry;
+mod stateset;
+
+pub use collector::Collector;
+pub use counter::{Counter, FloatCounter};
+pub use ember_macros::{LabelSet, LabelValue};
+pub use error::Error;
+pub use family::{Family, FamilyMember, OVERFLOW_LABEL_VALUE};
+pub use gauge::{FloatGauge, Gauge, InflightGuard};
+pub use histogram::{
+    DEFAULT_BUCKETS, Histogram, HistogramTimer, exponential_buckets, exponential_buckets_range,
+    linear_buckets,
+};
+pub use info::Info;
+pub use labels::{LabelSet, LabelValue, StaticLabelSet};
+pub use metric::EncodeMetric;
+pub use registry::{Registry, default_registry};
+pub use stateset::StateSet;
+
+/// Re-export of the exposition crate, so users need one dependency.
+pub use ember_expfmt as expfmt;

@@ -30,8 +30,8 @@ pub enum Error {
     #[error("invalid histogram buckets: {0}")]
     InvalidBuckets(String),
     /// Summary settings out of range.
-    #[error("invalid summary: {0}")]
-    InvalidSummary(String),
+    #[error(transparent)]
+    Summary(#[from] crate::summary::SummaryError),
     /// A unit that is not a valid metric name suffix.
     #[error("invalid unit `{0}`: must match [a-zA-Z0-9_:]+")]
     InvalidUnit(String),

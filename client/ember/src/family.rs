@@ -36,7 +36,6 @@ impl FamilyMember for crate::Histogram {
     const TYPE: MetricType = MetricType::Histogram;
     const RESERVED_LABELS: &'static [&'static str] = &["le"];
 }
-#[cfg(any())]
 impl FamilyMember for crate::Summary {
     const TYPE: MetricType = MetricType::Summary;
     const RESERVED_LABELS: &'static [&'static str] = &["quantile"];

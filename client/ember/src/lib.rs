@@ -6,11 +6,11 @@
 //! | [`Counter`], [`FloatCounter`] | totals that only go up (`_total`, `_created`) |
 //! | [`Gauge`], [`FloatGauge`] | values that go up and down |
 //! | [`Histogram`] | distributions in cumulative buckets, with [`HistogramTimer`] |
-//! | `Summary` | distributions as quantiles over a sliding window, with `SummaryTimer` |
+//! | [`Summary`] | distributions as quantiles over a sliding window, with [`SummaryTimer`] |
 //! | [`Info`], [`StateSet`] | facts as labels; one-of-many states |
 //! | [`Family`] | one metric per label set, typed ([`LabelSet`] derive) or string arrays |
 //! | [`Registry`] | what `/metrics` exposes: prefixes, constant labels, sub-registries, [`Collector`]s |
-//! | `ProcessCollector` | `process_*` metrics as client_golang names them |
+//! | [`ProcessCollector`] | `process_*` metrics as client_golang names them |
 //!
 //! The core pulls in no HTTP stack or async runtime. Encoding goes through
 //! [`ember_expfmt`], the one writer of both formats in Ember.
@@ -60,8 +60,10 @@ mod histogram;
 mod info;
 mod labels;
 mod metric;
+mod process;
 mod registry;
 mod stateset;
+mod summary;
 
 pub use collector::Collector;
 pub use counter::{Counter, FloatCounter};
@@ -76,8 +78,10 @@ pub use histogram::{
 pub use info::Info;
 pub use labels::{LabelSet, LabelValue, StaticLabelSet};
 pub use metric::EncodeMetric;
+pub use process::ProcessCollector;
 pub use registry::{Registry, default_registry};
 pub use stateset::StateSet;
+pub use summary::{Summary, SummaryBuilder, SummaryError, SummarySnapshot, SummaryTimer};
 
 /// Re-export of the exposition crate, so users need one dependency.
 pub use ember_expfmt as expfmt;

@@ -26,14 +26,20 @@
 //! ```
 
 mod encoder;
+mod entry;
 mod error;
+mod family_builder;
 pub mod float;
 mod format;
+mod lexer;
 mod model;
+mod number;
 mod openmetrics_parser;
+mod openmetrics_rules;
 mod text_parser;
 
 pub use encoder::{Encoder, FamilyEncoder, Number, SampleEncoder, render_labels};
+pub use entry::{Entry, ExemplarRef, LabelIter, Labels, SampleRef};
 pub use error::Error;
 pub use format::{
     Format, MediaRange, Negotiated, OPENMETRICS_001_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE,
@@ -43,8 +49,8 @@ pub use model::{
     Bucket, Exemplar, Label, Metric, MetricFamily, MetricType, MetricValue, ParsedFamily, Quantile,
     Sample,
 };
-pub use openmetrics_parser::parse_openmetrics;
-pub use text_parser::parse_text;
+pub use openmetrics_parser::{OpenMetricsParser, parse_openmetrics};
+pub use text_parser::{TextParser, parse_text};
 
 /// Parses an exposition body in `format`.
 ///

@@ -22,6 +22,7 @@
 //! be rejected as a whole, so entries already yielded must then be discarded.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use crate::entry::{Dialect, Entry, ExemplarRef, Labels, SampleRef};
 use crate::family_builder::FamilyBuilder;
@@ -37,6 +38,10 @@ use crate::{Error, ParsedFamily};
 
 /// Most characters the label names and values of an exemplar may have together.
 const EXEMPLAR_LABELS_MAX_CHARS: usize = 128;
+
+/// Label sets up to this size are checked for repeated names by a scan; larger ones with
+/// a hash set, so a line with very many labels costs linear time.
+const SCAN_FOR_DUPLICATES_UP_TO: usize = 16;
 
 /// Parses OpenMetrics 1.0 text into families, in exposition order, refusing anything the
 /// specification does not allow.
@@ -97,6 +102,7 @@ pub struct OpenMetricsParser<'a> {
     rules: Rules<'a>,
     labels: Vec<(&'a str, Cow<'a, str>)>,
     exemplar_labels: Vec<(&'a str, Cow<'a, str>)>,
+    label_names: HashSet<&'a str>,
 }
 
 /// One line: its text and where it starts in the input.
@@ -121,6 +127,7 @@ impl<'a> OpenMetricsParser<'a> {
             rules: Rules::new(input),
             labels: Vec::new(),
             exemplar_labels: Vec::new(),
+            label_names: HashSet::new(),
         }
     }
 
@@ -260,8 +267,8 @@ impl<'a> OpenMetricsParser<'a> {
         let mut labels = Labels::empty(Dialect::OpenMetrics);
         self.labels.clear();
         if b.get(i) == Some(&b'{') {
-            let (raw, after) =
-                read_labels(text, i, &mut self.labels).map_err(|(at, message)| err(at, message))?;
+            let (raw, after) = read_labels(text, i, &mut self.labels, &mut self.label_names)
+                .map_err(|(at, message)| err(at, message))?;
             labels = Labels::new(raw, Dialect::OpenMetrics);
             i = after;
         }
@@ -331,8 +338,13 @@ impl<'a> OpenMetricsParser<'a> {
             ));
         }
         self.exemplar_labels.clear();
-        let (raw, mut i) = read_labels(text, at + 2, &mut self.exemplar_labels)
-            .map_err(|(at, message)| err(at, message))?;
+        let (raw, mut i) = read_labels(
+            text,
+            at + 2,
+            &mut self.exemplar_labels,
+            &mut self.label_names,
+        )
+        .map_err(|(at, message)| err(at, message))?;
         let chars: usize = self
             .exemplar_labels
             .iter()
@@ -454,14 +466,16 @@ fn ends_with_lone_backslash(s: &str) -> bool {
     s.bytes().rev().take_while(|&c| c == b'\\').count() % 2 == 1
 }
 
-/// Reads the label set whose `{` is at byte `open` of `text` into `out`; returns the text
-/// between the braces and the position after the `}`, or the position and description of
-/// the first error.
+/// Reads the label set whose `{` is at byte `open` of `text` into `out` (`names` is
+/// scratch space); returns the text between the braces and the position after the `}`, or
+/// the position and description of the first error.
 fn read_labels<'a>(
     text: &'a str,
     open: usize,
     out: &mut Vec<(&'a str, Cow<'a, str>)>,
+    names: &mut HashSet<&'a str>,
 ) -> Result<(&'a str, usize), (usize, String)> {
+    names.clear();
     let b = text.as_bytes();
     let mut i = open + 1;
     if b.get(i) == Some(&b'}') {
@@ -506,7 +520,15 @@ fn read_labels<'a>(
             }
         }
         let raw_value = text.get(value_start..j).unwrap_or_default();
-        if out.iter().any(|(n, _)| *n == name) {
+        let repeated = if out.len() < SCAN_FOR_DUPLICATES_UP_TO {
+            out.iter().any(|(n, _)| *n == name)
+        } else {
+            if names.is_empty() {
+                names.extend(out.iter().map(|(n, _)| *n));
+            }
+            !names.insert(name)
+        };
+        if repeated {
             return Err((i - name_len - 1, format!("duplicate label name `{name}`")));
         }
         out.push((name, unescape_label_value(raw_value)));
@@ -599,6 +621,20 @@ mod tests {
             message("# TYPE a info\na 1\n# EOF\n"),
             "sample `a` does not belong to the info family `a` (its samples are `a_info`)"
         );
+    }
+
+    #[test]
+    fn repeated_label_names_are_found_in_large_sets() {
+        let labels: Vec<String> = (0..40).map(|i| format!("l{i}=\"v\"")).collect();
+        let ok = format!("a{{{}}} 1\n# EOF\n", labels.join(","));
+        assert!(check(&ok).is_ok());
+        let bad = format!("a{{{},l7=\"x\"}} 1\n# EOF\n", labels.join(","));
+        assert_eq!(message(&bad), "duplicate label name `l7`");
+        let ok_exemplar = format!(
+            "# TYPE a counter\na_total{{{}}} 1 # {{a=\"1\"}} 1\n# EOF\n",
+            labels.join(",")
+        );
+        assert!(check(&ok_exemplar).is_ok());
     }
 
     #[test]

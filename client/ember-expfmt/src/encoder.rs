@@ -12,6 +12,7 @@
 //! * counters: in the text format the family is named with `_total` and `_created` is not
 //!   written; in OpenMetrics the family name has no `_total`, the sample has it, and
 //!   `_created` follows; info families are `gauge` named `_info` in the text format;
+//! * OpenMetrics writes a (gauge) histogram's `_count` only with its `_sum`, as it requires;
 //! * OpenMetrics writes `# UNIT`, timestamps as seconds, exemplars, and ends with `# EOF`.
 
 use std::fmt::{self, Write as _};
@@ -223,6 +224,7 @@ impl Encoder {
     /// every sample (a registry's constant labels).
     pub fn write_family_with_const_labels(&mut self, family: &MetricFamily, const_labels: &str) {
         let created = self.writes_created();
+        let om = self.format == Format::OpenMetrics;
         let mut fam = self
             .family(
                 &family.name,
@@ -272,11 +274,15 @@ impl Encoder {
                     } else {
                         ("_count", "_sum")
                     };
-                    start_sample(&mut fam, count_sfx, labels).value_full(
-                        count_number(*count),
-                        ts,
-                        None,
-                    );
+                    // OpenMetrics has `_count` if and only if it has `_sum`; the text
+                    // format always has the count.
+                    if sum.is_some() || !om {
+                        start_sample(&mut fam, count_sfx, labels).value_full(
+                            count_number(*count),
+                            ts,
+                            None,
+                        );
+                    }
                     if let Some(s) = sum {
                         start_sample(&mut fam, sum_sfx, labels).value_full(*s, ts, None);
                     }

@@ -231,7 +231,8 @@ impl MetricFamily {
     /// The flat samples of this family as OpenMetrics names them: counters get `_total`
     /// and `_created`, histograms `_bucket` with `le`, `_count`, `_sum`, `_created`, gauge
     /// histograms `_bucket`, `_gcount`, `_gsum`, summaries `quantile` samples, `_count`,
-    /// `_sum`, `_created`, info `_info`, and statesets one sample per state.
+    /// `_sum`, `_created`, info `_info`, and statesets one sample per state. A (gauge)
+    /// histogram without a sum has no `_count` (`_gcount`) either, as OpenMetrics requires.
     ///
     /// ```
     /// use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
@@ -289,8 +290,9 @@ impl MetricFamily {
                 sum,
             } => {
                 push_buckets(buckets, &sample, out);
-                out.push(sample("_count", None, *count, &None));
+                // OpenMetrics has `_count` if and only if it has `_sum`.
                 if let Some(s) = sum {
+                    out.push(sample("_count", None, *count, &None));
                     out.push(sample("_sum", None, *s, &None));
                 }
                 created(out);
@@ -301,8 +303,8 @@ impl MetricFamily {
                 gsum,
             } => {
                 push_buckets(buckets, &sample, out);
-                out.push(sample("_gcount", None, *gcount, &None));
                 if let Some(s) = gsum {
+                    out.push(sample("_gcount", None, *gcount, &None));
                     out.push(sample("_gsum", None, *s, &None));
                 }
             }

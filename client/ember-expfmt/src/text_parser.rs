@@ -4,8 +4,10 @@
 //! [`TextParser`] is a hand-written equivalent of that golex lexer and its parser: the same
 //! tokens in the same lexer states, including the corners a scraper meets in practice:
 //!
-//! * blanks (spaces and tabs) are allowed around every token, before `#`, around `=`, and
-//!   after the value or timestamp; lines that are blank or only blanks are skipped;
+//! * blanks (spaces and tabs) are allowed between all tokens, before `#`, around `=`, and
+//!   after the value or timestamp; lines that are blank or only blanks are skipped; but
+//!   not before a sample's metric name: Prometheus's parser reads them into the name
+//!   (`series` starts at the line start), which the scrape then refuses as invalid;
 //! * `#` followed by a blank starts a comment unless the next word is `HELP` or `TYPE`
 //!   followed by a blank; `#` followed by anything else is a comment;
 //! * HELP and TYPE text is whatever follows the metric name up to the end of the line,
@@ -158,6 +160,13 @@ impl<'a> TextParser<'a> {
                 None | Some(0) => return Ok(None),
                 Some(b'\n') => self.pos = i + 1,
                 Some(b'#') => return self.comment_or_metadata(i),
+                Some(c) if is_metric_name_start(c) && i > self.pos => {
+                    return Err(self.error(
+                        self.pos,
+                        "blanks before a metric name are not allowed (Prometheus reads them \
+                         into the name, which makes it invalid)",
+                    ));
+                }
                 Some(c) if is_metric_name_start(c) => return self.sample(i).map(Some),
                 Some(b'{') => {
                     return Err(self.error(i, "expected a metric name before `{`"));

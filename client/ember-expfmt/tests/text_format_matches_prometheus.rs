@@ -285,11 +285,14 @@ fn prom_null_byte_handling() {
 
 #[test]
 fn blanks_and_line_structure() {
-    // Blank lines and lines of blanks are skipped; blanks may lead a line.
+    // Blank lines and lines of blanks are skipped; blanks may lead a `#` line but not a
+    // sample, whose name Prometheus would then read with the blanks (and refuse).
     assert_parses(
-        b"\n \t\n  a 1\n\t# HELP a x\n",
+        b"\n \t\na 1\n\t# HELP a x\n",
         &[Series("a", &[], 1.0, None), Help("a", "x")],
     );
+    assert_refused(b"a 1\n  a 1\n", 2, 1, "blanks before a metric name");
+    assert_refused(b"\ta{b=\"c\"} 1\n", 1, 1, "blanks before a metric name");
     // Any run of blanks separates tokens; the value may follow `}` directly.
     assert_parses(
         b"a\t1\t\t2 \t\na {} 3\na{b=\"c\"}4 5\n",

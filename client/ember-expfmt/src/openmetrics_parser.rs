@@ -15,6 +15,15 @@
 //! backslash and a `z`). HELP text may contain an unescaped `"`, as the conformance cases
 //! require, but may not end with a lone backslash.
 //!
+//! The conformance cases come from client_python's parser, which is looser than the
+//! specification in places; where they differ this parser follows the specification. It
+//! refuses `+nan`, digits other than ASCII (`١`), numbers beyond the float64 range
+//! (`1e400`), `le` or `quantile` values that are not numbers as the ABNF spells them
+//! (`" 1"`), a HELP ending in a lone backslash, repeated bucket thresholds, `quantile` on
+//! a summary's `_sum` or `_count`, and interleaved info metrics; it accepts info metrics
+//! of different label sets that differ in having a timestamp. On 1,436 inputs of the
+//! fuzzing corpus the two parsers agree on every verdict.
+//!
 //! The semantic rules (metadata placement, name clashes, grouping, histogram points, value
 //! ranges) are described in `openmetrics_rules.rs`; the parser applies them as it goes, so
 //! an error about a family may surface at the line that ends it. An exposition is only
@@ -621,6 +630,27 @@ mod tests {
             message("# TYPE a info\na 1\n# EOF\n"),
             "sample `a` does not belong to the info family `a` (its samples are `a_info`)"
         );
+    }
+
+    #[test]
+    fn deliberate_differences_from_the_reference_parser() {
+        // client_python accepts these; the specification does not.
+        for body in [
+            "a +nan\n# EOF\n",
+            "a \u{661}\n# EOF\n",
+            "a 1 \u{661}\n# EOF\n",
+            "a 1e400\n# EOF\n",
+            "# TYPE a histogram\na_bucket{le=\" 1\"} 0\na_bucket{le=\"+Inf\"} 0\n# EOF\n",
+            "# HELP a x\\\n# EOF\n",
+            "# TYPE a summary\na_sum{quantile=\"0.5\"} 1\na_count{quantile=\"0.5\"} 1\n# EOF\n",
+            "# TYPE a info\na_info{x=\"1\"} 1\na_info{x=\"2\"} 1\na_info{x=\"1\"} 1\n# EOF\n",
+            "# TYPE a histogram\na_bucket{le=\"1\"} 0\na_bucket{le=\"1\"} 0\na_bucket{le=\"+Inf\"} 0\n# EOF\n",
+        ] {
+            assert!(check(body).is_err(), "{body:?}");
+        }
+        // client_python refuses this (it puts all info samples in one group); metrics of
+        // different label sets are separate here.
+        assert!(check("# TYPE a info\na_info{x=\"1\"} 1\na_info{x=\"2\"} 1 5\n# EOF\n").is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! | [`Sample`], [`ParsedFamily`] | the flat model parsers return, one sample per line |
 //! | [`Encoder`] | streaming writer for the text format 0.0.4 and OpenMetrics 1.0 |
 //! | [`parse_text`], [`parse_openmetrics`] | parsers: lenient as Prometheus for 0.0.4, strict for OpenMetrics |
+//! | [`TextParser`], [`OpenMetricsParser`], [`Entry`] | the same parsers streaming borrowed entries, for scrapers |
 //! | [`negotiate`], [`accepts_gzip`], [`gzip`] | content negotiation for `/metrics` handlers |
 //! | [`float`] | floats spelled as Prometheus's Go writers spell them |
 //!

@@ -34,7 +34,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt::Write as _;
 
 use crate::Error;
 use crate::family_builder::openmetrics_suffixes;
@@ -502,7 +501,11 @@ fn group_key(
     for &i in order.iter() {
         let (name, value) = &labels[i];
         // Length-prefixed values keep the key unambiguous whatever the values hold.
-        let _ = write!(key, "{name}={}:{value}", value.len());
+        key.push_str(name);
+        key.push('=');
+        key.push_str(itoa::Buffer::new().format(value.len()));
+        key.push(':');
+        key.push_str(value);
     }
 }
 

@@ -342,11 +342,7 @@ impl MetricFamily {
 /// Builds one sample of a metric: suffix, extra label, value, exemplar.
 type SampleFn<'a> = dyn Fn(&str, Option<Label>, f64, &Option<Exemplar>) -> Sample + 'a;
 
-fn push_buckets(
-    buckets: &[Bucket],
-    sample: &SampleFn<'_>,
-    out: &mut Vec<Sample>,
-) {
+fn push_buckets(buckets: &[Bucket], sample: &SampleFn<'_>, out: &mut Vec<Sample>) {
     for b in buckets {
         let label = ("le".to_string(), crate::float::openmetrics(b.upper_bound));
         out.push(sample(

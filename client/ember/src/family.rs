@@ -1,16 +1,29 @@
 //! Families: one metric per label set, created on first use.
+//!
+//! Children live in append-only storage (`segments.rs`) and are found through an
+//! insert-only hash index (`index.rs`), so a lookup is atomic loads, one hash and one key
+//! comparison: no lock, no read-modify-write, no allocation, and the child is returned as
+//! `&M` borrowed from the family (no refcount traffic). The price: storage is only freed
+//! with the family. `remove` and `clear` mark children removed (not encoded, not found);
+//! a removed label set that comes back gets a new child and reuses its index entry, so
+//! the index grows with distinct label sets and the storage with creations. A family
+//! whose label sets churn without end (a label per request id) grows without end; cap it
+//! with [`Family::set_max_series`] or recreate it.
 
 use std::fmt;
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use ember_expfmt::{FamilyEncoder, MetricType, render_labels};
-use hashbrown::{Equivalent, HashMap};
-use parking_lot::RwLock;
+use hashbrown::DefaultHashBuilder;
+use parking_lot::Mutex;
 
 use crate::error::{Error, check_label_name};
+use crate::index::Index;
 use crate::labels::{LabelSet, StaticLabelSet};
 use crate::metric::EncodeMetric;
+use crate::segments::Segmented;
 
 /// A metric type that can be the child of a [`Family`].
 pub trait FamilyMember: EncodeMetric + Clone {
@@ -47,10 +60,11 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 
 /// Metrics of one type keyed by label set: `http_requests_total{method, status}`.
 ///
-/// A `Family` is a handle (clones share the children). [`get_or_create`] returns the
-/// child as an owned handle, never a lock guard, so holding two children of one family
-/// (or of two) cannot deadlock. Lookups of existing children take a shared lock and do
-/// not allocate. Series are encoded in the order they were created.
+/// A `Family` is a handle (clones share the children). [`get_or_create`] returns `&M`
+/// borrowed from the family, never a lock guard, so holding two children of one family
+/// (or of two) cannot deadlock; `.clone()` it for an owned handle. Lookups of existing
+/// children take no lock, do no atomic read-modify-write and do not allocate. Series are
+/// encoded in the order they were created.
 ///
 /// A cap ([`set_max_series`]) bounds the number of children: past it, new label sets
 /// share one overflow series whose labels are all `__overflow__`, and the refusals are
@@ -63,8 +77,12 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 /// use ember::{Counter, Family};
 /// let requests = Family::<[String; 2], Counter>::with_label_names(["method", "status"]).unwrap();
 /// requests.with_label_values(&["GET", "200"]).inc();
-/// requests.with_label_values(&["GET", "200"]).inc();
-/// assert_eq!(requests.with_label_values(&["GET", "200"]).get(), 2);
+/// let ok = requests.with_label_values(&["GET", "200"]);
+/// ok.inc();
+/// assert_eq!(ok.get(), 2);
+/// // An owned handle outlives the borrow of the family.
+/// let owned: Counter = ok.clone();
+/// # drop(owned);
 /// ```
 ///
 /// A reserved name is refused: at run time for string labels, at compile time for
@@ -84,22 +102,28 @@ pub struct Family<L, M> {
 
 struct FamilyCore<L, M> {
     names: Box<[Box<str>]>,
-    children: RwLock<Children<L, M>>,
     make: Box<dyn Fn() -> M + Send + Sync>,
+    hasher: DefaultHashBuilder,
+    /// Every child ever created, in creation order (removed ones flagged).
+    children: Segmented<Child<L, M>>,
+    /// Label-set hash → position in `children` of the key's latest child.
+    index: Index,
+    /// Serializes creation, removal and the cap check.
+    write: Mutex<()>,
+    /// Children not removed (the overflow series not included).
+    live: AtomicUsize,
+    /// Position of the overflow child plus one, 0 when there is none.
+    overflow: AtomicUsize,
     max_series: AtomicUsize,
     rejected: AtomicU64,
 }
 
-struct Children<L, M> {
-    index: HashMap<L, usize>,
-    list: Vec<Child<L, M>>,
-    overflow: Option<(M, Box<str>)>,
-}
-
 struct Child<L, M> {
-    key: L,
+    /// `None` for the overflow series.
+    key: Option<L>,
     metric: M,
     rendered: Box<str>,
+    removed: AtomicBool,
 }
 
 impl<L, M> Clone for Family<L, M> {
@@ -114,7 +138,7 @@ impl<L, M> fmt::Debug for Family<L, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Family")
             .field("label_names", &self.inner.names)
-            .field("series", &self.inner.children.read().list.len())
+            .field("series", &self.inner.live.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -212,15 +236,16 @@ impl<const N: usize, M: FamilyMember> Family<[String; N], M> {
         ))
     }
 
-    /// The child for these label values, created if new. Does not allocate when the
-    /// child exists.
+    /// The child for these label values, created if new. Does not allocate, lock or do
+    /// an atomic read-modify-write when the child exists.
     #[inline]
-    pub fn with_label_values(&self, values: &[&str; N]) -> M {
-        let probe = StrArray(values);
-        if let Some(m) = self.lookup(&probe) {
-            return m;
+    pub fn with_label_values(&self, values: &[&str; N]) -> &M {
+        let hash = self.inner.hasher.hash_one(StrArray(values));
+        let eq = |key: &[String; N]| values.iter().zip(key).all(|(a, b)| *a == b);
+        match self.lookup(hash, eq) {
+            Some(m) => m,
+            None => self.insert(hash, eq, || values.map(str::to_string)),
         }
-        self.insert(values.map(str::to_string))
     }
 }
 
@@ -238,120 +263,153 @@ fn reserved_error(name: &str, t: MetricType) -> Error {
     }
 }
 
-/// Looks up `[String; N]` keys by `[&str; N]` without allocating; hashes equal because
-/// `String` hashes as its `str`.
+/// Hashes `[&str; N]` as `[String; N]` hashes (`String` hashes as its `str`), so keys are
+/// looked up without allocating.
 #[derive(Hash)]
 struct StrArray<'a, const N: usize>(&'a [&'a str; N]);
-
-impl<const N: usize> Equivalent<[String; N]> for StrArray<'_, N> {
-    fn equivalent(&self, key: &[String; N]) -> bool {
-        self.0.iter().zip(key).all(|(a, b)| *a == b)
-    }
-}
 
 impl<L: LabelSet, M: FamilyMember> Family<L, M> {
     fn build(names: Box<[Box<str>]>, make: Box<dyn Fn() -> M + Send + Sync>) -> Self {
         Family {
             inner: Arc::new(FamilyCore {
                 names,
-                children: RwLock::new(Children {
-                    index: HashMap::default(),
-                    list: Vec::new(),
-                    overflow: None,
-                }),
                 make,
+                hasher: DefaultHashBuilder::default(),
+                children: Segmented::new(),
+                index: Index::new(),
+                write: Mutex::new(()),
+                live: AtomicUsize::new(0),
+                overflow: AtomicUsize::new(0),
                 max_series: AtomicUsize::new(usize::MAX),
                 rejected: AtomicU64::new(0),
             }),
         }
     }
 
-    /// The child for this label set, created if new.
+    /// The child for this label set, created if new. Does not allocate, lock or do an
+    /// atomic read-modify-write when the child exists.
     #[inline]
-    pub fn get_or_create(&self, labels: &L) -> M {
-        if let Some(m) = self.lookup(labels) {
-            return m;
+    pub fn get_or_create(&self, labels: &L) -> &M {
+        let hash = self.inner.hasher.hash_one(labels);
+        let eq = |key: &L| key == labels;
+        match self.lookup(hash, eq) {
+            Some(m) => m,
+            None => self.insert(hash, eq, || labels.clone()),
         }
-        self.insert(labels.clone())
     }
 
     /// The child for this label set if it exists.
-    pub fn get(&self, labels: &L) -> Option<M> {
-        self.lookup(labels)
+    pub fn get(&self, labels: &L) -> Option<&M> {
+        self.lookup(self.inner.hasher.hash_one(labels), |key| key == labels)
+    }
+
+    /// Position of the latest child whose key `eq` accepts (removed or not).
+    #[inline]
+    fn find(&self, hash: u64, eq: impl Fn(&L) -> bool) -> Option<usize> {
+        let children = &self.inner.children;
+        self.inner.index.find(hash, |pos| {
+            children
+                .get(pos)
+                .and_then(|c| c.key.as_ref())
+                .is_some_and(&eq)
+        })
     }
 
     #[inline]
-    fn lookup<Q: std::hash::Hash + Equivalent<L> + ?Sized>(&self, q: &Q) -> Option<M> {
-        let children = self.inner.children.read();
-        children
-            .index
-            .get(q)
-            .and_then(|&i| children.list.get(i))
-            .map(|c| c.metric.clone())
+    fn lookup(&self, hash: u64, eq: impl Fn(&L) -> bool) -> Option<&M> {
+        let child = self.inner.children.get(self.find(hash, eq)?)?;
+        (!child.removed.load(Ordering::Relaxed)).then_some(&child.metric)
     }
 
     #[cold]
-    fn insert(&self, key: L) -> M {
-        let mut children = self.inner.children.write();
-        if let Some(c) = children.index.get(&key).and_then(|&i| children.list.get(i)) {
-            return c.metric.clone();
+    fn insert(&self, hash: u64, eq: impl Fn(&L) -> bool, key: impl FnOnce() -> L) -> &M {
+        let core = &*self.inner;
+        let _write = core.write.lock();
+        let existing = self.find(hash, &eq);
+        if let Some(child) = existing.and_then(|p| core.children.get(p)) {
+            if !child.removed.load(Ordering::Relaxed) {
+                return &child.metric;
+            }
         }
-        if children.list.len() >= self.inner.max_series.load(Ordering::Relaxed) {
-            self.inner.rejected.fetch_add(1, Ordering::Relaxed);
-            let names = &self.inner.names;
-            let (m, _) = children.overflow.get_or_insert_with(|| {
-                let rendered = render_labels(names.iter().map(|n| (&**n, OVERFLOW_LABEL_VALUE)));
-                ((self.inner.make)(), rendered.into())
-            });
-            return m.clone();
+        if core.live.load(Ordering::Relaxed) >= core.max_series.load(Ordering::Relaxed) {
+            core.rejected.fetch_add(1, Ordering::Relaxed);
+            return self.overflow();
         }
+        let key = key();
         let rendered = {
             let values = key.label_values();
             render_labels(
-                self.inner
-                    .names
+                core.names
                     .iter()
                     .map(|n| &**n)
                     .zip(values.iter().map(|v| &**v)),
             )
         };
-        let metric = (self.inner.make)();
-        let idx = children.list.len();
-        children.list.push(Child {
-            key: key.clone(),
-            metric: metric.clone(),
-            rendered: rendered.into(),
-        });
-        children.index.insert(key, idx);
-        metric
+        let (pos, child) = self.push(Some(key), rendered.into());
+        match existing {
+            Some(old) => {
+                core.index.repoint(hash, |p| p == old, pos);
+            }
+            None => core.index.insert(hash, pos),
+        }
+        core.live.fetch_add(1, Ordering::Relaxed);
+        &child.metric
+    }
+
+    /// Stores a new child.
+    fn push(&self, key: Option<L>, rendered: Box<str>) -> (usize, &Child<L, M>) {
+        self.inner.children.push(Child {
+            key,
+            metric: (self.inner.make)(),
+            rendered,
+            removed: AtomicBool::new(false),
+        })
+    }
+
+    /// The overflow series, created on first use. Called under `write`.
+    fn overflow(&self) -> &M {
+        let core = &*self.inner;
+        let existing = core.overflow.load(Ordering::Relaxed).checked_sub(1);
+        if let Some(child) = existing.and_then(|p| core.children.get(p)) {
+            return &child.metric;
+        }
+        let rendered = render_labels(core.names.iter().map(|n| (&**n, OVERFLOW_LABEL_VALUE)));
+        let (pos, child) = self.push(None, rendered.into());
+        core.overflow.store(pos + 1, Ordering::Release);
+        &child.metric
     }
 
     /// Removes the child for this label set; returns whether it existed. Handles to it
-    /// stay usable but are no longer exposed.
+    /// (clones) stay usable but are no longer exposed; a later lookup of the same label
+    /// set creates a new child.
     pub fn remove(&self, labels: &L) -> bool {
-        let mut children = self.inner.children.write();
-        let Some(idx) = children.index.remove(labels) else {
-            return false;
-        };
-        children.list.swap_remove(idx);
-        if let Some(moved) = children.list.get(idx) {
-            let key = moved.key.clone();
-            children.index.insert(key, idx);
+        let core = &*self.inner;
+        let _write = core.write.lock();
+        let hash = core.hasher.hash_one(labels);
+        let found = self.find(hash, |key| key == labels);
+        match found.and_then(|p| core.children.get(p)) {
+            Some(child) if !child.removed.swap(true, Ordering::Relaxed) => {
+                core.live.fetch_sub(1, Ordering::Relaxed);
+                true
+            }
+            _ => false,
         }
-        true
     }
 
-    /// Removes every child.
+    /// Removes every child (and the overflow series).
     pub fn clear(&self) {
-        let mut children = self.inner.children.write();
-        children.index.clear();
-        children.list.clear();
-        children.overflow = None;
+        let core = &*self.inner;
+        let _write = core.write.lock();
+        for child in core.children.iter() {
+            child.removed.store(true, Ordering::Relaxed);
+        }
+        core.overflow.store(0, Ordering::Relaxed);
+        core.live.store(0, Ordering::Relaxed);
     }
 
     /// Number of children (the overflow series not included).
     pub fn len(&self) -> usize {
-        self.inner.children.read().list.len()
+        self.inner.live.load(Ordering::Relaxed)
     }
 
     /// Whether the family has no children.
@@ -385,20 +443,31 @@ impl<L: LabelSet, M: FamilyMember> EncodeMetric for Family<L, M> {
     }
 
     fn encode(&self, family: &mut FamilyEncoder<'_>, labels: &str) {
-        let children = self.inner.children.read();
-        let overflow = children.overflow.as_ref().map(|(m, r)| (m, r));
-        let all = children
-            .list
+        let core = &*self.inner;
+        let overflow = core
+            .overflow
+            .load(Ordering::Acquire)
+            .checked_sub(1)
+            .and_then(|p| core.children.get(p));
+        let live = core
+            .children
             .iter()
-            .map(|c| (&c.metric, &c.rendered))
-            .chain(overflow);
-        for (metric, rendered) in all {
+            .filter(|c| c.key.is_some())
+            .chain(overflow)
+            .filter(|c| !c.removed.load(Ordering::Relaxed));
+        let mut joined = String::new();
+        for child in live {
+            let (metric, rendered) = (&child.metric, &*child.rendered);
             if labels.is_empty() {
                 metric.encode(family, rendered);
             } else if rendered.is_empty() {
                 metric.encode(family, labels);
             } else {
-                metric.encode(family, &format!("{labels},{rendered}"));
+                joined.clear();
+                joined.push_str(labels);
+                joined.push(',');
+                joined.push_str(rendered);
+                metric.encode(family, &joined);
             }
         }
     }

@@ -51,16 +51,19 @@
 //! );
 //! ```
 
+mod cells;
 mod collector;
 mod counter;
 mod error;
 mod family;
 mod gauge;
 mod histogram;
+mod index;
 mod info;
 mod labels;
 mod metric;
 mod registry;
+mod segments;
 mod stateset;
 
 pub use collector::Collector;

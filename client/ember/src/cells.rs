@@ -163,10 +163,17 @@ thread_local! {
 /// A metric's range of slot ids; frees (zeroes) its cells in every arena when dropped.
 pub(crate) struct Slots {
     id: usize,
-    len: usize,
+    range: Range,
+}
+
+/// Where a [`Slots`]' cells are in every arena: copied into metric handles so a write
+/// does not go through the metric's shared core. Valid while its `Slots` lives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Range {
     segment: usize,
     /// Index of the first cell inside the segment, padding included.
     start: usize,
+    len: usize,
 }
 
 impl Slots {
@@ -190,15 +197,25 @@ impl Slots {
         let (segment, off) = locate(id, BASE);
         Slots {
             id,
-            len,
-            segment,
-            start: PAD + off,
+            range: Range {
+                segment,
+                start: PAD + off,
+                len,
+            },
         }
     }
 
+    /// Where the cells are.
+    #[inline]
+    pub(crate) fn range(&self) -> Range {
+        self.range
+    }
+}
+
+impl Range {
     /// The calling thread's cells of this range, to write.
     #[inline]
-    pub(crate) fn writer(&self) -> Writer<'static> {
+    pub(crate) fn writer(self) -> Writer<'static> {
         let (arena, shared) = match LOCAL.try_with(Local::arena) {
             Ok(a) => (a, false),
             Err(_) => (&STORE.shared, true),
@@ -213,7 +230,7 @@ impl Slots {
     /// Calls `f` with this range's cells in every arena that has them, in a fixed order
     /// (so float sums only grow as their terms do).
     #[inline]
-    pub(crate) fn for_each_arena(&self, mut f: impl FnMut(&[AtomicU64])) {
+    pub(crate) fn for_each_arena(self, mut f: impl FnMut(&[AtomicU64])) {
         for arena in STORE.all() {
             if let Some(s) = arena.existing(self.segment) {
                 if let Some(cells) = s.get(self.start..self.start + self.len) {
@@ -225,7 +242,7 @@ impl Slots {
 
     /// Cell `i` summed over all threads, as an integer.
     #[inline]
-    pub(crate) fn sum(&self, i: usize) -> u64 {
+    pub(crate) fn sum(self, i: usize) -> u64 {
         let mut total = 0u64;
         self.for_each_arena(|c| {
             if let Some(c) = c.get(i) {
@@ -237,7 +254,7 @@ impl Slots {
 
     /// Cell `i` summed over all threads, as a float.
     #[inline]
-    pub(crate) fn sum_f64(&self, i: usize) -> f64 {
+    pub(crate) fn sum_f64(self, i: usize) -> f64 {
         let mut total = 0.0;
         self.for_each_arena(|c| {
             if let Some(c) = c.get(i) {
@@ -253,12 +270,12 @@ impl Drop for Slots {
         let mut alloc = STORE.alloc.lock();
         // The metric is gone, so no thread writes these cells: zeroing them here is the
         // last write before the range is handed out again (through `alloc`'s lock).
-        self.for_each_arena(|cells| {
+        self.range.for_each_arena(|cells| {
             for c in cells {
                 c.store(0, Ordering::Relaxed);
             }
         });
-        alloc.free.entry(self.len).or_default().push(self.id);
+        alloc.free.entry(self.range.len).or_default().push(self.id);
     }
 }
 
@@ -266,7 +283,7 @@ impl fmt::Debug for Slots {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Slots")
             .field("id", &self.id)
-            .field("len", &self.len)
+            .field("len", &self.range.len)
             .finish()
     }
 }
@@ -326,7 +343,8 @@ mod tests {
 
     #[test]
     fn many_threads_sum_exactly() {
-        let s = Slots::new(3);
+        let owner = Slots::new(3);
+        let s = owner.range();
         std::thread::scope(|scope| {
             for _ in 0..8 {
                 scope.spawn(|| {
@@ -347,7 +365,8 @@ mod tests {
 
     #[test]
     fn exited_threads_hand_their_cells_on_without_loss() {
-        let s = Slots::new(1);
+        let owner = Slots::new(1);
+        let s = owner.range();
         for round in 0..50u64 {
             std::thread::scope(|scope| {
                 for _ in 0..3 {
@@ -362,7 +381,8 @@ mod tests {
 
     #[test]
     fn reads_never_go_down_while_threads_write_and_exit() {
-        let s = Slots::new(1);
+        let owner = Slots::new(1);
+        let s = owner.range();
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             scope.spawn(|| {
@@ -388,12 +408,12 @@ mod tests {
     #[test]
     fn dropped_ranges_come_back_zeroed() {
         let a = Slots::new(5);
-        a.writer().add(4, 9);
+        a.range.writer().add(4, 9);
         let id = a.id;
         drop(a);
         let b = Slots::new(5);
         assert_eq!(b.id, id);
-        assert_eq!(b.sum(4), 0);
+        assert_eq!(b.range.sum(4), 0);
     }
 
     #[test]
@@ -401,10 +421,11 @@ mod tests {
         let big: Vec<Slots> = (0..40).map(|_| Slots::new(100)).collect();
         for s in &big {
             let (k, off) = locate(s.id, BASE);
-            assert_eq!(k, s.segment);
-            assert!(off + s.len <= segment_len(k, BASE));
+            assert_eq!(k, s.range.segment);
+            assert!(off + s.range.len <= segment_len(k, BASE));
         }
-        let huge = Slots::new(5000);
+        let owner = Slots::new(5000);
+        let huge = owner.range();
         huge.writer().add(4999, 1);
         assert_eq!(huge.sum(4999), 1);
     }
@@ -414,18 +435,19 @@ mod tests {
         struct Late(std::sync::Arc<Slots>);
         impl Drop for Late {
             fn drop(&mut self) {
-                self.0.writer().add(0, 1);
+                self.0.range().writer().add(0, 1);
             }
         }
         thread_local! {
             static LATE: std::cell::RefCell<Option<Late>> = const { std::cell::RefCell::new(None) };
         }
-        let s = std::sync::Arc::new(Slots::new(1));
-        let s2 = s.clone();
+        let owner = std::sync::Arc::new(Slots::new(1));
+        let s = owner.range();
+        let s2 = owner.clone();
         std::thread::spawn(move || {
             // Touch the cells first so LOCAL is registered before LATE (destructors run
             // in reverse order of registration on most platforms, either order is fine).
-            s2.writer().add(0, 1);
+            s2.range().writer().add(0, 1);
             LATE.with(|l| *l.borrow_mut() = Some(Late(s2)));
         })
         .join()

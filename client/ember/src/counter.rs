@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ember_expfmt::{FamilyEncoder, MetricType};
 
-use crate::cells::Slots;
+use crate::cells::{Range, Slots};
 use crate::metric::{EncodeMetric, now_seconds};
 
 /// A monotonically increasing integer counter, exposed with `_total` (and `_created` in
@@ -33,9 +33,21 @@ use crate::metric::{EncodeMetric, now_seconds};
 ///     "# HELP jobs_total Jobs processed.\n# TYPE jobs_total counter\njobs_total 3\n"
 /// );
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Counter {
+    /// `inner.cells`' range, copied here so an increment skips a pointer hop.
+    cells: Range,
     inner: Arc<CounterCore>,
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        let inner = Arc::new(CounterCore::default());
+        Counter {
+            cells: inner.cells.range(),
+            inner,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -76,13 +88,13 @@ impl Counter {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.inner.cells.writer().add(0, 1);
+        self.cells.writer().add(0, 1);
     }
 
     /// Adds `v`.
     #[inline]
     pub fn inc_by(&self, v: u64) {
-        self.inner.cells.writer().add(0, v);
+        self.cells.writer().add(0, v);
     }
 
     /// The current value.
@@ -90,7 +102,7 @@ impl Counter {
         // Base first: a reader that sees a reset's base then sums cells at least as
         // large as those the reset summed, so the difference is never negative.
         let base = self.inner.base.load(Ordering::Acquire);
-        self.inner.cells.sum(0).wrapping_sub(base)
+        self.cells.sum(0).wrapping_sub(base)
     }
 
     /// Unix time in seconds when the counter was created or last reset.
@@ -101,7 +113,7 @@ impl Counter {
     /// Sets the value to zero and `_created` to now. Increments that race with the reset
     /// count either before or after it, never twice and never lost.
     pub fn reset(&self) {
-        self.inner.reset_to(self.inner.cells.sum(0));
+        self.inner.reset_to(self.cells.sum(0));
     }
 }
 
@@ -142,9 +154,21 @@ pub(crate) fn encode_created(family: &mut FamilyEncoder<'_>, labels: &str, creat
 /// busy.inc_by(0.5);
 /// assert_eq!(busy.get(), 0.75);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FloatCounter {
+    /// `inner.cells`' range, copied here so an increment skips a pointer hop.
+    cells: Range,
     inner: Arc<CounterCore>,
+}
+
+impl Default for FloatCounter {
+    fn default() -> Self {
+        let inner = Arc::new(CounterCore::default());
+        FloatCounter {
+            cells: inner.cells.range(),
+            inner,
+        }
+    }
 }
 
 impl FloatCounter {
@@ -158,14 +182,14 @@ impl FloatCounter {
     #[inline]
     pub fn inc_by(&self, v: f64) {
         if v > 0.0 {
-            self.inner.cells.writer().add_f64(0, v);
+            self.cells.writer().add_f64(0, v);
         }
     }
 
     /// The current value.
     pub fn get(&self) -> f64 {
         let base = f64::from_bits(self.inner.base.load(Ordering::Acquire));
-        let total = self.inner.cells.sum_f64(0);
+        let total = self.cells.sum_f64(0);
         if base == 0.0 {
             total
         } else {
@@ -180,7 +204,7 @@ impl FloatCounter {
 
     /// Sets the value to zero and `_created` to now.
     pub fn reset(&self) {
-        self.inner.reset_to(self.inner.cells.sum_f64(0).to_bits());
+        self.inner.reset_to(self.cells.sum_f64(0).to_bits());
     }
 }
 

@@ -11,7 +11,7 @@
 //! with [`Family::set_max_series`] or recreate it.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -21,7 +21,10 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, check_label_name};
 use crate::index::Index;
-use crate::labels::{LabelSet, StaticLabelSet};
+use crate::labels::{
+    LabelSet, NOT_PACKED, PACKED, StaticLabelSet, hash_label_values, hash_packed, label_value_eq,
+    pack_values,
+};
 use crate::metric::EncodeMetric;
 use crate::segments::Segmented;
 
@@ -104,6 +107,8 @@ struct FamilyCore<L, M> {
     names: Box<[Box<str>]>,
     make: Box<dyn Fn() -> M + Send + Sync>,
     hasher: DefaultHashBuilder,
+    /// `None`: keys hash with `Hash` through `hasher` and are not packed.
+    strings: Option<StringKeys<L>>,
     /// Every child ever created, in creation order (removed ones flagged).
     children: Segmented<Child<L, M>>,
     /// Label-set hash → position in `children` of the key's latest child.
@@ -121,6 +126,9 @@ struct FamilyCore<L, M> {
 struct Child<L, M> {
     /// `None` for the overflow series.
     key: Option<L>,
+    /// String label values packed (`pack_values`), so lookups compare words, not
+    /// strings; `[NOT_PACKED, ..]` for typed label sets and values that do not pack.
+    packed: [u64; PACKED],
     metric: M,
     rendered: Box<str>,
     removed: AtomicBool,
@@ -204,6 +212,7 @@ impl<L: StaticLabelSet, M: FamilyMember> Family<L, M> {
         Self::build(
             L::NAMES.iter().map(|n| Box::from(*n)).collect(),
             Box::new(make),
+            None,
         )
     }
 }
@@ -233,6 +242,10 @@ impl<const N: usize, M: FamilyMember> Family<[String; N], M> {
         Ok(Self::build(
             names.iter().map(|n| Box::from(*n)).collect(),
             Box::new(make),
+            Some(StringKeys {
+                hash: |hasher, key| hash_label_values(hasher, key.iter().map(String::as_str)),
+                pack: |key| pack_values(key.iter().map(String::as_str)),
+            }),
         ))
     }
 
@@ -240,8 +253,23 @@ impl<const N: usize, M: FamilyMember> Family<[String; N], M> {
     /// an atomic read-modify-write when the child exists.
     #[inline]
     pub fn with_label_values(&self, values: &[&str; N]) -> &M {
-        let hash = self.inner.hasher.hash_one(StrArray(values));
-        let eq = |key: &[String; N]| values.iter().zip(key).all(|(a, b)| *a == b);
+        let packed = pack_values(values.iter().copied());
+        let hash = if packed[0] == NOT_PACKED {
+            hash_label_values(&self.inner.hasher, values.iter().copied())
+        } else {
+            hash_packed(&self.inner.hasher, packed.get(..N).unwrap_or(&packed))
+        };
+        let eq = |c: &Child<[String; N], M>| {
+            if packed[0] == NOT_PACKED {
+                c.key
+                    .as_ref()
+                    .is_some_and(|key| values.iter().zip(key).all(|(a, b)| label_value_eq(a, b)))
+            } else {
+                // Exact: equal packed words are equal values, and a child whose
+                // values do not pack (`NOT_PACKED`) cannot equal packable ones.
+                c.packed == packed
+            }
+        };
         match self.lookup(hash, eq) {
             Some(m) => m,
             None => self.insert(hash, eq, || values.map(str::to_string)),
@@ -263,18 +291,25 @@ fn reserved_error(name: &str, t: MetricType) -> Error {
     }
 }
 
-/// Hashes `[&str; N]` as `[String; N]` hashes (`String` hashes as its `str`), so keys are
-/// looked up without allocating.
-#[derive(Hash)]
-struct StrArray<'a, const N: usize>(&'a [&'a str; N]);
+/// How string-array families hash and pack their keys, so `[&str; N]` probes need no
+/// `String` (typed label sets hash with `Hash` and do not pack).
+struct StringKeys<L> {
+    hash: fn(&DefaultHashBuilder, &L) -> u64,
+    pack: fn(&L) -> [u64; PACKED],
+}
 
 impl<L: LabelSet, M: FamilyMember> Family<L, M> {
-    fn build(names: Box<[Box<str>]>, make: Box<dyn Fn() -> M + Send + Sync>) -> Self {
+    fn build(
+        names: Box<[Box<str>]>,
+        make: Box<dyn Fn() -> M + Send + Sync>,
+        strings: Option<StringKeys<L>>,
+    ) -> Self {
         Family {
             inner: Arc::new(FamilyCore {
                 names,
                 make,
                 hasher: DefaultHashBuilder::default(),
+                strings,
                 children: Segmented::new(),
                 index: Index::new(),
                 write: Mutex::new(()),
@@ -290,8 +325,8 @@ impl<L: LabelSet, M: FamilyMember> Family<L, M> {
     /// atomic read-modify-write when the child exists.
     #[inline]
     pub fn get_or_create(&self, labels: &L) -> &M {
-        let hash = self.inner.hasher.hash_one(labels);
-        let eq = |key: &L| key == labels;
+        let hash = self.hash(labels);
+        let eq = |c: &Child<L, M>| c.key.as_ref() == Some(labels);
         match self.lookup(hash, eq) {
             Some(m) => m,
             None => self.insert(hash, eq, || labels.clone()),
@@ -300,33 +335,40 @@ impl<L: LabelSet, M: FamilyMember> Family<L, M> {
 
     /// The child for this label set if it exists.
     pub fn get(&self, labels: &L) -> Option<&M> {
-        self.lookup(self.inner.hasher.hash_one(labels), |key| key == labels)
+        self.lookup(self.hash(labels), |c| c.key.as_ref() == Some(labels))
     }
 
-    /// Position of the latest child whose key `eq` accepts (removed or not).
     #[inline]
-    fn find(&self, hash: u64, eq: impl Fn(&L) -> bool) -> Option<usize> {
+    fn hash(&self, labels: &L) -> u64 {
+        match &self.inner.strings {
+            Some(strings) => (strings.hash)(&self.inner.hasher, labels),
+            None => self.inner.hasher.hash_one(labels),
+        }
+    }
+
+    /// The latest child `eq` accepts (removed or not), and its position. `eq` must
+    /// reject the overflow child (no key).
+    #[inline]
+    fn find(&self, hash: u64, eq: impl Fn(&Child<L, M>) -> bool) -> Option<(usize, &Child<L, M>)> {
         let children = &self.inner.children;
         self.inner.index.find(hash, |pos| {
-            children
-                .get(pos)
-                .and_then(|c| c.key.as_ref())
-                .is_some_and(&eq)
+            let child = children.get(pos)?;
+            eq(child).then_some((pos, child))
         })
     }
 
     #[inline]
-    fn lookup(&self, hash: u64, eq: impl Fn(&L) -> bool) -> Option<&M> {
-        let child = self.inner.children.get(self.find(hash, eq)?)?;
+    fn lookup(&self, hash: u64, eq: impl Fn(&Child<L, M>) -> bool) -> Option<&M> {
+        let (_, child) = self.find(hash, eq)?;
         (!child.removed.load(Ordering::Relaxed)).then_some(&child.metric)
     }
 
     #[cold]
-    fn insert(&self, hash: u64, eq: impl Fn(&L) -> bool, key: impl FnOnce() -> L) -> &M {
+    fn insert(&self, hash: u64, eq: impl Fn(&Child<L, M>) -> bool, key: impl FnOnce() -> L) -> &M {
         let core = &*self.inner;
         let _write = core.write.lock();
         let existing = self.find(hash, &eq);
-        if let Some(child) = existing.and_then(|p| core.children.get(p)) {
+        if let Some((_, child)) = existing {
             if !child.removed.load(Ordering::Relaxed) {
                 return &child.metric;
             }
@@ -345,9 +387,13 @@ impl<L: LabelSet, M: FamilyMember> Family<L, M> {
                     .zip(values.iter().map(|v| &**v)),
             )
         };
-        let (pos, child) = self.push(Some(key), rendered.into());
+        let packed = match &core.strings {
+            Some(strings) => (strings.pack)(&key),
+            None => [NOT_PACKED; PACKED],
+        };
+        let (pos, child) = self.push(Some(key), packed, rendered.into());
         match existing {
-            Some(old) => {
+            Some((old, _)) => {
                 core.index.repoint(hash, |p| p == old, pos);
             }
             None => core.index.insert(hash, pos),
@@ -357,9 +403,15 @@ impl<L: LabelSet, M: FamilyMember> Family<L, M> {
     }
 
     /// Stores a new child.
-    fn push(&self, key: Option<L>, rendered: Box<str>) -> (usize, &Child<L, M>) {
+    fn push(
+        &self,
+        key: Option<L>,
+        packed: [u64; PACKED],
+        rendered: Box<str>,
+    ) -> (usize, &Child<L, M>) {
         self.inner.children.push(Child {
             key,
+            packed,
             metric: (self.inner.make)(),
             rendered,
             removed: AtomicBool::new(false),
@@ -374,7 +426,7 @@ impl<L: LabelSet, M: FamilyMember> Family<L, M> {
             return &child.metric;
         }
         let rendered = render_labels(core.names.iter().map(|n| (&**n, OVERFLOW_LABEL_VALUE)));
-        let (pos, child) = self.push(None, rendered.into());
+        let (pos, child) = self.push(None, [NOT_PACKED; PACKED], rendered.into());
         core.overflow.store(pos + 1, Ordering::Release);
         &child.metric
     }
@@ -385,10 +437,9 @@ impl<L: LabelSet, M: FamilyMember> Family<L, M> {
     pub fn remove(&self, labels: &L) -> bool {
         let core = &*self.inner;
         let _write = core.write.lock();
-        let hash = core.hasher.hash_one(labels);
-        let found = self.find(hash, |key| key == labels);
-        match found.and_then(|p| core.children.get(p)) {
-            Some(child) if !child.removed.swap(true, Ordering::Relaxed) => {
+        let hash = self.hash(labels);
+        match self.find(hash, |c| c.key.as_ref() == Some(labels)) {
+            Some((_, child)) if !child.removed.swap(true, Ordering::Relaxed) => {
                 core.live.fetch_sub(1, Ordering::Relaxed);
                 true
             }

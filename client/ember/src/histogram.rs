@@ -8,7 +8,7 @@ use std::time::Instant;
 use ember_expfmt::{FamilyEncoder, Format, MetricType, float, render_labels};
 use parking_lot::Mutex;
 
-use crate::cells::Slots;
+use crate::cells::{Range, Slots};
 use crate::counter::encode_created;
 use crate::error::Error;
 use crate::metric::{EncodeMetric, now_seconds};
@@ -84,15 +84,18 @@ pub fn exponential_buckets_range(min: f64, max: f64, count: usize) -> Vec<f64> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Histogram {
+    /// `inner.cells`' range and `inner.layout`, here so an observation skips a hop.
+    cells: Range,
+    layout: Arc<Layout>,
     inner: Arc<HistogramCore>,
 }
 
 #[derive(Debug)]
 struct HistogramCore {
     layout: Arc<Layout>,
-    /// Non-cumulative counts (the last one is the `+Inf` bucket), then the sum as f64
-    /// bits.
-    cells: Slots,
+    /// Owns the cells (see `Histogram::cells`): non-cumulative counts (the last one is
+    /// the `+Inf` bucket), then the sum as f64 bits.
+    _slots: Slots,
     /// Totals at the last reset, which reads subtract; `None` until the first reset.
     base: Mutex<Option<Base>>,
     /// Whether `base` was ever set, so reads before any reset skip the lock.
@@ -140,10 +143,13 @@ impl Histogram {
 
     fn from_valid_bounds(bounds: Vec<f64>) -> Self {
         let cells = Slots::new(bounds.len() + 2);
+        let layout = Layout::shared(bounds);
         Histogram {
+            cells: cells.range(),
+            layout: layout.clone(),
             inner: Arc::new(HistogramCore {
-                layout: Layout::shared(bounds),
-                cells,
+                layout,
+                _slots: cells,
                 base: Mutex::new(None),
                 was_reset: AtomicBool::new(false),
                 created: AtomicU64::new(now_seconds().to_bits()),
@@ -154,15 +160,14 @@ impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        let core = &*self.inner;
-        let bounds = &core.layout.bounds[..];
+        let bounds = &self.layout.bounds[..];
         let idx = if bounds.len() <= 16 {
             // `!(v > b)` puts NaN in the +Inf bucket, as client_golang does.
             bounds.iter().position(|&b| v <= b).unwrap_or(bounds.len())
         } else {
             bounds.partition_point(|&b| b < v)
         };
-        let cells = core.cells.writer();
+        let cells = self.cells.writer();
         cells.add(idx, 1);
         cells.add_f64(bounds.len() + 1, v);
     }
@@ -191,7 +196,7 @@ impl Histogram {
             .load(Ordering::Acquire)
             .then(|| core.base.lock());
         let mut sum = 0.0;
-        core.cells.for_each_arena(|cells| {
+        self.cells.for_each_arena(|cells| {
             for (acc, c) in counts.iter_mut().zip(cells) {
                 *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
             }
@@ -247,7 +252,7 @@ impl Histogram {
         let n = core.layout.bounds.len() + 1;
         let mut counts = vec![0u64; n];
         let mut sum = 0.0;
-        core.cells.for_each_arena(|cells| {
+        self.cells.for_each_arena(|cells| {
             for (acc, c) in counts.iter_mut().zip(cells) {
                 *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
             }

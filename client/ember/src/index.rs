@@ -49,13 +49,15 @@ impl Index {
         }
     }
 
+    #[inline]
     fn table(&self, k: usize) -> Option<&[Entry]> {
         self.tables.get(k)?.get().map(|t| &t[..])
     }
 
-    /// The position whose key `is` accepts among the entries with this hash.
+    /// The first `Some` that `at` returns for the positions stored under this hash (the
+    /// caller checks the key there), in probe order.
     #[inline]
-    pub(crate) fn find(&self, hash: u64, mut is: impl FnMut(usize) -> bool) -> Option<usize> {
+    pub(crate) fn find<R>(&self, hash: u64, mut at: impl FnMut(usize) -> Option<R>) -> Option<R> {
         let table = self.table(self.current.load(Ordering::Acquire))?;
         let mask = table.len() - 1;
         let mut i = hash as usize & mask;
@@ -67,8 +69,10 @@ impl Index {
             if slot == 0 {
                 return None;
             }
-            if e.hash.load(Ordering::Relaxed) == hash && is(slot - 1) {
-                return Some(slot - 1);
+            if e.hash.load(Ordering::Relaxed) == hash {
+                if let Some(r) = at(slot - 1) {
+                    return Some(r);
+                }
             }
             i = (i + 1) & mask;
         }
@@ -210,7 +214,7 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Insert(k) => {
-                        let found = index.find(weak_hash(k), |p| store[p].0 == k);
+                        let found = index.find(weak_hash(k), |p| (store[p].0 == k).then_some(p));
                         match found {
                             Some(p) if !store[p].1 => prop_assert_eq!(model.get(&k), Some(&p)),
                             Some(_) => {
@@ -228,14 +232,14 @@ mod tests {
                         }
                     }
                     Op::Remove(k) => {
-                        if let Some(p) = index.find(weak_hash(k), |p| store[p].0 == k) {
+                        if let Some(p) = index.find(weak_hash(k), |p| (store[p].0 == k).then_some(p)) {
                             store[p].1 = true;
                         }
                         model.remove(&k);
                     }
                     Op::Lookup(k) => {
                         let live = index
-                            .find(weak_hash(k), |p| store[p].0 == k)
+                            .find(weak_hash(k), |p| (store[p].0 == k).then_some(p))
                             .filter(|p| !store[*p].1);
                         prop_assert_eq!(live, model.get(&k).copied());
                     }
@@ -256,13 +260,13 @@ mod tests {
                 s.spawn(move || {
                     for i in (t..keys.len()).step_by(4) {
                         index.insert(keys[i], i);
-                        assert_eq!(index.find(keys[i], |p| p == i), Some(i));
+                        assert_eq!(index.find(keys[i], |p| (p == i).then_some(p)), Some(i));
                     }
                 });
             }
         });
         for (i, k) in keys.iter().enumerate() {
-            assert_eq!(index.find(*k, |p| p == i), Some(i));
+            assert_eq!(index.find(*k, |p| (p == i).then_some(p)), Some(i));
         }
     }
 }

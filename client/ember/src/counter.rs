@@ -264,6 +264,59 @@ mod tests {
     }
 
     #[test]
+    fn threads_that_exit_leave_their_counts() {
+        let c = Counter::default();
+        let f = FloatCounter::default();
+        for _ in 0..20 {
+            std::thread::scope(|s| {
+                for _ in 0..3 {
+                    s.spawn(|| {
+                        for _ in 0..500 {
+                            c.inc();
+                            f.inc_by(0.25);
+                        }
+                    });
+                }
+            });
+        }
+        assert_eq!((c.get(), f.get()), (30_000, 7_500.0));
+    }
+
+    #[test]
+    fn reset_under_concurrent_increments_is_never_negative_and_loses_nothing_after() {
+        let c = Counter::default();
+        let f = FloatCounter::default();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        c.inc();
+                        f.inc_by(1.0);
+                    }
+                });
+            }
+            for _ in 0..200 {
+                c.reset();
+                f.reset();
+                // A wrapped (negative) value would be near u64::MAX.
+                assert!(c.get() < 1 << 40, "{}", c.get());
+                assert!(f.get() >= 0.0);
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        c.reset();
+        f.reset();
+        assert_eq!((c.get(), f.get()), (0, 0.0));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| (0..1000).for_each(|_| c.inc()));
+            }
+        });
+        assert_eq!(c.get(), 4000);
+    }
+
+    #[test]
     fn float_counter_ignores_decrements() {
         let f = FloatCounter::default();
         f.inc_by(-1.0);

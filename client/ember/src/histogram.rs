@@ -452,4 +452,40 @@ mod tests {
         });
         assert_eq!(h.count(), 20_000);
     }
+
+    #[test]
+    fn exiting_threads_and_resets_keep_buckets_consistent() {
+        let h = Histogram::new([1.0, 2.0]).unwrap();
+        for _ in 0..10 {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| (0..300).for_each(|i| h.observe(f64::from(i % 3) + 0.5)));
+                }
+            });
+        }
+        assert_eq!(h.cumulative_counts(), [2000, 4000, 6000]);
+        assert_eq!(h.sum(), 9000.0);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    h.observe(1.5);
+                }
+            });
+            for _ in 0..100 {
+                h.reset();
+                let c = h.cumulative_counts();
+                assert!(
+                    c.windows(2).all(|w| w[0] <= w[1]) && c[2] < 1 << 40,
+                    "{c:?}"
+                );
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        h.reset();
+        assert_eq!((h.count(), h.sum()), (0, 0.0));
+        h.observe(0.5);
+        assert_eq!(h.cumulative_counts(), [1, 1, 1]);
+        assert_eq!(h.sum(), 0.5);
+    }
 }

@@ -92,8 +92,9 @@ struct Alloc {
 struct Store {
     /// Arenas owned (or once owned) by threads, in creation order.
     arenas: Segmented<Arena>,
-    /// Written with read-modify-writes by threads that have no arena.
-    shared: Arena,
+    /// Written with read-modify-writes by threads that have no arena; one of `arenas`,
+    /// created on first use and never handed to a thread.
+    shared: OnceLock<&'static Arena>,
     /// Arenas of exited threads, waiting for a new owner.
     idle: Mutex<Vec<&'static Arena>>,
     alloc: Mutex<Alloc>,
@@ -101,7 +102,7 @@ struct Store {
 
 static STORE: Store = Store {
     arenas: Segmented::new(),
-    shared: Arena::new(),
+    shared: OnceLock::new(),
     idle: Mutex::new(Vec::new()),
     alloc: Mutex::new(Alloc {
         next: 0,
@@ -118,9 +119,10 @@ impl Store {
         self.arenas.push(Arena::new()).1
     }
 
-    /// Every arena, the shared one first, in a fixed order.
-    fn all(&'static self) -> impl Iterator<Item = &'static Arena> {
-        std::iter::once(&self.shared).chain(self.arenas.iter())
+    /// The arena of threads that have none.
+    #[cold]
+    fn shared(&'static self) -> &'static Arena {
+        self.shared.get_or_init(|| self.arenas.push(Arena::new()).1)
     }
 }
 
@@ -218,7 +220,7 @@ impl Range {
     pub(crate) fn writer(self) -> Writer<'static> {
         let (arena, shared) = match LOCAL.try_with(Local::arena) {
             Ok(a) => (a, false),
-            Err(_) => (&STORE.shared, true),
+            Err(_) => (STORE.shared(), true),
         };
         let cells = arena
             .segment(self.segment)
@@ -231,13 +233,13 @@ impl Range {
     /// (so float sums only grow as their terms do).
     #[inline]
     pub(crate) fn for_each_arena(self, mut f: impl FnMut(&[AtomicU64])) {
-        for arena in STORE.all() {
+        STORE.arenas.for_each(|arena| {
             if let Some(s) = arena.existing(self.segment) {
                 if let Some(cells) = s.get(self.start..self.start + self.len) {
                     f(cells);
                 }
             }
-        }
+        });
     }
 
     /// Cell `i` summed over all threads, as an integer.

@@ -266,8 +266,11 @@ impl<const N: usize, M: FamilyMember> Family<[String; N], M> {
                     .is_some_and(|key| values.iter().zip(key).all(|(a, b)| label_value_eq(a, b)))
             } else {
                 // Exact: equal packed words are equal values, and a child whose
-                // values do not pack (`NOT_PACKED`) cannot equal packable ones.
-                c.packed == packed
+                // values do not pack (`NOT_PACKED`) cannot equal packable ones. Word by
+                // word over the `N` used words: the probe's words stay in registers (a
+                // whole-array compare loads them back from the stack as one vector,
+                // which stalls on store forwarding).
+                (0..N).all(|i| c.packed.get(i) == packed.get(i))
             }
         };
         match self.lookup(hash, eq) {
@@ -451,9 +454,8 @@ impl<L: LabelSet, M: FamilyMember> Family<L, M> {
     pub fn clear(&self) {
         let core = &*self.inner;
         let _write = core.write.lock();
-        for child in core.children.iter() {
-            child.removed.store(true, Ordering::Relaxed);
-        }
+        core.children
+            .for_each(|child| child.removed.store(true, Ordering::Relaxed));
         core.overflow.store(0, Ordering::Relaxed);
         core.live.store(0, Ordering::Relaxed);
     }
@@ -495,19 +497,11 @@ impl<L: LabelSet, M: FamilyMember> EncodeMetric for Family<L, M> {
 
     fn encode(&self, family: &mut FamilyEncoder<'_>, labels: &str) {
         let core = &*self.inner;
-        let overflow = core
-            .overflow
-            .load(Ordering::Acquire)
-            .checked_sub(1)
-            .and_then(|p| core.children.get(p));
-        let live = core
-            .children
-            .iter()
-            .filter(|c| c.key.is_some())
-            .chain(overflow)
-            .filter(|c| !c.removed.load(Ordering::Relaxed));
         let mut joined = String::new();
-        for child in live {
+        let mut write = |child: &Child<L, M>| {
+            if child.removed.load(Ordering::Relaxed) {
+                return;
+            }
             let (metric, rendered) = (&child.metric, &*child.rendered);
             if labels.is_empty() {
                 metric.encode(family, rendered);
@@ -520,6 +514,15 @@ impl<L: LabelSet, M: FamilyMember> EncodeMetric for Family<L, M> {
                 joined.push_str(rendered);
                 metric.encode(family, &joined);
             }
+        };
+        core.children.for_each(|child| {
+            if child.key.is_some() {
+                write(child);
+            }
+        });
+        let overflow = core.overflow.load(Ordering::Acquire).checked_sub(1);
+        if let Some(child) = overflow.and_then(|p| core.children.get(p)) {
+            write(child);
         }
     }
 

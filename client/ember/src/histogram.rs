@@ -59,9 +59,10 @@ pub fn exponential_buckets_range(min: f64, max: f64, count: usize) -> Vec<f64> {
 
 /// A histogram with fixed bucket bounds.
 ///
-/// Observing takes no lock and no atomic read-modify-write: the bucket (found by a short
-/// linear scan, or a binary search past 16 bounds) and the sum are cells the calling
-/// thread owns, written with a relaxed load and store (see `cells.rs`). Buckets are
+/// Observing takes no lock and no atomic read-modify-write: the bucket (found by a
+/// branch-free count over up to 16 bounds, a binary search past that) and the sum are
+/// cells the calling thread owns, written with a relaxed load and store (see `cells.rs`).
+/// Buckets are
 /// stored non-cumulative and summed when encoded, so `_count` always equals the `+Inf`
 /// bucket; `_sum` may trail an observation that is in flight during a scrape. The `le`
 /// label of each bucket is rendered once per format, shared by all histograms with the
@@ -162,8 +163,11 @@ impl Histogram {
     pub fn observe(&self, v: f64) {
         let bounds = &self.layout.bounds[..];
         let idx = if bounds.len() <= 16 {
-            // `!(v > b)` puts NaN in the +Inf bucket, as client_golang does.
-            bounds.iter().position(|&b| v <= b).unwrap_or(bounds.len())
+            // Branch-free: the number of bounds below `v` (bounds are increasing), which
+            // a varying `v` does not mispredict. NaN counts as +Inf, so it lands in the
+            // +Inf bucket as client_golang does (the sum still gets the NaN).
+            let key = if v.is_nan() { f64::INFINITY } else { v };
+            bounds.iter().map(|&b| usize::from(key > b)).sum()
         } else {
             bounds.partition_point(|&b| b < v)
         };

@@ -89,9 +89,35 @@ impl<T> Segmented<T> {
         (i, stored)
     }
 
+    /// Calls `f` on the elements pushed so far, in push order; faster than
+    /// [`iter`](Segmented::iter) on hot read paths (a loop per segment).
+    #[inline]
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
+        let mut left = self.len();
+        for segment in &self.segments {
+            if left == 0 {
+                return;
+            }
+            let Some(segment) = segment.get() else { return };
+            for slot in segment.iter().take(left) {
+                if let Some(v) = slot.get() {
+                    f(v);
+                }
+            }
+            left = left.saturating_sub(segment.len());
+        }
+    }
+
     /// Iterates over the elements pushed so far, in push order.
+    #[inline]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
-        (0..self.len()).filter_map(move |i| self.get(i))
+        // Segment by segment: no per-element `locate`.
+        self.segments
+            .iter()
+            .map_while(OnceLock::get)
+            .flat_map(|segment| segment.iter())
+            .take(self.len())
+            .filter_map(OnceLock::get)
     }
 }
 
@@ -137,6 +163,9 @@ mod tests {
             }
         });
         let mut all: Vec<usize> = v.iter().copied().collect();
+        let mut each = Vec::new();
+        v.for_each(|x| each.push(*x));
+        assert_eq!(all, each);
         all.sort_unstable();
         assert_eq!(all, (0..4000).collect::<Vec<_>>());
     }

@@ -162,14 +162,15 @@ impl Histogram {
     #[inline]
     pub fn observe(&self, v: f64) {
         let bounds = &self.layout.bounds[..];
+        // NaN counts as +Inf, so it lands in the +Inf bucket as client_golang does (the
+        // sum still gets the NaN).
+        let key = if v.is_nan() { f64::INFINITY } else { v };
         let idx = if bounds.len() <= 16 {
-            // Branch-free: the number of bounds below `v` (bounds are increasing), which
-            // a varying `v` does not mispredict. NaN counts as +Inf, so it lands in the
-            // +Inf bucket as client_golang does (the sum still gets the NaN).
-            let key = if v.is_nan() { f64::INFINITY } else { v };
+            // Branch-free: the number of bounds below `key` (bounds are increasing),
+            // which a varying value does not mispredict.
             bounds.iter().map(|&b| usize::from(key > b)).sum()
         } else {
-            bounds.partition_point(|&b| b < v)
+            bounds.partition_point(|&b| b < key)
         };
         let cells = self.cells.writer();
         cells.add(idx, 1);
@@ -443,6 +444,10 @@ mod tests {
         assert_eq!(h.cumulative_counts()[17], 4);
         assert_eq!(h.cumulative_counts()[39], 5);
         assert_eq!(*h.cumulative_counts().last().unwrap(), 7);
+        // NaN goes to +Inf here too, as with few bounds.
+        h.observe(f64::NAN);
+        assert_eq!(h.cumulative_counts()[39], 5);
+        assert_eq!(*h.cumulative_counts().last().unwrap(), 8);
     }
 
     #[test]

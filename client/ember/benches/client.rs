@@ -217,7 +217,7 @@ fn setup(histograms: bool) -> Setup {
             for s in 0..100u32 {
                 let id = s.to_string();
                 let v = f64::from(s) * 0.013;
-                of_observe(&oh.with_label_values(&["GET", &id]), v);
+                of_observe(oh.with_label_values(&["GET", &id]), v);
                 ph.get_or_create(&vec![
                     ("method".to_string(), "GET".to_string()),
                     ("id".to_string(), id.clone()),

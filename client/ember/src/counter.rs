@@ -1,18 +1,24 @@
 //! Counters: values that only go up (and reset to zero when the process restarts).
+//!
+//! Values live in thread-owned cells (see `cells.rs`): an increment is a relaxed load and
+//! store on the calling thread's own cell, with no atomic read-modify-write; reading sums
+//! the cells of all threads. `reset` does not touch cells other threads own: it records
+//! the current total as a base that reads subtract.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ember_expfmt::{FamilyEncoder, MetricType};
 
+use crate::cells::{Range, Slots};
 use crate::metric::{EncodeMetric, now_seconds};
 
 /// A monotonically increasing integer counter, exposed with `_total` (and `_created` in
 /// OpenMetrics).
 ///
 /// A `Counter` is a handle: clones share the same value, so one can be registered and
-/// the others kept where the counting happens. Increments are a single relaxed atomic
-/// add.
+/// the others kept where the counting happens. An increment is a relaxed load and store
+/// on a cell the calling thread owns (no atomic read-modify-write, no lost updates).
 ///
 /// ```
 /// use ember::{Counter, Registry};
@@ -27,14 +33,29 @@ use crate::metric::{EncodeMetric, now_seconds};
 ///     "# HELP jobs_total Jobs processed.\n# TYPE jobs_total counter\njobs_total 3\n"
 /// );
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Counter {
+    /// `inner.cells`' range, copied here so an increment skips a pointer hop.
+    cells: Range,
     inner: Arc<CounterCore>,
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        let inner = Arc::new(CounterCore::default());
+        Counter {
+            cells: inner.cells.range(),
+            inner,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct CounterCore {
-    value: AtomicU64,
+    /// One cell: the count (or f64 bits for [`FloatCounter`]).
+    cells: Slots,
+    /// The total at the last reset (f64 bits for [`FloatCounter`]); reads subtract it.
+    base: AtomicU64,
     /// `_created` as f64 bits.
     created: AtomicU64,
 }
@@ -42,9 +63,24 @@ struct CounterCore {
 impl Default for CounterCore {
     fn default() -> Self {
         CounterCore {
-            value: AtomicU64::new(0),
+            cells: Slots::new(1),
+            base: AtomicU64::new(0),
             created: AtomicU64::new(now_seconds().to_bits()),
         }
+    }
+}
+
+impl CounterCore {
+    fn created(&self) -> f64 {
+        f64::from_bits(self.created.load(Ordering::Relaxed))
+    }
+
+    /// Stores `_created` first, then (with `Release`) the base, so a reader that sees
+    /// the new base also sees the new `_created`.
+    fn reset_to(&self, base: u64) {
+        self.created
+            .store(now_seconds().to_bits(), Ordering::Relaxed);
+        self.base.store(base, Ordering::Release);
     }
 }
 
@@ -52,31 +88,32 @@ impl Counter {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.inner.value.fetch_add(1, Ordering::Relaxed);
+        self.cells.writer().add(0, 1);
     }
 
     /// Adds `v`.
     #[inline]
     pub fn inc_by(&self, v: u64) {
-        self.inner.value.fetch_add(v, Ordering::Relaxed);
+        self.cells.writer().add(0, v);
     }
 
     /// The current value.
     pub fn get(&self) -> u64 {
-        self.inner.value.load(Ordering::Relaxed)
+        // Base first: a reader that sees a reset's base then sums cells at least as
+        // large as those the reset summed, so the difference is never negative.
+        let base = self.inner.base.load(Ordering::Acquire);
+        self.cells.sum(0).wrapping_sub(base)
     }
 
     /// Unix time in seconds when the counter was created or last reset.
     pub fn created(&self) -> f64 {
-        f64::from_bits(self.inner.created.load(Ordering::Relaxed))
+        self.inner.created()
     }
 
-    /// Sets the value to zero and `_created` to now.
+    /// Sets the value to zero and `_created` to now. Increments that race with the reset
+    /// count either before or after it, never twice and never lost.
     pub fn reset(&self) {
-        self.inner.value.store(0, Ordering::Relaxed);
-        self.inner
-            .created
-            .store(now_seconds().to_bits(), Ordering::Relaxed);
+        self.inner.reset_to(self.cells.sum(0));
     }
 }
 
@@ -107,15 +144,31 @@ pub(crate) fn encode_created(family: &mut FamilyEncoder<'_>, labels: &str, creat
 /// A monotonically increasing float counter, for totals that are not whole numbers
 /// (seconds of CPU, bytes scaled from another unit).
 ///
+/// Like [`Counter`], increments write a thread-owned cell without a read-modify-write.
+/// After [`reset`](FloatCounter::reset) the value is the total minus the total at the
+/// reset, so it carries the rounding of the larger total.
+///
 /// ```
 /// let busy = ember::FloatCounter::default();
 /// busy.inc_by(0.25);
 /// busy.inc_by(0.5);
 /// assert_eq!(busy.get(), 0.75);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FloatCounter {
+    /// `inner.cells`' range, copied here so an increment skips a pointer hop.
+    cells: Range,
     inner: Arc<CounterCore>,
+}
+
+impl Default for FloatCounter {
+    fn default() -> Self {
+        let inner = Arc::new(CounterCore::default());
+        FloatCounter {
+            cells: inner.cells.range(),
+            inner,
+        }
+    }
 }
 
 impl FloatCounter {
@@ -129,26 +182,29 @@ impl FloatCounter {
     #[inline]
     pub fn inc_by(&self, v: f64) {
         if v > 0.0 {
-            add_f64(&self.inner.value, v);
+            self.cells.writer().add_f64(0, v);
         }
     }
 
     /// The current value.
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.inner.value.load(Ordering::Relaxed))
+        let base = f64::from_bits(self.inner.base.load(Ordering::Acquire));
+        let total = self.cells.sum_f64(0);
+        if base == 0.0 {
+            total
+        } else {
+            (total - base).max(0.0)
+        }
     }
 
     /// Unix time in seconds when the counter was created or last reset.
     pub fn created(&self) -> f64 {
-        f64::from_bits(self.inner.created.load(Ordering::Relaxed))
+        self.inner.created()
     }
 
     /// Sets the value to zero and `_created` to now.
     pub fn reset(&self) {
-        self.inner.value.store(0f64.to_bits(), Ordering::Relaxed);
-        self.inner
-            .created
-            .store(now_seconds().to_bits(), Ordering::Relaxed);
+        self.inner.reset_to(self.cells.sum_f64(0).to_bits());
     }
 }
 
@@ -163,19 +219,6 @@ impl EncodeMetric for FloatCounter {
             .rendered_labels(labels)
             .value(self.get());
         encode_created(family, labels, self.created());
-    }
-}
-
-/// Atomically adds `v` to an f64 stored as bits.
-#[inline]
-pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
-    let mut old = cell.load(Ordering::Relaxed);
-    loop {
-        let new = (f64::from_bits(old) + v).to_bits();
-        match cell.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(cur) => old = cur,
-        }
     }
 }
 
@@ -218,6 +261,59 @@ mod tests {
         c.reset();
         assert_eq!(c.get(), 0);
         assert!(c.created() > before);
+    }
+
+    #[test]
+    fn threads_that_exit_leave_their_counts() {
+        let c = Counter::default();
+        let f = FloatCounter::default();
+        for _ in 0..20 {
+            std::thread::scope(|s| {
+                for _ in 0..3 {
+                    s.spawn(|| {
+                        for _ in 0..500 {
+                            c.inc();
+                            f.inc_by(0.25);
+                        }
+                    });
+                }
+            });
+        }
+        assert_eq!((c.get(), f.get()), (30_000, 7_500.0));
+    }
+
+    #[test]
+    fn reset_under_concurrent_increments_is_never_negative_and_loses_nothing_after() {
+        let c = Counter::default();
+        let f = FloatCounter::default();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        c.inc();
+                        f.inc_by(1.0);
+                    }
+                });
+            }
+            for _ in 0..200 {
+                c.reset();
+                f.reset();
+                // A wrapped (negative) value would be near u64::MAX.
+                assert!(c.get() < 1 << 40, "{}", c.get());
+                assert!(f.get() >= 0.0);
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        c.reset();
+        f.reset();
+        assert_eq!((c.get(), f.get()), (0, 0.0));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| (0..1000).for_each(|_| c.inc()));
+            }
+        });
+        assert_eq!(c.get(), 4000);
     }
 
     #[test]

@@ -1,16 +1,32 @@
 //! Families: one metric per label set, created on first use.
+//!
+//! Children live in append-only storage (`segments.rs`) and are found through an
+//! insert-only hash index (`index.rs`), so a lookup is atomic loads, one hash and one key
+//! comparison: no lock, no read-modify-write, no allocation, and the child is returned as
+//! `&M` borrowed from the family (no refcount traffic). The price: storage is only freed
+//! with the family. `remove` and `clear` mark children removed (not encoded, not found);
+//! a removed label set that comes back gets a new child and reuses its index entry, so
+//! the index grows with distinct label sets and the storage with creations. A family
+//! whose label sets churn without end (a label per request id) grows without end; cap it
+//! with [`Family::set_max_series`] or recreate it.
 
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use ember_expfmt::{FamilyEncoder, MetricType, render_labels};
-use hashbrown::{Equivalent, HashMap};
-use parking_lot::RwLock;
+use hashbrown::DefaultHashBuilder;
+use parking_lot::Mutex;
 
 use crate::error::{Error, check_label_name};
-use crate::labels::{LabelSet, StaticLabelSet};
+use crate::index::Index;
+use crate::labels::{
+    LabelSet, NOT_PACKED, PACKED, StaticLabelSet, hash_label_values, hash_packed, label_value_eq,
+    pack_values,
+};
 use crate::metric::EncodeMetric;
+use crate::segments::Segmented;
 
 /// A metric type that can be the child of a [`Family`].
 pub trait FamilyMember: EncodeMetric + Clone {
@@ -46,10 +62,11 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 
 /// Metrics of one type keyed by label set: `http_requests_total{method, status}`.
 ///
-/// A `Family` is a handle (clones share the children). [`get_or_create`] returns the
-/// child as an owned handle, never a lock guard, so holding two children of one family
-/// (or of two) cannot deadlock. Lookups of existing children take a shared lock and do
-/// not allocate. Series are encoded in the order they were created.
+/// A `Family` is a handle (clones share the children). [`get_or_create`] returns `&M`
+/// borrowed from the family, never a lock guard, so holding two children of one family
+/// (or of two) cannot deadlock; `.clone()` it for an owned handle. Lookups of existing
+/// children take no lock, do no atomic read-modify-write and do not allocate. Series are
+/// encoded in the order they were created.
 ///
 /// A cap ([`set_max_series`]) bounds the number of children: past it, new label sets
 /// share one overflow series whose labels are all `__overflow__`, and the refusals are
@@ -62,8 +79,12 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 /// use ember::{Counter, Family};
 /// let requests = Family::<[String; 2], Counter>::with_label_names(["method", "status"]).unwrap();
 /// requests.with_label_values(&["GET", "200"]).inc();
-/// requests.with_label_values(&["GET", "200"]).inc();
-/// assert_eq!(requests.with_label_values(&["GET", "200"]).get(), 2);
+/// let ok = requests.with_label_values(&["GET", "200"]);
+/// ok.inc();
+/// assert_eq!(ok.get(), 2);
+/// // An owned handle outlives the borrow of the family.
+/// let owned: Counter = ok.clone();
+/// # drop(owned);
 /// ```
 ///
 /// A reserved name is refused: at run time for string labels, at compile time for
@@ -83,22 +104,33 @@ pub struct Family<L, M> {
 
 struct FamilyCore<L, M> {
     names: Box<[Box<str>]>,
-    children: RwLock<Children<L, M>>,
     make: Box<dyn Fn() -> M + Send + Sync>,
+    hasher: DefaultHashBuilder,
+    /// `None`: keys hash with `Hash` through `hasher` and are not packed.
+    strings: Option<StringKeys<L>>,
+    /// Every child ever created, in creation order (removed ones flagged).
+    children: Segmented<Child<L, M>>,
+    /// Label-set hash → position in `children` of the key's latest child.
+    index: Index,
+    /// Serializes creation, removal and the cap check.
+    write: Mutex<()>,
+    /// Children not removed (the overflow series not included).
+    live: AtomicUsize,
+    /// Position of the overflow child plus one, 0 when there is none.
+    overflow: AtomicUsize,
     max_series: AtomicUsize,
     rejected: AtomicU64,
 }
 
-struct Children<L, M> {
-    index: HashMap<L, usize>,
-    list: Vec<Child<L, M>>,
-    overflow: Option<(M, Box<str>)>,
-}
-
 struct Child<L, M> {
-    key: L,
+    /// `None` for the overflow series.
+    key: Option<L>,
+    /// String label values packed (`pack_values`), so lookups compare words, not
+    /// strings; `[NOT_PACKED, ..]` for typed label sets and values that do not pack.
+    packed: [u64; PACKED],
     metric: M,
     rendered: Box<str>,
+    removed: AtomicBool,
 }
 
 impl<L, M> Clone for Family<L, M> {
@@ -113,7 +145,7 @@ impl<L, M> fmt::Debug for Family<L, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Family")
             .field("label_names", &self.inner.names)
-            .field("series", &self.inner.children.read().list.len())
+            .field("series", &self.inner.live.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -179,6 +211,7 @@ impl<L: StaticLabelSet, M: FamilyMember> Family<L, M> {
         Self::build(
             L::NAMES.iter().map(|n| Box::from(*n)).collect(),
             Box::new(make),
+            None,
         )
     }
 }
@@ -208,18 +241,41 @@ impl<const N: usize, M: FamilyMember> Family<[String; N], M> {
         Ok(Self::build(
             names.iter().map(|n| Box::from(*n)).collect(),
             Box::new(make),
+            Some(StringKeys {
+                hash: |hasher, key| hash_label_values(hasher, key.iter().map(String::as_str)),
+                pack: |key| pack_values(key.iter().map(String::as_str)),
+            }),
         ))
     }
 
-    /// The child for these label values, created if new. Does not allocate when the
-    /// child exists.
+    /// The child for these label values, created if new. Does not allocate, lock or do
+    /// an atomic read-modify-write when the child exists.
     #[inline]
-    pub fn with_label_values(&self, values: &[&str; N]) -> M {
-        let probe = StrArray(values);
-        if let Some(m) = self.lookup(&probe) {
-            return m;
+    pub fn with_label_values(&self, values: &[&str; N]) -> &M {
+        let packed = pack_values(values.iter().copied());
+        let hash = if packed[0] == NOT_PACKED {
+            hash_label_values(&self.inner.hasher, values.iter().copied())
+        } else {
+            hash_packed(&self.inner.hasher, packed.get(..N).unwrap_or(&packed))
+        };
+        let eq = |c: &Child<[String; N], M>| {
+            if packed[0] == NOT_PACKED {
+                c.key
+                    .as_ref()
+                    .is_some_and(|key| values.iter().zip(key).all(|(a, b)| label_value_eq(a, b)))
+            } else {
+                // Exact: equal packed words are equal values, and a child whose
+                // values do not pack (`NOT_PACKED`) cannot equal packable ones. Word by
+                // word over the `N` used words: the probe's words stay in registers (a
+                // whole-array compare loads them back from the stack as one vector,
+                // which stalls on store forwarding).
+                (0..N).all(|i| c.packed.get(i) == packed.get(i))
+            }
+        };
+        match self.lookup(hash, eq) {
+            Some(m) => m,
+            None => self.insert(hash, eq, || values.map(str::to_string)),
         }
-        self.insert(values.map(str::to_string))
     }
 }
 
@@ -237,120 +293,175 @@ fn reserved_error(name: &str, t: MetricType) -> Error {
     }
 }
 
-/// Looks up `[String; N]` keys by `[&str; N]` without allocating; hashes equal because
-/// `String` hashes as its `str`.
-#[derive(Hash)]
-struct StrArray<'a, const N: usize>(&'a [&'a str; N]);
-
-impl<const N: usize> Equivalent<[String; N]> for StrArray<'_, N> {
-    fn equivalent(&self, key: &[String; N]) -> bool {
-        self.0.iter().zip(key).all(|(a, b)| *a == b)
-    }
+/// How string-array families hash and pack their keys, so `[&str; N]` probes need no
+/// `String` (typed label sets hash with `Hash` and do not pack).
+struct StringKeys<L> {
+    hash: fn(&DefaultHashBuilder, &L) -> u64,
+    pack: fn(&L) -> [u64; PACKED],
 }
 
 impl<L: LabelSet, M: FamilyMember> Family<L, M> {
-    fn build(names: Box<[Box<str>]>, make: Box<dyn Fn() -> M + Send + Sync>) -> Self {
+    fn build(
+        names: Box<[Box<str>]>,
+        make: Box<dyn Fn() -> M + Send + Sync>,
+        strings: Option<StringKeys<L>>,
+    ) -> Self {
         Family {
             inner: Arc::new(FamilyCore {
                 names,
-                children: RwLock::new(Children {
-                    index: HashMap::default(),
-                    list: Vec::new(),
-                    overflow: None,
-                }),
                 make,
+                hasher: DefaultHashBuilder::default(),
+                strings,
+                children: Segmented::new(),
+                index: Index::new(),
+                write: Mutex::new(()),
+                live: AtomicUsize::new(0),
+                overflow: AtomicUsize::new(0),
                 max_series: AtomicUsize::new(usize::MAX),
                 rejected: AtomicU64::new(0),
             }),
         }
     }
 
-    /// The child for this label set, created if new.
+    /// The child for this label set, created if new. Does not allocate, lock or do an
+    /// atomic read-modify-write when the child exists.
     #[inline]
-    pub fn get_or_create(&self, labels: &L) -> M {
-        if let Some(m) = self.lookup(labels) {
-            return m;
+    pub fn get_or_create(&self, labels: &L) -> &M {
+        let hash = self.hash(labels);
+        let eq = |c: &Child<L, M>| c.key.as_ref() == Some(labels);
+        match self.lookup(hash, eq) {
+            Some(m) => m,
+            None => self.insert(hash, eq, || labels.clone()),
         }
-        self.insert(labels.clone())
     }
 
     /// The child for this label set if it exists.
-    pub fn get(&self, labels: &L) -> Option<M> {
-        self.lookup(labels)
+    pub fn get(&self, labels: &L) -> Option<&M> {
+        self.lookup(self.hash(labels), |c| c.key.as_ref() == Some(labels))
     }
 
     #[inline]
-    fn lookup<Q: std::hash::Hash + Equivalent<L> + ?Sized>(&self, q: &Q) -> Option<M> {
-        let children = self.inner.children.read();
-        children
-            .index
-            .get(q)
-            .and_then(|&i| children.list.get(i))
-            .map(|c| c.metric.clone())
+    fn hash(&self, labels: &L) -> u64 {
+        match &self.inner.strings {
+            Some(strings) => (strings.hash)(&self.inner.hasher, labels),
+            None => self.inner.hasher.hash_one(labels),
+        }
+    }
+
+    /// The latest child `eq` accepts (removed or not), and its position. `eq` must
+    /// reject the overflow child (no key).
+    #[inline]
+    fn find(&self, hash: u64, eq: impl Fn(&Child<L, M>) -> bool) -> Option<(usize, &Child<L, M>)> {
+        let children = &self.inner.children;
+        self.inner.index.find(hash, |pos| {
+            let child = children.get(pos)?;
+            eq(child).then_some((pos, child))
+        })
+    }
+
+    #[inline]
+    fn lookup(&self, hash: u64, eq: impl Fn(&Child<L, M>) -> bool) -> Option<&M> {
+        let (_, child) = self.find(hash, eq)?;
+        (!child.removed.load(Ordering::Relaxed)).then_some(&child.metric)
     }
 
     #[cold]
-    fn insert(&self, key: L) -> M {
-        let mut children = self.inner.children.write();
-        if let Some(c) = children.index.get(&key).and_then(|&i| children.list.get(i)) {
-            return c.metric.clone();
+    fn insert(&self, hash: u64, eq: impl Fn(&Child<L, M>) -> bool, key: impl FnOnce() -> L) -> &M {
+        let core = &*self.inner;
+        let _write = core.write.lock();
+        let existing = self.find(hash, &eq);
+        if let Some((_, child)) = existing {
+            if !child.removed.load(Ordering::Relaxed) {
+                return &child.metric;
+            }
         }
-        if children.list.len() >= self.inner.max_series.load(Ordering::Relaxed) {
-            self.inner.rejected.fetch_add(1, Ordering::Relaxed);
-            let names = &self.inner.names;
-            let (m, _) = children.overflow.get_or_insert_with(|| {
-                let rendered = render_labels(names.iter().map(|n| (&**n, OVERFLOW_LABEL_VALUE)));
-                ((self.inner.make)(), rendered.into())
-            });
-            return m.clone();
+        if core.live.load(Ordering::Relaxed) >= core.max_series.load(Ordering::Relaxed) {
+            core.rejected.fetch_add(1, Ordering::Relaxed);
+            return self.overflow();
         }
+        let key = key();
         let rendered = {
             let values = key.label_values();
             render_labels(
-                self.inner
-                    .names
+                core.names
                     .iter()
                     .map(|n| &**n)
                     .zip(values.iter().map(|v| &**v)),
             )
         };
-        let metric = (self.inner.make)();
-        let idx = children.list.len();
-        children.list.push(Child {
-            key: key.clone(),
-            metric: metric.clone(),
-            rendered: rendered.into(),
-        });
-        children.index.insert(key, idx);
-        metric
+        let packed = match &core.strings {
+            Some(strings) => (strings.pack)(&key),
+            None => [NOT_PACKED; PACKED],
+        };
+        let (pos, child) = self.push(Some(key), packed, rendered.into());
+        match existing {
+            Some((old, _)) => {
+                core.index.repoint(hash, |p| p == old, pos);
+            }
+            None => core.index.insert(hash, pos),
+        }
+        core.live.fetch_add(1, Ordering::Relaxed);
+        &child.metric
+    }
+
+    /// Stores a new child.
+    fn push(
+        &self,
+        key: Option<L>,
+        packed: [u64; PACKED],
+        rendered: Box<str>,
+    ) -> (usize, &Child<L, M>) {
+        self.inner.children.push(Child {
+            key,
+            packed,
+            metric: (self.inner.make)(),
+            rendered,
+            removed: AtomicBool::new(false),
+        })
+    }
+
+    /// The overflow series, created on first use. Called under `write`.
+    fn overflow(&self) -> &M {
+        let core = &*self.inner;
+        let existing = core.overflow.load(Ordering::Relaxed).checked_sub(1);
+        if let Some(child) = existing.and_then(|p| core.children.get(p)) {
+            return &child.metric;
+        }
+        let rendered = render_labels(core.names.iter().map(|n| (&**n, OVERFLOW_LABEL_VALUE)));
+        let (pos, child) = self.push(None, [NOT_PACKED; PACKED], rendered.into());
+        core.overflow.store(pos + 1, Ordering::Release);
+        &child.metric
     }
 
     /// Removes the child for this label set; returns whether it existed. Handles to it
-    /// stay usable but are no longer exposed.
+    /// (clones) stay usable but are no longer exposed; a later lookup of the same label
+    /// set creates a new child.
     pub fn remove(&self, labels: &L) -> bool {
-        let mut children = self.inner.children.write();
-        let Some(idx) = children.index.remove(labels) else {
-            return false;
-        };
-        children.list.swap_remove(idx);
-        if let Some(moved) = children.list.get(idx) {
-            let key = moved.key.clone();
-            children.index.insert(key, idx);
+        let core = &*self.inner;
+        let _write = core.write.lock();
+        let hash = self.hash(labels);
+        match self.find(hash, |c| c.key.as_ref() == Some(labels)) {
+            Some((_, child)) if !child.removed.swap(true, Ordering::Relaxed) => {
+                core.live.fetch_sub(1, Ordering::Relaxed);
+                true
+            }
+            _ => false,
         }
-        true
     }
 
-    /// Removes every child.
+    /// Removes every child (and the overflow series).
     pub fn clear(&self) {
-        let mut children = self.inner.children.write();
-        children.index.clear();
-        children.list.clear();
-        children.overflow = None;
+        let core = &*self.inner;
+        let _write = core.write.lock();
+        core.children
+            .for_each(|child| child.removed.store(true, Ordering::Relaxed));
+        core.overflow.store(0, Ordering::Relaxed);
+        core.live.store(0, Ordering::Relaxed);
     }
 
     /// Number of children (the overflow series not included).
     pub fn len(&self) -> usize {
-        self.inner.children.read().list.len()
+        self.inner.live.load(Ordering::Relaxed)
     }
 
     /// Whether the family has no children.
@@ -384,21 +495,33 @@ impl<L: LabelSet, M: FamilyMember> EncodeMetric for Family<L, M> {
     }
 
     fn encode(&self, family: &mut FamilyEncoder<'_>, labels: &str) {
-        let children = self.inner.children.read();
-        let overflow = children.overflow.as_ref().map(|(m, r)| (m, r));
-        let all = children
-            .list
-            .iter()
-            .map(|c| (&c.metric, &c.rendered))
-            .chain(overflow);
-        for (metric, rendered) in all {
+        let core = &*self.inner;
+        let mut joined = String::new();
+        let mut write = |child: &Child<L, M>| {
+            if child.removed.load(Ordering::Relaxed) {
+                return;
+            }
+            let (metric, rendered) = (&child.metric, &*child.rendered);
             if labels.is_empty() {
                 metric.encode(family, rendered);
             } else if rendered.is_empty() {
                 metric.encode(family, labels);
             } else {
-                metric.encode(family, &format!("{labels},{rendered}"));
+                joined.clear();
+                joined.push_str(labels);
+                joined.push(',');
+                joined.push_str(rendered);
+                metric.encode(family, &joined);
             }
+        };
+        core.children.for_each(|child| {
+            if child.key.is_some() {
+                write(child);
+            }
+        });
+        let overflow = core.overflow.load(Ordering::Acquire).checked_sub(1);
+        if let Some(child) = overflow.and_then(|p| core.children.get(p)) {
+            write(child);
         }
     }
 
@@ -409,68 +532,4 @@ impl<L: LabelSet, M: FamilyMember> EncodeMetric for Family<L, M> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Counter, Histogram};
-    use ember_expfmt::{Encoder, Format};
-
-    fn render<M: FamilyMember>(f: &impl EncodeMetric) -> String {
-        let mut enc = Encoder::new(Format::Text);
-        let mut fam = enc.family("f", "", M::TYPE, None);
-        f.encode(&mut fam, "");
-        String::from_utf8(enc.finish()).unwrap()
-    }
-
-    #[test]
-    fn children_are_independent_handles() {
-        let f = Family::<[String; 1], Counter>::with_label_names(["k"]).unwrap();
-        let a = f.with_label_values(&["a"]);
-        let b = f.with_label_values(&["b"]);
-        // Holding both handles while creating a third must not deadlock.
-        f.with_label_values(&["c"]).inc();
-        a.inc();
-        b.inc_by(2);
-        assert_eq!(
-            render::<Counter>(&f),
-            "# TYPE f_total counter\nf_total{k=\"a\"} 1\nf_total{k=\"b\"} 2\nf_total{k=\"c\"} 1\n"
-        );
-    }
-
-    #[test]
-    fn remove_keeps_index_consistent() {
-        let f = Family::<[String; 1], Counter>::with_label_names(["k"]).unwrap();
-        for k in ["a", "b", "c"] {
-            f.with_label_values(&[k]).inc();
-        }
-        assert!(f.remove(&["a".to_string()]));
-        assert!(!f.remove(&["a".to_string()]));
-        f.with_label_values(&["c"]).inc();
-        assert_eq!(f.with_label_values(&["c"]).get(), 2);
-        assert_eq!(f.len(), 2);
-    }
-
-    #[test]
-    fn overflow_series_collects_past_the_cap() {
-        let f = Family::<[String; 2], Counter>::with_label_names(["a", "b"]).unwrap();
-        f.set_max_series(1);
-        f.with_label_values(&["1", "1"]).inc();
-        f.with_label_values(&["2", "2"]).inc();
-        f.with_label_values(&["3", "3"]).inc();
-        assert_eq!(f.rejected_label_sets(), 2);
-        assert_eq!(
-            render::<Counter>(&f),
-            "# TYPE f_total counter\nf_total{a=\"1\",b=\"1\"} 1\n\
-             f_total{a=\"__overflow__\",b=\"__overflow__\"} 2\n"
-        );
-    }
-
-    #[test]
-    fn label_values_are_escaped_and_reserved_names_refused() {
-        let f = Family::<[String; 1], Counter>::with_label_names(["path"]).unwrap();
-        f.with_label_values(&["C:\\\"x\"\n"]).inc();
-        assert!(render::<Counter>(&f).contains(r#"f_total{path="C:\\\"x\"\n"} 1"#));
-        assert!(Family::<[String; 1], Histogram>::with_label_names(["le"]).is_err());
-        assert!(Family::<[String; 1], Counter>::with_label_names(["__x"]).is_err());
-        assert!(Family::<[String; 2], Counter>::with_label_names(["a", "a"]).is_err());
-    }
-}
+mod tests;

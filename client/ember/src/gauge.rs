@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use ember_expfmt::{FamilyEncoder, MetricType};
 
-use crate::counter::add_f64;
+use crate::cells::add_f64_rmw as add_f64;
 use crate::metric::{EncodeMetric, now_seconds};
 
 /// An integer gauge (queue lengths, connections, items in a cache).

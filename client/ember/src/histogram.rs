@@ -1,12 +1,15 @@
 //! Histograms: observations counted into cumulative buckets.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
 use std::time::Instant;
 
-use ember_expfmt::{FamilyEncoder, MetricType};
+use ember_expfmt::{FamilyEncoder, Format, MetricType, float, render_labels};
+use parking_lot::Mutex;
 
-use crate::counter::{add_f64, encode_created};
+use crate::cells::{Range, Slots};
+use crate::counter::encode_created;
 use crate::error::Error;
 use crate::metric::{EncodeMetric, now_seconds};
 
@@ -56,10 +59,14 @@ pub fn exponential_buckets_range(min: f64, max: f64, count: usize) -> Vec<f64> {
 
 /// A histogram with fixed bucket bounds.
 ///
-/// Observing is lock-free: one atomic add on the bucket (found by a short linear scan,
-/// or a binary search past 16 bounds) and a compare-and-swap on the sum. Buckets are
+/// Observing takes no lock and no atomic read-modify-write: the bucket (found by a
+/// branch-free count over up to 16 bounds, a binary search past that) and the sum are
+/// cells the calling thread owns, written with a relaxed load and store (see `cells.rs`).
+/// Buckets are
 /// stored non-cumulative and summed when encoded, so `_count` always equals the `+Inf`
-/// bucket; `_sum` may trail an observation that is in flight during a scrape.
+/// bucket; `_sum` may trail an observation that is in flight during a scrape. The `le`
+/// label of each bucket is rendered once per format, shared by all histograms with the
+/// same bounds.
 ///
 /// ```
 /// use ember::Histogram;
@@ -78,16 +85,29 @@ pub fn exponential_buckets_range(min: f64, max: f64, count: usize) -> Vec<f64> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Histogram {
+    /// `inner.cells`' range and `inner.layout`, here so an observation skips a hop.
+    cells: Range,
+    layout: Arc<Layout>,
     inner: Arc<HistogramCore>,
 }
 
 #[derive(Debug)]
 struct HistogramCore {
-    bounds: Box<[f64]>,
-    /// Non-cumulative counts; the last one is the `+Inf` bucket.
-    counts: Box<[AtomicU64]>,
-    sum: AtomicU64,
+    layout: Arc<Layout>,
+    /// Owns the cells (see `Histogram::cells`): non-cumulative counts (the last one is
+    /// the `+Inf` bucket), then the sum as f64 bits.
+    _slots: Slots,
+    /// Totals at the last reset, which reads subtract; `None` until the first reset.
+    base: Mutex<Option<Base>>,
+    /// Whether `base` was ever set, so reads before any reset skip the lock.
+    was_reset: AtomicBool,
     created: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Base {
+    counts: Box<[u64]>,
+    sum: f64,
 }
 
 impl Default for Histogram {
@@ -96,6 +116,9 @@ impl Default for Histogram {
         Self::from_valid_bounds(DEFAULT_BUCKETS.to_vec())
     }
 }
+
+/// Buckets that fit a stack buffer when reading.
+const STACK_BUCKETS: usize = 32;
 
 impl Histogram {
     /// A histogram with these upper bounds; they must be strictly increasing and not NaN.
@@ -120,12 +143,16 @@ impl Histogram {
     }
 
     fn from_valid_bounds(bounds: Vec<f64>) -> Self {
-        let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        let cells = Slots::new(bounds.len() + 2);
+        let layout = Layout::shared(bounds);
         Histogram {
+            cells: cells.range(),
+            layout: layout.clone(),
             inner: Arc::new(HistogramCore {
-                bounds: bounds.into_boxed_slice(),
-                counts,
-                sum: AtomicU64::new(0f64.to_bits()),
+                layout,
+                _slots: cells,
+                base: Mutex::new(None),
+                was_reset: AtomicBool::new(false),
                 created: AtomicU64::new(now_seconds().to_bits()),
             }),
         }
@@ -134,50 +161,85 @@ impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        let core = &*self.inner;
-        let bounds = &core.bounds[..];
+        let bounds = &self.layout.bounds[..];
+        // NaN counts as +Inf, so it lands in the +Inf bucket as client_golang does (the
+        // sum still gets the NaN).
+        let key = if v.is_nan() { f64::INFINITY } else { v };
         let idx = if bounds.len() <= 16 {
-            // `!(v > b)` puts NaN in the +Inf bucket, as client_golang does.
-            bounds.iter().position(|&b| v <= b).unwrap_or(bounds.len())
+            // Branch-free: the number of bounds below `key` (bounds are increasing),
+            // which a varying value does not mispredict.
+            bounds.iter().map(|&b| usize::from(key > b)).sum()
         } else {
-            bounds.partition_point(|&b| b < v)
+            bounds.partition_point(|&b| b < key)
         };
-        if let Some(c) = core.counts.get(idx) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        add_f64(&core.sum, v);
+        let cells = self.cells.writer();
+        cells.add(idx, 1);
+        cells.add_f64(bounds.len() + 1, v);
     }
 
     /// The bucket upper bounds, without `+Inf`.
     pub fn bounds(&self) -> &[f64] {
-        &self.inner.bounds
+        &self.inner.layout.bounds
+    }
+
+    /// Calls `f` with the non-cumulative bucket counts (`+Inf` last) and the sum, summed
+    /// over threads, minus the totals at the last reset.
+    fn read<R>(&self, f: impl FnOnce(&[u64], f64) -> R) -> R {
+        let core = &*self.inner;
+        let n = core.layout.bounds.len() + 1;
+        let mut stack = [0u64; STACK_BUCKETS];
+        let mut heap = Vec::new();
+        let counts = if n <= STACK_BUCKETS {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, 0);
+            &mut heap[..]
+        };
+        // Held while summing, so a concurrent reset cannot slip between base and cells.
+        let base = core
+            .was_reset
+            .load(Ordering::Acquire)
+            .then(|| core.base.lock());
+        let mut sum = 0.0;
+        self.cells.for_each_arena(|cells| {
+            for (acc, c) in counts.iter_mut().zip(cells) {
+                *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
+            }
+            if let Some(c) = cells.get(n) {
+                sum += f64::from_bits(c.load(Ordering::Relaxed));
+            }
+        });
+        if let Some(Some(base)) = base.as_deref() {
+            for (acc, b) in counts.iter_mut().zip(&base.counts) {
+                *acc = acc.wrapping_sub(*b);
+            }
+            sum -= base.sum;
+        }
+        f(counts, sum)
     }
 
     /// Number of observations so far.
     pub fn count(&self) -> u64 {
-        self.inner
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
+        self.read(|counts, _| counts.iter().fold(0u64, |a, c| a.wrapping_add(*c)))
     }
 
     /// Sum of observations so far.
     pub fn sum(&self) -> f64 {
-        f64::from_bits(self.inner.sum.load(Ordering::Relaxed))
+        self.read(|_, sum| sum)
     }
 
     /// Cumulative counts per bound, `+Inf` last.
     pub fn cumulative_counts(&self) -> Vec<u64> {
-        let mut acc = 0;
-        self.inner
-            .counts
-            .iter()
-            .map(|c| {
-                acc += c.load(Ordering::Relaxed);
-                acc
-            })
-            .collect()
+        self.read(|counts, _| {
+            let mut acc = 0u64;
+            counts
+                .iter()
+                .map(|c| {
+                    acc = acc.wrapping_add(*c);
+                    acc
+                })
+                .collect()
+        })
     }
 
     /// Unix time in seconds when the histogram was created or last reset.
@@ -185,15 +247,31 @@ impl Histogram {
         f64::from_bits(self.inner.created.load(Ordering::Relaxed))
     }
 
-    /// Clears all buckets and the sum, and sets `_created` to now.
+    /// Clears all buckets and the sum, and sets `_created` to now. Observations that race
+    /// with the reset count either before or after it. Cells other threads own are not
+    /// written: the totals at the reset become a base that reads subtract (so a sum that
+    /// became NaN stays NaN).
     pub fn reset(&self) {
-        for c in self.inner.counts.iter() {
-            c.store(0, Ordering::Relaxed);
-        }
-        self.inner.sum.store(0f64.to_bits(), Ordering::Relaxed);
-        self.inner
-            .created
+        let core = &*self.inner;
+        let mut base = core.base.lock();
+        let n = core.layout.bounds.len() + 1;
+        let mut counts = vec![0u64; n];
+        let mut sum = 0.0;
+        self.cells.for_each_arena(|cells| {
+            for (acc, c) in counts.iter_mut().zip(cells) {
+                *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
+            }
+            if let Some(c) = cells.get(n) {
+                sum += f64::from_bits(c.load(Ordering::Relaxed));
+            }
+        });
+        *base = Some(Base {
+            counts: counts.into_boxed_slice(),
+            sum,
+        });
+        core.created
             .store(now_seconds().to_bits(), Ordering::Relaxed);
+        core.was_reset.store(true, Ordering::Release);
     }
 
     /// Starts a timer that observes the elapsed seconds when dropped.
@@ -265,23 +343,68 @@ impl EncodeMetric for Histogram {
     }
 
     fn encode(&self, family: &mut FamilyEncoder<'_>, labels: &str) {
-        let core = &*self.inner;
-        let mut acc: u64 = 0;
-        for (i, c) in core.counts.iter().enumerate() {
-            acc += c.load(Ordering::Relaxed);
-            let le = core.bounds.get(i).copied().unwrap_or(f64::INFINITY);
-            family
-                .sample("_bucket")
-                .rendered_labels(labels)
-                .label_float("le", le)
-                .value(acc);
-        }
-        family.sample("_count").rendered_labels(labels).value(acc);
-        family
-            .sample("_sum")
-            .rendered_labels(labels)
-            .value(self.sum());
+        let layout = &*self.inner.layout;
+        let les = if family.format() == Format::OpenMetrics {
+            &layout.le_openmetrics
+        } else {
+            &layout.le_text
+        };
+        self.read(|counts, sum| {
+            let mut acc: u64 = 0;
+            for (c, le) in counts.iter().zip(les.iter()) {
+                acc = acc.wrapping_add(*c);
+                family
+                    .sample("_bucket")
+                    .rendered_labels(labels)
+                    .rendered_labels(le)
+                    .value(acc);
+            }
+            family.sample("_count").rendered_labels(labels).value(acc);
+            family.sample("_sum").rendered_labels(labels).value(sum);
+        });
         encode_created(family, labels, self.created());
+    }
+}
+
+/// Bounds and their `le` labels rendered once per format, shared by every histogram with
+/// the same bounds (a family of 10,000 histograms holds one).
+#[derive(Debug)]
+struct Layout {
+    bounds: Box<[f64]>,
+    /// `le="0.005"` per bucket, `+Inf` last, as the text format spells floats.
+    le_text: Box<[Box<str>]>,
+    /// The same in OpenMetrics spelling (`le="1.0"`).
+    le_openmetrics: Box<[Box<str>]>,
+}
+
+/// Layouts in use, by the bits of their bounds; entries die with their last histogram.
+type Layouts = HashMap<Box<[u64]>, Weak<Layout>>;
+
+impl Layout {
+    fn shared(bounds: Vec<f64>) -> Arc<Layout> {
+        static LAYOUTS: LazyLock<Mutex<Layouts>> = LazyLock::new(Mutex::default);
+        let key: Box<[u64]> = bounds.iter().map(|b| b.to_bits()).collect();
+        let mut layouts = LAYOUTS.lock();
+        if let Some(l) = layouts.get(&key).and_then(Weak::upgrade) {
+            return l;
+        }
+        let render = |spell: fn(f64) -> String| -> Box<[Box<str>]> {
+            bounds
+                .iter()
+                .chain([&f64::INFINITY])
+                .map(|b| render_labels([("le", spell(*b).as_str())]).into())
+                .collect()
+        };
+        let layout = Arc::new(Layout {
+            le_text: render(float::text),
+            le_openmetrics: render(float::openmetrics),
+            bounds: bounds.into_boxed_slice(),
+        });
+        if layouts.len() >= 64 {
+            layouts.retain(|_, l| l.strong_count() > 0);
+        }
+        layouts.insert(key, Arc::downgrade(&layout));
+        layout
     }
 }
 
@@ -321,6 +444,10 @@ mod tests {
         assert_eq!(h.cumulative_counts()[17], 4);
         assert_eq!(h.cumulative_counts()[39], 5);
         assert_eq!(*h.cumulative_counts().last().unwrap(), 7);
+        // NaN goes to +Inf here too, as with few bounds.
+        h.observe(f64::NAN);
+        assert_eq!(h.cumulative_counts()[39], 5);
+        assert_eq!(*h.cumulative_counts().last().unwrap(), 8);
     }
 
     #[test]
@@ -333,5 +460,41 @@ mod tests {
             }
         });
         assert_eq!(h.count(), 20_000);
+    }
+
+    #[test]
+    fn exiting_threads_and_resets_keep_buckets_consistent() {
+        let h = Histogram::new([1.0, 2.0]).unwrap();
+        for _ in 0..10 {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| (0..300).for_each(|i| h.observe(f64::from(i % 3) + 0.5)));
+                }
+            });
+        }
+        assert_eq!(h.cumulative_counts(), [2000, 4000, 6000]);
+        assert_eq!(h.sum(), 9000.0);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    h.observe(1.5);
+                }
+            });
+            for _ in 0..100 {
+                h.reset();
+                let c = h.cumulative_counts();
+                assert!(
+                    c.windows(2).all(|w| w[0] <= w[1]) && c[2] < 1 << 40,
+                    "{c:?}"
+                );
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        h.reset();
+        assert_eq!((h.count(), h.sum()), (0, 0.0));
+        h.observe(0.5);
+        assert_eq!(h.cumulative_counts(), [1, 1, 1]);
+        assert_eq!(h.sum(), 0.5);
     }
 }

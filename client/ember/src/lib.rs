@@ -51,17 +51,20 @@
 //! );
 //! ```
 
+mod cells;
 mod collector;
 mod counter;
 mod error;
 mod family;
 mod gauge;
 mod histogram;
+mod index;
 mod info;
 mod labels;
 mod metric;
 mod process;
 mod registry;
+mod segments;
 mod stateset;
 mod summary;
 

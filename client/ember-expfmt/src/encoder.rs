@@ -67,6 +67,7 @@ impl From<i64> for Number {
 pub struct Encoder {
     buf: Vec<u8>,
     format: Format,
+    created: bool,
 }
 
 impl Encoder {
@@ -77,7 +78,11 @@ impl Encoder {
 
     /// An encoder appending to `buf`, so a caller can reuse one allocation across scrapes.
     pub fn with_buffer(format: Format, buf: Vec<u8>) -> Self {
-        Encoder { buf, format }
+        Encoder {
+            buf,
+            format,
+            created: true,
+        }
     }
 
     /// The format being written.
@@ -85,9 +90,25 @@ impl Encoder {
         self.format
     }
 
-    /// Whether `_created` samples are written in this format (OpenMetrics only).
+    /// Whether `_created` samples are written: only in OpenMetrics, and only while
+    /// enabled (the default; see [`set_created_samples`](Encoder::set_created_samples)).
     pub fn writes_created(&self) -> bool {
-        self.format == Format::OpenMetrics
+        self.created && self.format == Format::OpenMetrics
+    }
+
+    /// Turns `_created` samples on or off. Prometheus 2.x stores each `_created` sample
+    /// as a series of its own, doubling the series of counters, histograms and summaries,
+    /// which is why client_golang leaves them out unless asked.
+    ///
+    /// ```
+    /// use ember_expfmt::{Encoder, Format};
+    /// let mut enc = Encoder::new(Format::OpenMetrics);
+    /// assert!(enc.writes_created());
+    /// enc.set_created_samples(false);
+    /// assert!(!enc.writes_created());
+    /// ```
+    pub fn set_created_samples(&mut self, on: bool) {
+        self.created = on;
     }
 
     /// Bytes rendered and not yet flushed.
@@ -368,6 +389,11 @@ impl<'e> FamilyEncoder<'e> {
     /// The format being written.
     pub fn format(&self) -> Format {
         self.enc.format
+    }
+
+    /// Whether `_created` samples are to be written (see [`Encoder::writes_created`]).
+    pub fn writes_created(&self) -> bool {
+        self.enc.writes_created()
     }
 
     /// The family name as given to [`Encoder::family`] (without `_total`).

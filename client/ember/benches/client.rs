@@ -262,6 +262,18 @@ fn encode(c: &mut Criterion) {
                 black_box(buf.len())
             })
         });
+        // With the opt-in `_created` samples, which prometheus-client does not write.
+        s.ours.set_created_samples(true);
+        g.bench_function(BenchmarkId::new("ember", "openmetrics_with_created"), |b| {
+            b.iter(|| {
+                buf.clear();
+                s.ours
+                    .encode(&mut buf, ember_expfmt::Format::OpenMetrics)
+                    .unwrap();
+                black_box(buf.len())
+            })
+        });
+        s.ours.set_created_samples(false);
         let mut out = String::with_capacity(4 << 20);
         g.bench_function(BenchmarkId::new("prometheus-client", "openmetrics"), |b| {
             b.iter(|| {

@@ -35,6 +35,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
 
     let registry = Registry::new();
+    // OpenMetrics output carries `_created` for counters, histograms and summaries.
+    registry.set_created_samples(true);
     let app = registry.sub_registry_with_prefix("demo")?;
 
     let requests: Family<Request, Counter> = Family::new();

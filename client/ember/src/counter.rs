@@ -133,7 +133,7 @@ impl EncodeMetric for Counter {
 
 /// Writes `_created` where the format has it (OpenMetrics).
 pub(crate) fn encode_created(family: &mut FamilyEncoder<'_>, labels: &str, created: f64) {
-    if family.format() == ember_expfmt::Format::OpenMetrics {
+    if family.writes_created() {
         family
             .sample("_created")
             .rendered_labels(labels)

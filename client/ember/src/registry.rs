@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use ember_expfmt::{Encoder, Format, MetricType, render_labels};
@@ -46,6 +47,7 @@ struct Inner {
     prefix: String,
     const_labels: Vec<(String, String)>,
     rendered_const: String,
+    created_samples: AtomicBool,
     state: RwLock<State>,
 }
 
@@ -228,6 +230,7 @@ impl Registry {
                 prefix,
                 const_labels,
                 rendered_const,
+                created_samples: AtomicBool::new(false),
                 state: RwLock::default(),
             }),
         };
@@ -235,9 +238,35 @@ impl Registry {
         child
     }
 
+    /// Writes `_created` samples in OpenMetrics output (off by default).
+    ///
+    /// Counters, histograms and summaries always track when they were created or reset;
+    /// this decides whether OpenMetrics scrapes carry it. It is off by default, as in
+    /// client_golang, because Prometheus 2.x stores every `_created` sample as a series
+    /// of its own. Applies to everything this registry encodes, sub-registries included.
+    ///
+    /// ```
+    /// use ember::{Counter, Registry};
+    /// use ember_expfmt::Format;
+    /// let r = Registry::new();
+    /// r.register("jobs", "Jobs.", Counter::default()).unwrap();
+    /// assert!(!r.encode_to_string(Format::OpenMetrics).contains("jobs_created"));
+    /// r.set_created_samples(true);
+    /// assert!(r.encode_to_string(Format::OpenMetrics).contains("jobs_created "));
+    /// ```
+    pub fn set_created_samples(&self, on: bool) {
+        self.inner.created_samples.store(on, Ordering::Relaxed);
+    }
+
+    fn encoder(&self, format: Format, buf: Vec<u8>) -> Encoder {
+        let mut enc = Encoder::with_buffer(format, buf);
+        enc.set_created_samples(self.inner.created_samples.load(Ordering::Relaxed));
+        enc
+    }
+
     /// Encodes everything into `out`, flushing in chunks of about 64 KiB.
     pub fn encode(&self, out: &mut dyn io::Write, format: Format) -> io::Result<()> {
-        let mut enc = Encoder::with_buffer(format, Vec::with_capacity(64 * 1024));
+        let mut enc = self.encoder(format, Vec::with_capacity(64 * 1024));
         self.encode_into(&mut enc, &mut Some(out))?;
         enc.finish_to(out)?;
         Ok(())
@@ -245,7 +274,7 @@ impl Registry {
 
     /// Encodes everything into a new buffer.
     pub fn encode_to_vec(&self, format: Format) -> Vec<u8> {
-        let mut enc = Encoder::new(format);
+        let mut enc = self.encoder(format, Vec::new());
         // With no writer there is nothing to fail.
         let _ = self.encode_into(&mut enc, &mut None);
         enc.finish()

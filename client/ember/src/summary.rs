@@ -312,7 +312,7 @@ impl EncodeMetric for Summary {
             .sample("_sum")
             .rendered_labels(labels)
             .value(snap.sum);
-        if family.format() == Format::OpenMetrics {
+        if family.writes_created() {
             family
                 .sample("_created")
                 .rendered_labels(labels)

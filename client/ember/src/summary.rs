@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ember_expfmt::{FamilyEncoder, Format, MetricType};
+use ember_expfmt::{FamilyEncoder, MetricType};
 use parking_lot::Mutex;
 
 use crate::metric::{EncodeMetric, now_seconds};

@@ -1,6 +1,7 @@
 //! Tests of the summary: accuracy, window expiry, exposition, concurrency.
 
 use super::*;
+use ember_expfmt::Format;
 use std::cell::Cell;
 use std::sync::LazyLock;
 

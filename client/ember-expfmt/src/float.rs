@@ -67,12 +67,31 @@ fn write_go(buf: &mut Vec<u8>, f: f64, om: bool) {
         return;
     }
     // Integers below 1e6 are written in plain form by both rules: take the fast path.
-    if f.fract() == 0.0 && f.abs() < 1e6 {
+    // `as` saturates and truncates; comparing back avoids `fract()`, a libm call on
+    // baseline x86-64.
+    let i = f as i64;
+    if i as f64 == f && f.abs() < 1e6 {
         let mut ib = itoa::Buffer::new();
-        buf.extend_from_slice(ib.format(f as i64).as_bytes());
+        buf.extend_from_slice(ib.format(i).as_bytes());
         if om {
             buf.extend_from_slice(b".0");
         }
+        return;
+    }
+    // Values with at most three decimals (millisecond timestamps such as `_created`,
+    // prices, most gauges) take an integer path: below 2^50 the spacing of doubles is
+    // far under 0.001, so when `m / 1000` rounds back to `f` exactly, the digits of `m`
+    // without trailing zeros are the shortest digits that round-trip.
+    let m = f * 1000.0;
+    let mi = m as i64;
+    if mi as f64 == m && mi.unsigned_abs() < 1 << 50 && m / 1000.0 == f {
+        let mut ib = itoa::Buffer::new();
+        let s = ib.format(mi.unsigned_abs()).as_bytes();
+        let mut nd = s.len();
+        while nd > 1 && s[nd - 1] == b'0' {
+            nd -= 1;
+        }
+        write_digits(buf, f < 0.0, &s[..nd], s.len() as i32 - 3, om);
         return;
     }
     let mut rb = ryu::Buffer::new();
@@ -113,7 +132,13 @@ fn write_go(buf: &mut Vec<u8>, f: f64, om: bool) {
     while nd > 1 && digits[nd - 1] == b'0' {
         nd -= 1;
     }
-    let digits = &digits[..nd];
+    write_digits(buf, neg, &digits[..nd], dp, om);
+}
+
+/// Writes `0.DIGITS * 10^dp` (digits without leading or trailing zeros) in Go's `'g'`
+/// shortest form.
+fn write_digits(buf: &mut Vec<u8>, neg: bool, digits: &[u8], dp: i32, om: bool) {
+    let nd = digits.len();
     if neg {
         buf.push(b'-');
     }
@@ -214,6 +239,42 @@ mod tests {
         assert_eq!(openmetrics(1e6), "1e+06");
         assert_eq!(openmetrics(0.5), "0.5");
         assert_eq!(openmetrics(f64::NEG_INFINITY), "-Inf");
+    }
+
+    /// Whether `s` spells `f` with the shortest round-trip digits, which Rust's `{:e}`
+    /// prints.
+    fn is_shortest(s: &str, f: f64) -> bool {
+        let e = format!("{f:e}");
+        let theirs = e.split('e').next().unwrap_or("").replace(['.', '-'], "");
+        let ours = s.split('e').next().unwrap_or("").replace(['.', '-'], "");
+        s.parse::<f64>().ok() == Some(f)
+            && ours.trim_start_matches('0').trim_end_matches('0') == theirs.trim_end_matches('0')
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn millisecond_path_gives_shortest_digits(m in -(1i64 << 50)..(1i64 << 50)) {
+            let f = m as f64 / 1000.0;
+            proptest::prop_assume!(f != 0.0);
+            proptest::prop_assert!(is_shortest(&text(f), f), "{} for {f:e}", text(f));
+            proptest::prop_assert!(is_shortest(&openmetrics(f), f), "{}", openmetrics(f));
+        }
+
+        #[test]
+        fn any_finite_float_round_trips_with_shortest_digits(bits in proptest::num::u64::ANY) {
+            let f = f64::from_bits(bits);
+            proptest::prop_assume!(f.is_finite() && f != 0.0);
+            proptest::prop_assert!(is_shortest(&text(f), f), "{} for {f:e}", text(f));
+        }
+    }
+
+    #[test]
+    fn created_timestamps_take_the_millisecond_path() {
+        assert_eq!(text(1795489449.914), "1.795489449914e+09");
+        assert_eq!(openmetrics(1795489449.0), "1.795489449e+09");
+        assert_eq!(text(-12.5), "-12.5");
+        assert_eq!(openmetrics(0.001), "0.001");
+        assert_eq!(text(123456.789), "123456.789");
     }
 
     #[test]

@@ -26,9 +26,13 @@ pub trait EncodeMetric: Send + Sync + 'static {
     }
 }
 
-/// Current Unix time in seconds, for `_created` timestamps.
+/// Current Unix time in seconds at millisecond precision, for `_created` timestamps.
+///
+/// Milliseconds are what Prometheus stores timestamps in, and a value with at most three
+/// decimals is written without float formatting (see `ember_expfmt::float`), which
+/// keeps `_created` lines cheap to encode.
 pub(crate) fn now_seconds() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+        .map_or(0.0, |d| d.as_millis() as f64 / 1000.0)
 }

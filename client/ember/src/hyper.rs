@@ -87,6 +87,8 @@ pub fn metrics_response(registry: &Registry, headers: &HeaderMap) -> Response<Fu
     );
     let mut response = Response::new(Full::new(Bytes::from(scrape.body)));
     let h = response.headers_mut();
+    // `from_static` only panics on bytes a header cannot carry; these values are
+    // ASCII constants of ember_expfmt and this module.
     h.insert(CONTENT_TYPE, HeaderValue::from_static(scrape.content_type));
     h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     if scrape.gzipped {

@@ -13,7 +13,16 @@
 //! | [`ProcessCollector`] | `process_*` metrics as client_golang names them |
 //!
 //! The core pulls in no HTTP stack or async runtime. Encoding goes through
-//! [`ember_expfmt`], the one writer of both formats in Ember.
+//! [`ember_expfmt`], the one writer of both formats in Ember. Serving and pushing are
+//! opt-in features:
+//!
+//! | feature | module | what it adds |
+//! |---|---|---|
+//! | `tiny-http` | `serve` | `MetricsServer`: a blocking `/metrics` server on a background thread |
+//! | `hyper` | `hyper` | `metrics_response`: a scrape response for hyper 1.x and axum handlers |
+//! | `push` | `push` | `Pusher`: push to a Pushgateway (`PUT`, `POST`, `DELETE`) |
+//!
+//! Each negotiates the format (text 0.0.4 or OpenMetrics) and gzip as Prometheus asks.
 //!
 //! ```
 //! use ember::{Counter, Family, Histogram, LabelSet, LabelValue, Registry};
@@ -67,6 +76,15 @@ mod registry;
 mod segments;
 mod stateset;
 mod summary;
+
+#[cfg(feature = "hyper")]
+pub mod hyper;
+#[cfg(feature = "push")]
+pub mod push;
+#[cfg(any(feature = "tiny-http", feature = "hyper"))]
+mod scrape;
+#[cfg(feature = "tiny-http")]
+pub mod serve;
 
 pub use collector::Collector;
 pub use counter::{Counter, FloatCounter};

@@ -7,13 +7,16 @@
 //! | [`Child`] | a spawned process killed when dropped |
 //! | [`http_get`] | a minimal HTTP/1.1 GET over a `TcpStream` |
 //! | [`Prometheus`] | the `prometheus` binary scraping given targets, with a query API |
+//! | [`Pushgateway`] | the `prometheus-pushgateway` binary |
 //!
 //! A test that needs a binary that is missing fails with the Debian package to install.
 
 mod http;
 mod process;
 mod prometheus;
+mod pushgateway;
 
 pub use http::{HttpResponse, http_get, wait_for_http};
 pub use process::{Child, free_port, require_binary};
 pub use prometheus::{Prometheus, VectorSample};
+pub use pushgateway::Pushgateway;

@@ -149,3 +149,164 @@ fn apply_rule(name: &str, rule: &LitStr) -> syn::Result<String> {
         }
     })
 }
+
+/// The checked options of one `#[metric(...)]`.
+#[derive(Default)]
+pub(crate) struct MetricArgs {
+    /// Overrides the `function` label.
+    pub(crate) name: Option<String>,
+}
+
+/// Parses `#[metric(name = "...")]`; every other option is refused with its span.
+pub(crate) fn metric_args(args: proc_macro2::TokenStream) -> syn::Result<MetricArgs> {
+    let mut out = MetricArgs::default();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("name") {
+            let lit: LitStr = meta.value()?.parse()?;
+            check_function_name(&lit.value(), lit.span())?;
+            if out.name.is_some() {
+                return Err(syn::Error::new(lit.span(), "`name` given twice"));
+            }
+            out.name = Some(lit.value());
+            Ok(())
+        } else if meta.path.is_ident("buckets")
+            || meta.path.is_ident("labels")
+            || meta.path.is_ident("help")
+        {
+            Err(meta.error(
+                "this `metric` option is not supported yet: the function-call families are \
+                 shared by every instrumented function",
+            ))
+        } else {
+            Err(meta.error("unknown `metric` option; expected `name = \"...\"`"))
+        }
+    });
+    syn::parse::Parser::parse2(parser, args)?;
+    Ok(out)
+}
+
+/// A `function` label value as autometrics writes them: `name` or `Type::name`.
+fn check_function_name(name: &str, span: Span) -> syn::Result<()> {
+    let valid = name.split("::").all(|part| {
+        let mut chars = part.chars();
+        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(syn::Error::new(
+            span,
+            format!("invalid function name `{name}`: expected a Rust path such as `Type::method`"),
+        ))
+    }
+}
+
+/// One function to instrument: its `function` label and the checked function.
+pub(crate) struct MetricFn {
+    pub(crate) label: String,
+    pub(crate) func: syn::ItemFn,
+}
+
+/// What `#[metric]` was put on.
+pub(crate) enum MetricTarget {
+    /// A free function, or a method on its own (labelled with its bare name).
+    Fn(MetricFn),
+    /// An `impl` block: every method with a body, labelled `Type::method`.
+    Impl(syn::ItemImpl, Vec<(usize, MetricFn)>),
+}
+
+fn check_fn(sig: &syn::Signature) -> syn::Result<()> {
+    if let Some(c) = &sig.constness {
+        return Err(syn::Error::new_spanned(
+            c,
+            "`#[metric]` cannot instrument a `const fn`: recording a call is not const",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses the item under `#[metric]`.
+pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<MetricTarget> {
+    match item {
+        syn::Item::Fn(func) => {
+            check_fn(&func.sig)?;
+            let label = args.name.clone().unwrap_or_else(|| unraw(&func.sig.ident));
+            Ok(MetricTarget::Fn(MetricFn { label, func }))
+        }
+        syn::Item::Impl(mut imp) => {
+            if args.name.is_some() {
+                return Err(syn::Error::new_spanned(
+                    &imp.self_ty,
+                    "`name` applies to one function; put `#[metric(name = \"...\")]` on the method",
+                ));
+            }
+            let ty = type_label(&imp.self_ty);
+            let mut fns = Vec::new();
+            for (i, it) in imp.items.iter_mut().enumerate() {
+                let syn::ImplItem::Fn(m) = it else { continue };
+                let mut own = MetricArgs::default();
+                let mut err = None;
+                m.attrs.retain(|a| {
+                    let is_metric = a.path().is_ident("metric")
+                        || a.path()
+                            .segments
+                            .iter()
+                            .map(|s| s.ident.to_string())
+                            .collect::<Vec<_>>()
+                            == ["ember", "metric"];
+                    if is_metric {
+                        let tokens = match &a.meta {
+                            syn::Meta::List(l) => l.tokens.clone(),
+                            _ => proc_macro2::TokenStream::new(),
+                        };
+                        match metric_args(tokens) {
+                            Ok(o) => own = o,
+                            Err(e) => err = Some(e),
+                        }
+                    }
+                    !is_metric
+                });
+                if let Some(e) = err {
+                    return Err(e);
+                }
+                check_fn(&m.sig)?;
+                let label = own
+                    .name
+                    .unwrap_or_else(|| format!("{ty}::{}", unraw(&m.sig.ident)));
+                let func = syn::ItemFn {
+                    attrs: Vec::new(),
+                    vis: syn::Visibility::Inherited,
+                    sig: m.sig.clone(),
+                    block: Box::new(m.block.clone()),
+                };
+                fns.push((i, MetricFn { label, func }));
+            }
+            Ok(MetricTarget::Impl(imp, fns))
+        }
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`#[metric]` applies to a function or an `impl` block",
+        )),
+    }
+}
+
+fn unraw(ident: &Ident) -> String {
+    let s = ident.to_string();
+    s.strip_prefix("r#").unwrap_or(&s).to_string()
+}
+
+/// `Type` of `impl Trait for path::Type<T>`: the last path segment, without generics.
+fn type_label(ty: &syn::Type) -> String {
+    match ty {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| unraw(&s.ident))
+            .unwrap_or_default(),
+        other => quote::ToTokens::to_token_stream(other)
+            .to_string()
+            .replace(' ', ""),
+    }
+}

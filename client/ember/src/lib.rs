@@ -56,6 +56,7 @@ mod collector;
 mod counter;
 mod error;
 mod family;
+mod function_calls;
 mod gauge;
 mod histogram;
 mod index;
@@ -70,9 +71,10 @@ mod summary;
 
 pub use collector::Collector;
 pub use counter::{Counter, FloatCounter};
-pub use ember_macros::{LabelSet, LabelValue};
+pub use ember_macros::{LabelSet, LabelValue, metric};
 pub use error::Error;
 pub use family::{Family, FamilyMember, OVERFLOW_LABEL_VALUE};
+pub use function_calls::{FUNCTION_CALLS_BUCKETS, init_function_call};
 pub use gauge::{FloatGauge, Gauge, InflightGuard};
 pub use histogram::{
     DEFAULT_BUCKETS, Histogram, HistogramTimer, exponential_buckets, exponential_buckets_range,
@@ -88,3 +90,9 @@ pub use summary::{Summary, SummaryBuilder, SummaryError, SummarySnapshot, Summar
 
 /// Re-export of the exposition crate, so users need one dependency.
 pub use ember_expfmt as expfmt;
+
+/// What `#[metric]` expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::function_calls::{CallGuard, CallSite, Instrumented, IsErr, set_build_info};
+}

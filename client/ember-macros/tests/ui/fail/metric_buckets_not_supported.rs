@@ -1,0 +1,4 @@
+#[ember::metric(buckets = [0.1, 1.0])]
+fn f() {}
+
+fn main() {}

@@ -310,3 +310,196 @@ fn type_label(ty: &syn::Type) -> String {
             .replace(' ', ""),
     }
 }
+
+/// One field of a `#[derive(Metrics)]` struct, checked.
+pub(crate) struct MetricsField {
+    pub(crate) ident: Ident,
+    /// Span of the field's type, where a type that is not a metric is reported.
+    pub(crate) ty_span: Span,
+    pub(crate) name: String,
+    pub(crate) help: String,
+    pub(crate) unit: Option<String>,
+    /// Buckets and whether the field is a family of histograms (else a histogram).
+    pub(crate) buckets: Option<(Vec<f64>, bool)>,
+}
+
+/// Parses a struct of metrics.
+pub(crate) fn metrics_struct(input: &DeriveInput) -> syn::Result<Vec<MetricsField>> {
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new_spanned(
+            &input.ident,
+            "`Metrics` can only be derived for a struct with named fields",
+        ));
+    };
+    let Fields::Named(named) = &data.fields else {
+        return Err(syn::Error::new_spanned(
+            &input.ident,
+            "`Metrics` needs named fields: the field names are the metric names",
+        ));
+    };
+    let mut out: Vec<MetricsField> = Vec::new();
+    for f in &named.named {
+        let Some(ident) = f.ident.clone() else {
+            continue;
+        };
+        let mut name = unraw(&ident);
+        let mut name_span = ident.span();
+        let mut unit = None;
+        let mut buckets = None;
+        for a in f.attrs.iter().filter(|a| a.path().is_ident("metric")) {
+            a.parse_nested_meta(|meta| {
+                if meta.path.is_ident("name") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    name = lit.value();
+                    name_span = lit.span();
+                    Ok(())
+                } else if meta.path.is_ident("unit") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let u = lit.value();
+                    if u.is_empty()
+                        || !u
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                    {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            format!("invalid unit `{u}`: must match [a-zA-Z0-9_:]+"),
+                        ));
+                    }
+                    unit = Some(u);
+                    Ok(())
+                } else if meta.path.is_ident("buckets") {
+                    let arr: syn::ExprArray = meta.value()?.parse()?;
+                    let family = histogram_kind(&f.ty)?;
+                    buckets = Some((parse_buckets(&arr)?, family));
+                    Ok(())
+                } else {
+                    Err(meta.error(
+                        "unknown `metric` field option; expected `name`, `unit` or `buckets`",
+                    ))
+                }
+            })?;
+        }
+        let mut chars = name.chars();
+        let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+        if !valid {
+            return Err(syn::Error::new(
+                name_span,
+                format!("invalid metric name `{name}`: must match [a-zA-Z_:][a-zA-Z0-9_:]*"),
+            ));
+        }
+        if out.iter().any(|o| o.name == name) {
+            return Err(syn::Error::new(
+                name_span,
+                format!("duplicate metric name `{name}`"),
+            ));
+        }
+        out.push(MetricsField {
+            ident,
+            ty_span: syn::spanned::Spanned::span(&f.ty),
+            name,
+            help: doc_help(&f.attrs),
+            unit,
+            buckets,
+        });
+    }
+    Ok(out)
+}
+
+/// `false` for `Histogram`, `true` for `Family<L, Histogram>`; an error otherwise.
+fn histogram_kind(ty: &syn::Type) -> syn::Result<bool> {
+    let err = || {
+        syn::Error::new_spanned(
+            ty,
+            "`buckets` applies to a `Histogram` or a `Family<L, Histogram>` field",
+        )
+    };
+    let syn::Type::Path(p) = ty else {
+        return Err(err());
+    };
+    let seg = p.path.segments.last().ok_or_else(err)?;
+    if seg.ident == "Histogram" {
+        return Ok(false);
+    }
+    if seg.ident == "Family" {
+        if let syn::PathArguments::AngleBracketed(a) = &seg.arguments {
+            if let Some(syn::GenericArgument::Type(syn::Type::Path(m))) = a.args.last() {
+                if m.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Histogram")
+                {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Err(err())
+}
+
+/// Bucket bounds: numeric literals, finite and strictly increasing.
+fn parse_buckets(arr: &syn::ExprArray) -> syn::Result<Vec<f64>> {
+    let mut out: Vec<f64> = Vec::new();
+    for e in &arr.elems {
+        let (neg, lit) = match e {
+            syn::Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => (true, &*u.expr),
+            other => (false, other),
+        };
+        let v = match lit {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Float(f),
+                ..
+            }) => f.base10_parse::<f64>()?,
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(i),
+                ..
+            }) => i.base10_parse::<f64>()?,
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    e,
+                    "a bucket bound must be a number literal",
+                ));
+            }
+        };
+        let v = if neg { -v } else { v };
+        if !v.is_finite() {
+            return Err(syn::Error::new_spanned(e, "a bucket bound must be finite"));
+        }
+        if out.last().is_some_and(|last| *last >= v) {
+            return Err(syn::Error::new_spanned(
+                e,
+                "bucket bounds must be strictly increasing",
+            ));
+        }
+        out.push(v);
+    }
+    if out.is_empty() {
+        return Err(syn::Error::new_spanned(
+            arr,
+            "`buckets` needs at least one bound",
+        ));
+    }
+    Ok(out)
+}
+
+/// Doc comment lines joined by spaces: the HELP text.
+fn doc_help(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
+    for a in attrs.iter().filter(|a| a.path().is_ident("doc")) {
+        if let syn::Meta::NameValue(nv) = &a.meta {
+            if let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) = &nv.value
+            {
+                let v = s.value();
+                let t = v.trim();
+                if !t.is_empty() {
+                    lines.push(t.to_string());
+                }
+            }
+        }
+    }
+    lines.join(" ")
+}

@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use crate::attr::{LabelSetSpec, LabelValueSpec, MetricFn, MetricTarget};
+use crate::attr::{LabelSetSpec, LabelValueSpec, MetricFn, MetricTarget, MetricsField};
 
 pub(crate) fn label_set(input: &DeriveInput, spec: &LabelSetSpec) -> TokenStream {
     let ident = &input.ident;
@@ -231,5 +231,71 @@ fn infer_impl_trait(ty: &mut syn::Type) {
         syn::Type::Slice(s) => infer_impl_trait(&mut s.elem),
         syn::Type::Tuple(t) => t.elems.iter_mut().for_each(infer_impl_trait),
         _ => {}
+    }
+}
+
+pub(crate) fn metrics_struct(input: &DeriveInput, fields: &[MetricsField]) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_g, ty_g, where_g) = input.generics.split_for_impl();
+    let registers = fields.iter().map(|f| {
+        let field = &f.ident;
+        let name = &f.name;
+        let help = &f.help;
+        let handle = quote::quote_spanned!(f.ty_span=> ::core::clone::Clone::clone(&self.#field));
+        match &f.unit {
+            Some(unit) => quote! {
+                registry.register_with_unit(
+                    &::ember::__private::prefixed(prefix, #name),
+                    #help,
+                    #unit,
+                    #handle,
+                )?;
+            },
+            None => quote! {
+                registry.register(
+                    &::ember::__private::prefixed(prefix, #name),
+                    #help,
+                    #handle,
+                )?;
+            },
+        }
+    });
+    let new = fields.iter().any(|f| f.buckets.is_some()).then(|| {
+        let inits = fields.iter().map(|f| {
+            let field = &f.ident;
+            match &f.buckets {
+                None => quote!(#field: ::core::default::Default::default()),
+                Some((b, false)) => {
+                    quote!(#field: ::ember::__private::checked_histogram(&[#(#b),*]))
+                }
+                Some((b, true)) => quote! {
+                    #field: ::ember::Family::new_with_constructor(
+                        || ::ember::__private::checked_histogram(&[#(#b),*])
+                    )
+                },
+            }
+        });
+        quote! {
+            impl #impl_g #ident #ty_g #where_g {
+                /// Every metric of the struct, histograms with the buckets of their
+                /// `#[metric(buckets = [...])]`, other fields with `Default::default()`.
+                pub fn new() -> Self {
+                    Self { #(#inits),* }
+                }
+            }
+        }
+    });
+    quote! {
+        impl #impl_g ::ember::RegisterMetrics for #ident #ty_g #where_g {
+            fn register(
+                &self,
+                registry: &::ember::Registry,
+                prefix: ::core::option::Option<&str>,
+            ) -> ::core::result::Result<(), ::ember::Error> {
+                #(#registers)*
+                ::core::result::Result::Ok(())
+            }
+        }
+        #new
     }
 }

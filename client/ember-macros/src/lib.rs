@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `#[derive(LabelSet)]` | a struct of label values as a family's typed label set |
 //! | `#[derive(LabelValue)]` | a fieldless enum as a label value |
+//! | `#[derive(Metrics)]` | a struct of metrics, registered in one call (`ember::RegisterMetrics`) |
 //! | `#[metric]` | counts, times and tracks in-flight calls of a function (autometrics names) |
 //!
 //! ```
@@ -51,6 +52,20 @@ pub fn derive_label_value(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     attr::label_value(&input)
         .map(|spec| expand::label_value(&input, &spec))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `ember::RegisterMetrics` for a struct whose fields are metrics: field
+/// names (or `#[metric(name = "...")]`) are the family names, doc comments the HELP
+/// text, `#[metric(unit = "seconds")]` adds a unit; `#[metric(buckets = [...])]` on a
+/// `Histogram` or `Family<L, Histogram>` field also generates `fn new() -> Self`.
+/// See `ember::RegisterMetrics` for an example.
+#[proc_macro_derive(Metrics, attributes(metric))]
+pub fn derive_metrics(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    attr::metrics_struct(&input)
+        .map(|fields| expand::metrics_struct(&input, &fields))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

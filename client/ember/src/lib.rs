@@ -9,6 +9,8 @@
 //! | [`Summary`] | distributions as quantiles over a sliding window, with [`SummaryTimer`] |
 //! | [`Info`], [`StateSet`] | facts as labels; one-of-many states |
 //! | [`Family`] | one metric per label set, typed ([`LabelSet`] derive) or string arrays |
+//! | [`RegisterMetrics`] | a struct of metrics registered in one call (`#[derive(Metrics)]`) |
+//! | `#[metric]` | autometrics-style call metrics for a function (`function_calls_*`) |
 //! | [`Registry`] | what `/metrics` exposes: prefixes, constant labels, sub-registries, [`Collector`]s |
 //! | [`ProcessCollector`] | `process_*` metrics as client_golang names them |
 //!
@@ -63,6 +65,7 @@ mod index;
 mod info;
 mod labels;
 mod metric;
+mod metrics_struct;
 mod process;
 mod registry;
 mod segments;
@@ -71,7 +74,7 @@ mod summary;
 
 pub use collector::Collector;
 pub use counter::{Counter, FloatCounter};
-pub use ember_macros::{LabelSet, LabelValue, metric};
+pub use ember_macros::{LabelSet, LabelValue, Metrics, metric};
 pub use error::Error;
 pub use family::{Family, FamilyMember, OVERFLOW_LABEL_VALUE};
 pub use function_calls::{FUNCTION_CALLS_BUCKETS, init_function_call};
@@ -83,6 +86,7 @@ pub use histogram::{
 pub use info::Info;
 pub use labels::{LabelSet, LabelValue, StaticLabelSet};
 pub use metric::EncodeMetric;
+pub use metrics_struct::RegisterMetrics;
 pub use process::ProcessCollector;
 pub use registry::{Registry, default_registry};
 pub use stateset::StateSet;
@@ -95,4 +99,5 @@ pub use ember_expfmt as expfmt;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::function_calls::{CallGuard, CallSite, Instrumented, IsErr, set_build_info};
+    pub use crate::metrics_struct::{checked_histogram, prefixed};
 }

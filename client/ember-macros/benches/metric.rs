@@ -36,6 +36,20 @@ fn bench(c: &mut Criterion) {
             black_box(t.elapsed())
         })
     });
+    // The parts of the added cost that are not clock reads.
+    let counter = ember::Counter::default();
+    g.bench_function("counter_inc", |b| b.iter(|| black_box(&counter).inc()));
+    let histogram = ember::Histogram::new(ember::FUNCTION_CALLS_BUCKETS).unwrap_or_default();
+    g.bench_function("histogram_observe", |b| {
+        b.iter(|| black_box(&histogram).observe(black_box(0.001)))
+    });
+    let gauge = ember::Gauge::default();
+    g.bench_function("gauge_inc_dec", |b| {
+        b.iter(|| {
+            black_box(&gauge).inc();
+            black_box(&gauge).dec();
+        })
+    });
     g.finish();
 }
 

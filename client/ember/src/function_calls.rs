@@ -11,6 +11,11 @@
 //! | `function_calls_concurrent` | gauge | `function`, `module` |
 //! | `build_info` | gauge (= 1) | `version`, `commit`, `branch` |
 //!
+//! `function_calls_concurrent` is not a stored gauge: each call increments a hidden
+//! per-site "started" counter and the gauge is written at scrape time as started minus
+//! finished (`ok + error + cancelled`), which keeps atomic read-modify-writes off the
+//! hot path.
+//!
 //! A call site resolves its series once, on its first call, and creates all of them
 //! (`ok`, `error` and `cancelled` counters, histogram, gauge) at zero then. Nothing runs
 //! before `main` (that needs link-section tricks that `unsafe_code = "forbid"` rules
@@ -20,7 +25,10 @@
 use std::sync::{LazyLock, OnceLock};
 use std::time::Instant;
 
-use crate::{Counter, Family, Gauge, Histogram, default_registry};
+use ember_expfmt::{FamilyEncoder, MetricType};
+use parking_lot::Mutex;
+
+use crate::{Counter, EncodeMetric, Family, Gauge, Histogram, default_registry};
 
 /// Buckets of `function_calls_duration_seconds`, as autometrics sets them.
 pub const FUNCTION_CALLS_BUCKETS: [f64; 14] = [
@@ -30,8 +38,45 @@ pub const FUNCTION_CALLS_BUCKETS: [f64; 14] = [
 struct Families {
     calls: Family<[String; 3], Counter>,
     duration: Family<[String; 2], Histogram>,
-    concurrent: Family<[String; 2], Gauge>,
+    /// Calls started per site; not exposed. In flight = started - (ok + error +
+    /// cancelled), worked out at scrape time by [`Concurrent`]: one cheap counter
+    /// increment on the hot path instead of two contended atomic read-modify-writes.
+    started: Family<[String; 2], Counter>,
     build_info: Family<[String; 3], Gauge>,
+}
+
+/// One resolved call site as `function_calls_concurrent` reports it.
+struct InFlight {
+    labels: String,
+    handles: Handles,
+}
+
+/// Every site resolved so far, in resolution order.
+static SITES: Mutex<Vec<InFlight>> = Mutex::new(Vec::new());
+
+/// The `function_calls_concurrent` gauge family, derived from the call counters.
+#[derive(Debug)]
+struct Concurrent;
+
+impl EncodeMetric for Concurrent {
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+
+    fn encode(&self, family: &mut FamilyEncoder<'_>, labels: &str) {
+        for site in SITES.lock().iter() {
+            let h = &site.handles;
+            // Finished first: a call counts as started before it counts as finished, so
+            // this order never reads more finished than started calls.
+            let finished = h.ok.get() + h.error.get() + h.cancelled.get();
+            let in_flight = h.started.get().saturating_sub(finished);
+            family
+                .sample("")
+                .rendered_labels(labels)
+                .rendered_labels(&site.labels)
+                .value(in_flight);
+        }
+    }
 }
 
 fn families() -> &'static Families {
@@ -44,7 +89,7 @@ fn families() -> &'static Families {
                 Histogram::new(FUNCTION_CALLS_BUCKETS).unwrap_or_default()
             })
             .expect("valid constant label names"),
-            concurrent: Family::with_label_names(["function", "module"])
+            started: Family::with_label_names(["function", "module"])
                 .expect("valid constant label names"),
             build_info: Family::with_label_names(["version", "commit", "branch"])
                 .expect("valid constant label names"),
@@ -66,7 +111,7 @@ fn families() -> &'static Families {
         let _ = r.register(
             "function_calls_concurrent",
             "Autometrics gauge for tracking function calls concurrency",
-            f.concurrent.clone(),
+            Concurrent,
         );
         let _ = r.register(
             "build_info",
@@ -79,24 +124,31 @@ fn families() -> &'static Families {
 }
 
 /// The series of one call site, resolved once.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Handles {
     ok: &'static Counter,
     error: &'static Counter,
     cancelled: &'static Counter,
     duration: &'static Histogram,
-    concurrent: &'static Gauge,
+    started: &'static Counter,
 }
 
 fn resolve(function: &str, module: &str) -> Handles {
     let f = families();
-    Handles {
+    let handles = Handles {
         ok: f.calls.with_label_values(&[function, module, "ok"]),
         error: f.calls.with_label_values(&[function, module, "error"]),
         cancelled: f.calls.with_label_values(&[function, module, "cancelled"]),
         duration: f.duration.with_label_values(&[function, module]),
-        concurrent: f.concurrent.with_label_values(&[function, module]),
+        started: f.started.with_label_values(&[function, module]),
+    };
+    let labels = ember_expfmt::render_labels([("function", function), ("module", module)]);
+    let mut sites = SITES.lock();
+    // A site named to `init_function_call` resolves again on its first call.
+    if !sites.iter().any(|s| s.labels == labels) {
+        sites.push(InFlight { labels, handles });
     }
+    handles
 }
 
 /// Creates the series of function `function` in module `module` at zero now, so that
@@ -173,7 +225,7 @@ impl CallSite {
     #[inline]
     pub fn start(&'static self) -> CallGuard {
         let handles = self.handles();
-        handles.concurrent.inc();
+        handles.started.inc();
         CallGuard {
             handles,
             start: Instant::now(),
@@ -258,7 +310,6 @@ impl CallGuard {
         self.handles
             .duration
             .observe(self.start.elapsed().as_secs_f64());
-        self.handles.concurrent.dec();
         outcome.inc();
     }
 }

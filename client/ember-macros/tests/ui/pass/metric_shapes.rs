@@ -65,6 +65,24 @@ impl Shop {
 
 struct Alone;
 
+struct Slot(u32);
+
+#[ember::metric]
+impl Slot {
+    fn get_mut(&mut self) -> &mut u32 {
+        &mut self.0
+    }
+    fn into_inner(self) -> u32 {
+        self.0
+    }
+    fn pick<'a, T>(&self, a: &'a [T]) -> Option<&'a T>
+    where
+        T: PartialEq,
+    {
+        a.first()
+    }
+}
+
 impl Alone {
     #[ember::metric]
     fn method(&self) -> u8 {
@@ -138,6 +156,10 @@ fn main() {
     assert!(Shop.open());
     assert_eq!(block_on(Shop.sell(3)), Ok(3));
     assert_eq!(Alone.method(), 1);
+    let mut slot = Slot(1);
+    *slot.get_mut() += 1;
+    assert_eq!(slot.pick(&[5, 6]), Some(&5));
+    assert_eq!(slot.into_inner(), 2);
     assert_eq!(Alone.greet(), "hi");
     assert_eq!(block_on(A.load(1)), Ok(1));
     assert!(block_on(B.load(1)).is_err());

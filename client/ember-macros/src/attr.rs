@@ -155,6 +155,8 @@ fn apply_rule(name: &str, rule: &LitStr) -> syn::Result<String> {
 pub(crate) struct MetricArgs {
     /// Overrides the `function` label.
     pub(crate) name: Option<String>,
+    /// This function's `function_calls_duration_seconds` buckets.
+    pub(crate) buckets: Option<Vec<f64>>,
 }
 
 /// Parses `#[metric(name = "...")]`; every other option is refused with its span.
@@ -169,16 +171,18 @@ pub(crate) fn metric_args(args: proc_macro2::TokenStream) -> syn::Result<MetricA
             }
             out.name = Some(lit.value());
             Ok(())
-        } else if meta.path.is_ident("buckets")
-            || meta.path.is_ident("labels")
-            || meta.path.is_ident("help")
-        {
+        } else if meta.path.is_ident("buckets") {
+            let arr: syn::ExprArray = meta.value()?.parse()?;
+            out.buckets = Some(parse_buckets(&arr)?);
+            Ok(())
+        } else if meta.path.is_ident("labels") || meta.path.is_ident("help") {
             Err(meta.error(
                 "this `metric` option is not supported yet: the function-call families are \
                  shared by every instrumented function",
             ))
         } else {
-            Err(meta.error("unknown `metric` option; expected `name = \"...\"`"))
+            Err(meta
+                .error("unknown `metric` option; expected `name = \"...\"` or `buckets = [...]`"))
         }
     });
     syn::parse::Parser::parse2(parser, args)?;
@@ -205,6 +209,7 @@ fn check_function_name(name: &str, span: Span) -> syn::Result<()> {
 /// One function to instrument: its `function` label and the checked function.
 pub(crate) struct MetricFn {
     pub(crate) label: String,
+    pub(crate) buckets: Option<Vec<f64>>,
     pub(crate) func: syn::ItemFn,
 }
 
@@ -232,13 +237,17 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
         syn::Item::Fn(func) => {
             check_fn(&func.sig)?;
             let label = args.name.clone().unwrap_or_else(|| unraw(&func.sig.ident));
-            Ok(MetricTarget::Fn(MetricFn { label, func }))
+            Ok(MetricTarget::Fn(MetricFn {
+                label,
+                buckets: args.buckets.clone(),
+                func,
+            }))
         }
         syn::Item::Impl(mut imp) => {
-            if args.name.is_some() {
+            if args.name.is_some() || args.buckets.is_some() {
                 return Err(syn::Error::new_spanned(
                     &imp.self_ty,
-                    "`name` applies to one function; put `#[metric(name = \"...\")]` on the method",
+                    "`name` and `buckets` apply to one function; put them on the method",
                 ));
             }
             let ty = type_label(&imp.self_ty);
@@ -273,6 +282,7 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
                 check_fn(&m.sig)?;
                 let label = own
                     .name
+                    .clone()
                     .unwrap_or_else(|| format!("{ty}::{}", unraw(&m.sig.ident)));
                 let func = syn::ItemFn {
                     attrs: Vec::new(),
@@ -280,7 +290,14 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
                     sig: m.sig.clone(),
                     block: Box::new(m.block.clone()),
                 };
-                fns.push((i, MetricFn { label, func }));
+                fns.push((
+                    i,
+                    MetricFn {
+                        label,
+                        buckets: own.buckets,
+                        func,
+                    },
+                ));
             }
             Ok(MetricTarget::Impl(imp, fns))
         }

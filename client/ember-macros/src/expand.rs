@@ -74,6 +74,10 @@ pub(crate) fn metric(target: MetricTarget) -> TokenStream {
 
 fn instrument(f: &MetricFn) -> syn::Block {
     let label = &f.label;
+    let buckets = match &f.buckets {
+        Some(b) => quote!(::core::option::Option::Some(&[#(#b),*])),
+        None => quote!(::core::option::Option::None),
+    };
     let block = &f.func.block;
     let sig = &f.func.sig;
     let (shape, value_ty) = if sig.asyncness.is_some() {
@@ -95,6 +99,7 @@ fn instrument(f: &MetricFn) -> syn::Block {
             ::core::env!("CARGO_PKG_VERSION"),
             ::core::option_env!("GIT_COMMIT"),
             ::core::option_env!("GIT_BRANCH"),
+            #buckets,
         );
     };
     let body = match shape {

@@ -79,7 +79,11 @@ pub fn derive_metrics(input: TokenStream) -> TokenStream {
 ///
 /// `function` is the function's name; on an `impl` block it is `Type::method`. A method
 /// marked on its own cannot see its type and is labelled with its bare name, unless
-/// `#[metric(name = "Type::method")]` says otherwise. Works on `async fn`, under
+/// `#[metric(name = "Type::method")]` says otherwise. `#[metric(buckets = [0.1, 1, 10])]`
+/// gives the function its own `function_calls_duration_seconds` buckets (strictly
+/// increasing number literals; the autometrics ones otherwise). `labels(...)` and `help`
+/// are refused for now: the families, and so their HELP text, are shared by every
+/// instrumented function, and doc comments are not used. Works on `async fn`, under
 /// `#[async_trait]` in either order, on generic functions and on `impl Trait` returns.
 ///
 /// ```

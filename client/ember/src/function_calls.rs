@@ -37,7 +37,6 @@ pub const FUNCTION_CALLS_BUCKETS: [f64; 14] = [
 
 struct Families {
     calls: Family<[String; 3], Counter>,
-    duration: Family<[String; 2], Histogram>,
     /// Calls started per site; not exposed. In flight = started - (ok + error +
     /// cancelled), worked out at scrape time by [`Concurrent`]: one cheap counter
     /// increment on the hot path instead of two contended atomic read-modify-writes.
@@ -45,7 +44,8 @@ struct Families {
     build_info: Family<[String; 3], Gauge>,
 }
 
-/// One resolved call site as `function_calls_concurrent` reports it.
+/// One resolved call site as `function_calls_concurrent` and
+/// `function_calls_duration_seconds` report it.
 struct InFlight {
     labels: String,
     handles: Handles,
@@ -53,6 +53,28 @@ struct InFlight {
 
 /// Every site resolved so far, in resolution order.
 static SITES: Mutex<Vec<InFlight>> = Mutex::new(Vec::new());
+
+/// The `function_calls_duration_seconds` family: each site's own histogram.
+#[derive(Debug)]
+struct Durations;
+
+impl EncodeMetric for Durations {
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+
+    fn encode(&self, family: &mut FamilyEncoder<'_>, labels: &str) {
+        for site in SITES.lock().iter() {
+            if labels.is_empty() {
+                site.handles.duration.encode(family, &site.labels);
+            } else {
+                site.handles
+                    .duration
+                    .encode(family, &format!("{labels},{}", site.labels));
+            }
+        }
+    }
+}
 
 /// The `function_calls_concurrent` gauge family, derived from the call counters.
 #[derive(Debug)]
@@ -85,10 +107,6 @@ fn families() -> &'static Families {
         let f = Families {
             calls: Family::with_label_names(["function", "module", "result"])
                 .expect("valid constant label names"),
-            duration: Family::with_label_names_and_constructor(["function", "module"], || {
-                Histogram::new(FUNCTION_CALLS_BUCKETS).unwrap_or_default()
-            })
-            .expect("valid constant label names"),
             started: Family::with_label_names(["function", "module"])
                 .expect("valid constant label names"),
             build_info: Family::with_label_names(["version", "commit", "branch"])
@@ -106,7 +124,7 @@ fn families() -> &'static Families {
             "function_calls_duration",
             "Autometrics histogram for tracking function call duration",
             "seconds",
-            f.duration.clone(),
+            Durations,
         );
         let _ = r.register(
             "function_calls_concurrent",
@@ -124,30 +142,38 @@ fn families() -> &'static Families {
 }
 
 /// The series of one call site, resolved once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Handles {
     ok: &'static Counter,
     error: &'static Counter,
     cancelled: &'static Counter,
-    duration: &'static Histogram,
+    /// Each site owns its histogram, so sites may have their own buckets.
+    duration: Histogram,
     started: &'static Counter,
 }
 
-fn resolve(function: &str, module: &str) -> Handles {
+fn resolve(function: &str, module: &str, buckets: Option<&[f64]>) -> Handles {
     let f = families();
+    let labels = ember_expfmt::render_labels([("function", function), ("module", module)]);
+    let mut sites = SITES.lock();
+    // A site named to `init_function_call` resolves again on its first call: same series.
+    if let Some(site) = sites.iter().find(|s| s.labels == labels) {
+        return site.handles.clone();
+    }
+    let duration = buckets
+        .and_then(|b| Histogram::new(b.iter().copied()).ok())
+        .unwrap_or_else(|| Histogram::new(FUNCTION_CALLS_BUCKETS).unwrap_or_default());
     let handles = Handles {
         ok: f.calls.with_label_values(&[function, module, "ok"]),
         error: f.calls.with_label_values(&[function, module, "error"]),
         cancelled: f.calls.with_label_values(&[function, module, "cancelled"]),
-        duration: f.duration.with_label_values(&[function, module]),
+        duration,
         started: f.started.with_label_values(&[function, module]),
     };
-    let labels = ember_expfmt::render_labels([("function", function), ("module", module)]);
-    let mut sites = SITES.lock();
-    // A site named to `init_function_call` resolves again on its first call.
-    if !sites.iter().any(|s| s.labels == labels) {
-        sites.push(InFlight { labels, handles });
-    }
+    sites.push(InFlight {
+        labels,
+        handles: handles.clone(),
+    });
     handles
 }
 
@@ -164,7 +190,7 @@ fn resolve(function: &str, module: &str) -> Handles {
 /// ));
 /// ```
 pub fn init_function_call(function: &str, module: &str) {
-    let _ = resolve(function, module);
+    let _ = resolve(function, module, None);
 }
 
 /// Sets `build_info{version, commit, branch}` to 1. `#[metric]` calls it once per call
@@ -185,6 +211,7 @@ pub struct CallSite {
     version: &'static str,
     commit: &'static str,
     branch: &'static str,
+    buckets: Option<&'static [f64]>,
     handles: OnceLock<Handles>,
 }
 
@@ -196,6 +223,7 @@ impl CallSite {
         version: &'static str,
         commit: Option<&'static str>,
         branch: Option<&'static str>,
+        buckets: Option<&'static [f64]>,
     ) -> Self {
         Self {
             function,
@@ -209,6 +237,7 @@ impl CallSite {
                 Some(b) => b,
                 None => "",
             },
+            buckets,
             handles: OnceLock::new(),
         }
     }
@@ -217,7 +246,7 @@ impl CallSite {
     fn handles(&'static self) -> &'static Handles {
         self.handles.get_or_init(|| {
             set_build_info(self.version, self.commit, self.branch);
-            resolve(self.function, self.module)
+            resolve(self.function, self.module, self.buckets)
         })
     }
 

@@ -228,3 +228,34 @@ fn init_function_call_creates_series_at_zero() {
         ]
     );
 }
+
+#[ember::metric(buckets = [0.5, 60])]
+fn slow_path() {}
+
+#[ember::metric]
+fn fast_path() {}
+
+#[test]
+fn a_site_can_have_its_own_buckets() {
+    slow_path();
+    assert_eq!(
+        samples("function_calls_duration_seconds_bucket{function=\"slow_path\""),
+        [
+            format!(
+                "function_calls_duration_seconds_bucket{{function=\"slow_path\",module=\"{M}\",le=\"0.5\"}} 1"
+            ),
+            format!(
+                "function_calls_duration_seconds_bucket{{function=\"slow_path\",module=\"{M}\",le=\"60\"}} 1"
+            ),
+            format!(
+                "function_calls_duration_seconds_bucket{{function=\"slow_path\",module=\"{M}\",le=\"+Inf\"}} 1"
+            ),
+        ]
+    );
+    // Other sites keep the autometrics buckets.
+    fast_path();
+    assert_eq!(
+        samples("function_calls_duration_seconds_bucket{function=\"fast_path\"").len(),
+        ember::FUNCTION_CALLS_BUCKETS.len() + 1
+    );
+}

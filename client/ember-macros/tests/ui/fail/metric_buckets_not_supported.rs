@@ -1,4 +1,0 @@
-#[ember::metric(buckets = [0.1, 1.0])]
-fn f() {}
-
-fn main() {}

@@ -5,6 +5,8 @@
 //! |---|---|
 //! | `#[derive(LabelSet)]` | a struct of label values as a family's typed label set |
 //! | `#[derive(LabelValue)]` | a fieldless enum as a label value |
+//! | `#[derive(Metrics)]` | a struct of metrics, registered in one call (`ember::RegisterMetrics`) |
+//! | `#[metric]` | counts, times and tracks in-flight calls of a function (autometrics names) |
 //!
 //! ```
 //! use ember::{Counter, Family, LabelSet, LabelValue};
@@ -51,5 +53,66 @@ pub fn derive_label_value(input: TokenStream) -> TokenStream {
     attr::label_value(&input)
         .map(|spec| expand::label_value(&input, &spec))
         .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `ember::RegisterMetrics` for a struct whose fields are metrics: field
+/// names (or `#[metric(name = "...")]`) are the family names, doc comments the HELP
+/// text, `#[metric(unit = "seconds")]` adds a unit; `#[metric(buckets = [...])]` on a
+/// `Histogram` or `Family<L, Histogram>` field also generates `fn new() -> Self`.
+/// See `ember::RegisterMetrics` for an example.
+#[proc_macro_derive(Metrics, attributes(metric))]
+pub fn derive_metrics(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    attr::metrics_struct(&input)
+        .map(|fields| expand::metrics_struct(&input, &fields))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Instruments a function, or every method of an `impl` block, with the metrics
+/// autometrics defines, in `ember::default_registry()`:
+/// `function_calls_total{function, module, result}` (`ok`, `error` for an `Err` from a
+/// function whose return type is spelled `...Result<...>` or for a panic, `cancelled`
+/// for an async call dropped before completion), `function_calls_duration_seconds`,
+/// `function_calls_concurrent` and `build_info{version, commit, branch}`.
+///
+/// `function` is the function's name; on an `impl` block it is `Type::method`. A method
+/// marked on its own cannot see its type and is labelled with its bare name, unless
+/// `#[metric(name = "Type::method")]` says otherwise. `#[metric(buckets = [0.1, 1, 10])]`
+/// gives the function its own `function_calls_duration_seconds` buckets (strictly
+/// increasing number literals; the autometrics ones otherwise). `labels(...)` and `help`
+/// are refused for now: the families, and so their HELP text, are shared by every
+/// instrumented function, and doc comments are not used. Works on `async fn`, under
+/// `#[async_trait]` in either order, on generic functions and on `impl Trait` returns.
+///
+/// ```
+/// #[ember::metric]
+/// fn parse(s: &str) -> Result<u32, std::num::ParseIntError> {
+///     let n = s.parse()?;
+///     Ok(n)
+/// }
+///
+/// assert!(parse("x").is_err());
+/// let text = ember::default_registry().encode_to_string(ember::expfmt::Format::Text);
+/// let line = format!(
+///     "function_calls_total{{function=\"parse\",module=\"{}\",result=\"error\"}} 1\n",
+///     module_path!()
+/// );
+/// assert!(text.contains(&line));
+/// ```
+#[proc_macro_attribute]
+pub fn metric(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.clone().into();
+    attr::metric_args(args.into())
+        .and_then(|a| {
+            let parsed = syn::parse2::<syn::Item>(item2.clone())?;
+            attr::metric_target(&a, parsed)
+        })
+        .map(expand::metric)
+        .unwrap_or_else(|e| {
+            let err = e.into_compile_error();
+            quote::quote!(#err #item2)
+        })
         .into()
 }

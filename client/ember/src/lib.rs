@@ -9,6 +9,8 @@
 //! | [`Summary`] | distributions as quantiles over a sliding window, with [`SummaryTimer`] |
 //! | [`Info`], [`StateSet`] | facts as labels; one-of-many states |
 //! | [`Family`] | one metric per label set, typed ([`LabelSet`] derive) or string arrays |
+//! | [`RegisterMetrics`] | a struct of metrics registered in one call (`#[derive(Metrics)]`) |
+//! | `#[metric]` | autometrics-style call metrics for a function (`function_calls_*`) |
 //! | [`Registry`] | what `/metrics` exposes: prefixes, constant labels, sub-registries, [`Collector`]s |
 //! | [`ProcessCollector`] | `process_*` metrics as client_golang names them |
 //!
@@ -65,12 +67,14 @@ mod collector;
 mod counter;
 mod error;
 mod family;
+mod function_calls;
 mod gauge;
 mod histogram;
 mod index;
 mod info;
 mod labels;
 mod metric;
+mod metrics_struct;
 mod process;
 mod registry;
 mod segments;
@@ -88,9 +92,10 @@ pub mod serve;
 
 pub use collector::Collector;
 pub use counter::{Counter, FloatCounter};
-pub use ember_macros::{LabelSet, LabelValue};
+pub use ember_macros::{LabelSet, LabelValue, Metrics, metric};
 pub use error::Error;
 pub use family::{Family, FamilyMember, OVERFLOW_LABEL_VALUE};
+pub use function_calls::{FUNCTION_CALLS_BUCKETS, init_function_call};
 pub use gauge::{FloatGauge, Gauge, InflightGuard};
 pub use histogram::{
     DEFAULT_BUCKETS, Histogram, HistogramTimer, exponential_buckets, exponential_buckets_range,
@@ -99,6 +104,7 @@ pub use histogram::{
 pub use info::Info;
 pub use labels::{LabelSet, LabelValue, StaticLabelSet};
 pub use metric::EncodeMetric;
+pub use metrics_struct::RegisterMetrics;
 pub use process::ProcessCollector;
 pub use registry::{Registry, default_registry};
 pub use stateset::StateSet;
@@ -106,3 +112,10 @@ pub use summary::{Summary, SummaryBuilder, SummaryError, SummarySnapshot, Summar
 
 /// Re-export of the exposition crate, so users need one dependency.
 pub use ember_expfmt as expfmt;
+
+/// What `#[metric]` expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::function_calls::{CallGuard, CallSite, Instrumented, IsErr, set_build_info};
+    pub use crate::metrics_struct::{checked_histogram, prefixed};
+}

@@ -1,0 +1,4 @@
+#[ember::metric(buckets = [0.5, 0.1])]
+fn f() {}
+
+fn main() {}

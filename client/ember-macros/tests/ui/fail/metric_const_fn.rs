@@ -1,0 +1,6 @@
+#[ember::metric]
+const fn f() -> u8 {
+    1
+}
+
+fn main() {}

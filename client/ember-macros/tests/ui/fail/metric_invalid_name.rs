@@ -1,0 +1,4 @@
+#[ember::metric(name = "not a name")]
+fn f() {}
+
+fn main() {}

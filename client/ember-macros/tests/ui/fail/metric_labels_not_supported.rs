@@ -1,0 +1,4 @@
+#[ember::metric(labels(tenant))]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[ember::metric(name = 3)]
+fn f() {}
+
+fn main() {}

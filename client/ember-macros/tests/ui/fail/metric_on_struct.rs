@@ -1,0 +1,4 @@
+#[ember::metric]
+struct S;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[ember::metric(nmae = "x")]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(ember::Metrics)]
+struct S {
+    c: u64,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(ember::Metrics)]
+struct S {
+    #[metric(help = "x")]
+    c: ember::Counter,
+}
+
+fn main() {}

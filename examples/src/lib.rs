@@ -3,6 +3,7 @@
 //!
 //! | program | what it shows |
 //! |---|---|
+//! | `web_app` | an HTTP service (hyper) with `#[ember::metric]` handlers serving `/metrics` |
 //! | `batch_job` | a short-lived job that pushes its results to a Pushgateway |
 //! | `custom_collector` | a collector that reads a directory at scrape time, served over HTTP |
 //!

@@ -165,12 +165,17 @@ impl Histogram {
         // NaN counts as +Inf, so it lands in the +Inf bucket as client_golang does (the
         // sum still gets the NaN).
         let key = if v.is_nan() { f64::INFINITY } else { v };
-        let idx = if bounds.len() <= 16 {
-            // Branch-free: the number of bounds below `key` (bounds are increasing),
-            // which a varying value does not mispredict.
-            bounds.iter().map(|&b| usize::from(key > b)).sum()
-        } else {
-            bounds.partition_point(|&b| b < key)
+        let idx = match &self.layout.padded {
+            Some(p) => {
+                // Branch-free binary search for the number of bounds below `key`: four
+                // compares whatever the value, so varying values do not mispredict.
+                // `& 15` keeps every index provably inside the array.
+                let mut i = 8 * usize::from(key > p[7]);
+                i += 4 * usize::from(key > p[(i + 3) & 15]);
+                i += 2 * usize::from(key > p[(i + 1) & 15]);
+                i + usize::from(key > p[i & 15])
+            }
+            None => bounds.partition_point(|&b| b < key),
         };
         let cells = self.cells.writer();
         cells.add(idx, 1);
@@ -371,6 +376,10 @@ impl EncodeMetric for Histogram {
 #[derive(Debug)]
 struct Layout {
     bounds: Box<[f64]>,
+    /// The bounds padded with `+Inf` to 16 when there are at most 15, for a branch-free
+    /// binary search. No key is above `+Inf`, so the padding never counts, and the last
+    /// slot is always padding, so the search never needs a 17th slot.
+    padded: Option<[f64; 16]>,
     /// `le="0.005"` per bucket, `+Inf` last, as the text format spells floats.
     le_text: Box<[Box<str>]>,
     /// The same in OpenMetrics spelling (`le="1.0"`).
@@ -395,7 +404,15 @@ impl Layout {
                 .map(|b| render_labels([("le", spell(*b).as_str())]).into())
                 .collect()
         };
+        let padded = (bounds.len() <= 15).then(|| {
+            let mut p = [f64::INFINITY; 16];
+            for (slot, b) in p.iter_mut().zip(&bounds) {
+                *slot = *b;
+            }
+            p
+        });
         let layout = Arc::new(Layout {
+            padded,
             le_text: render(float::text),
             le_openmetrics: render(float::openmetrics),
             bounds: bounds.into_boxed_slice(),
@@ -431,6 +448,40 @@ mod tests {
         }
         assert_eq!(h.cumulative_counts(), [1, 2, 4]);
         assert!(h.sum().is_nan());
+    }
+
+    proptest::proptest! {
+        /// Each value lands in the bucket a plain scan picks, for every bound count on
+        /// both sides of the 15-bound branch-free search.
+        #[test]
+        fn bucket_search_agrees_with_a_scan(
+            mut bounds in proptest::collection::vec(-1e3f64..1e3, 1..24),
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    -2e3f64..2e3,
+                    proptest::strategy::Just(f64::NAN),
+                    proptest::strategy::Just(f64::INFINITY),
+                    proptest::strategy::Just(f64::NEG_INFINITY),
+                ],
+                1..20,
+            ),
+        ) {
+            bounds.sort_by(f64::total_cmp);
+            bounds.dedup();
+            // Values equal to a bound must land in that bound's bucket.
+            let mut values = values;
+            values.extend(bounds.iter().copied());
+            let h = Histogram::new(bounds.clone()).unwrap();
+            let mut want = vec![0u64; bounds.len() + 1];
+            for &v in &values {
+                h.observe(v);
+                let key = if v.is_nan() { f64::INFINITY } else { v };
+                want[bounds.iter().filter(|&&b| key > b).count()] += 1;
+            }
+            let mut acc = 0;
+            let cumulative: Vec<u64> = want.iter().map(|c| { acc += c; acc }).collect();
+            proptest::prop_assert_eq!(h.cumulative_counts(), cumulative);
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What every Ember exporter shares: the command-line flags spelled as Prometheus's
 //! exporter-toolkit spells them, an exporter [`Collector`] trait, a [`Scheduler`] that
 //! runs collectors concurrently on a bounded thread pool under the scrape deadline, and
-//! the HTTP server with landing page, telemetry path, health endpoints and
+//! the HTTP server ([`Server`]) with landing page, telemetry path, health endpoints and
 //! request limit.
 //!
 //! | item | what it does |
@@ -10,6 +10,7 @@
 //! | [`Collector`] | one subsystem, updated on a pool thread at scrape time |
 //! | [`Scheduler`] | runs collectors under a deadline; `<ns>_scrape_collector_{duration_seconds,success}` |
 //! | [`ScrapeTimeout`] | the deadline from `X-Prometheus-Scrape-Timeout-Seconds` |
+//! | [`Server`] | hyper 1.x server: `/`, the telemetry path, `/-/healthy`, `/-/ready` |
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -51,10 +52,13 @@ mod error;
 mod flags;
 mod pool;
 mod scheduler;
+mod self_metrics;
+mod server;
 mod timeout;
 
 pub use collector::Collector;
 pub use error::{CollectorError, Error};
 pub use flags::{CollectorFlag, ExporterInfo, Flags, LogFormat, LogLevel, command};
 pub use scheduler::{CollectorReport, Outcome, Scheduler, Scrape};
+pub use server::Server;
 pub use timeout::{SCRAPE_TIMEOUT_HEADER, ScrapeTimeout};

@@ -32,6 +32,14 @@ pub enum Error {
     /// The collector thread pool could not start a thread.
     #[error("cannot start collector thread: {0}")]
     Thread(#[source] io::Error),
+    /// The `--web.config.file` could not be read or is not valid.
+    #[error("web config file {}: {reason}", path.display())]
+    WebConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A `--web.telemetry-path` that does not start with `/`.
     #[error("telemetry path `{0}` must start with `/`")]
     TelemetryPath(String),

@@ -10,6 +10,7 @@
 //! | [`Collector`] | one subsystem, updated on a pool thread at scrape time |
 //! | [`Scheduler`] | runs collectors under a deadline; `<ns>_scrape_collector_{duration_seconds,success}` |
 //! | [`ScrapeTimeout`] | the deadline from `X-Prometheus-Scrape-Timeout-Seconds` |
+//! | [`WebConfig`] | `--web.config.file`: `basic_auth_users` with bcrypt hashes (TLS not yet) |
 //! | [`Server`] | hyper 1.x server: `/`, the telemetry path, `/-/healthy`, `/-/ready` |
 //!
 //! ```
@@ -55,6 +56,7 @@ mod scheduler;
 mod self_metrics;
 mod server;
 mod timeout;
+mod web_config;
 
 pub use collector::Collector;
 pub use error::{CollectorError, Error};
@@ -62,3 +64,4 @@ pub use flags::{CollectorFlag, ExporterInfo, Flags, LogFormat, LogLevel, command
 pub use scheduler::{CollectorReport, Outcome, Scheduler, Scrape};
 pub use server::Server;
 pub use timeout::{SCRAPE_TIMEOUT_HEADER, ScrapeTimeout};
+pub use web_config::WebConfig;

@@ -8,18 +8,25 @@
 //! | `/-/healthy`, `/-/ready` | 200 |
 //! | anything else | 404 |
 //!
+//! With `--web.config.file`, every path first passes [`WebConfig`]'s basic auth (401
+//! with `WWW-Authenticate: Basic` otherwise); the file is re-read per request and one
+//! that no longer parses answers 500.
+//!
 //! The scrape runs the [`Scheduler`] on tokio's blocking pool (its collectors run on
 //! the scheduler's own bounded pool); `--web.max-requests` bounds how many scrapes wait
 //! at once.
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use ember_expfmt::{Encoder, MetricFamily};
-use http::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY, WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -30,7 +37,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::self_metrics::SelfMetrics;
-use crate::{Error, ExporterInfo, Flags, SCRAPE_TIMEOUT_HEADER, Scheduler, ScrapeTimeout};
+use crate::{
+    Error, ExporterInfo, Flags, SCRAPE_TIMEOUT_HEADER, Scheduler, ScrapeTimeout, WebConfig,
+};
 
 /// An exporter's HTTP server, bound and ready to [`run`](Server::run).
 ///
@@ -65,6 +74,7 @@ struct State {
     max_requests: usize,
     limit: Option<Arc<Semaphore>>,
     own: Option<SelfMetrics>,
+    web_config: Option<PathBuf>,
 }
 
 type Body = Full<Bytes>;
@@ -77,6 +87,10 @@ impl Server {
         flags: &Flags,
         scheduler: Scheduler,
     ) -> Result<Server, Error> {
+        // Refuse a bad file at start, as exporter-toolkit does, before listening.
+        if let Some(path) = &flags.web_config_file {
+            WebConfig::load(path)?;
+        }
         let mut listeners = Vec::new();
         for address in &flags.listen_addresses {
             listeners.push(bind_one(address).await?);
@@ -93,6 +107,7 @@ impl Server {
                 limit: (flags.max_requests > 0)
                     .then(|| Arc::new(Semaphore::new(flags.max_requests))),
                 own,
+                web_config: flags.web_config_file.clone(),
             }),
         })
     }
@@ -190,6 +205,11 @@ fn is_transient(e: &std::io::Error) -> bool {
 }
 
 async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    if let Some(path) = &state.web_config {
+        if let Some(refused) = authorize(path.clone(), req.headers()).await {
+            return refused;
+        }
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
     }
@@ -198,6 +218,32 @@ async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
         "/" => landing_page(&state.info, &state.telemetry_path),
         "/-/healthy" | "/-/ready" => text(StatusCode::OK, "OK\n"),
         _ => text(StatusCode::NOT_FOUND, "404 page not found\n"),
+    }
+}
+
+/// `None` when the request may pass, else the answer to give.
+async fn authorize(path: PathBuf, headers: &HeaderMap) -> Option<Response<Body>> {
+    let authorization = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // Reading the file and bcrypt both block.
+    let verdict = tokio::task::spawn_blocking(move || {
+        WebConfig::load(&path).map(|c| c.authorize(authorization.as_deref()))
+    })
+    .await;
+    match verdict {
+        Ok(Ok(true)) => None,
+        Ok(Ok(false)) => {
+            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            Some(r)
+        }
+        Ok(Err(_)) | Err(_) => Some(text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error\n",
+        )),
     }
 }
 

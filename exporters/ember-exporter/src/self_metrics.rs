@@ -13,6 +13,24 @@ use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
 
 use crate::ExporterInfo;
 
+/// A scrape being served; dropping it without [`finished`](InFlight::finished) (the
+/// client went away) only lowers the in-flight gauge.
+#[derive(Debug)]
+pub(crate) struct InFlight<'a>(&'a SelfMetrics);
+
+impl InFlight<'_> {
+    /// Counts the scrape under its status code.
+    pub(crate) fn finished(self, code: u16) {
+        self.0.count(code);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The codes promhttp pre-initialises, so that they exist before the first error.
 const CODES: [u16; 3] = [200, 500, 503];
 
@@ -79,12 +97,13 @@ impl SelfMetrics {
         }
     }
 
-    pub(crate) fn request_started(&self) {
+    /// Counts a scrape in flight until the guard is dropped.
+    pub(crate) fn request_started(&self) -> InFlight<'_> {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self)
     }
 
-    pub(crate) fn request_finished(&self, code: u16) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    fn count(&self, code: u16) {
         match CODES.iter().position(|c| *c == code) {
             Some(i) => {
                 self.by_code[i].fetch_add(1, Ordering::Relaxed);

@@ -291,13 +291,14 @@ fn html_escape(s: &str) -> String {
 }
 
 async fn scrape(state: &Arc<State>, headers: &HeaderMap) -> Response<Body> {
-    if let Some(own) = &state.own {
-        own.request_started();
-    }
+    let Some(own) = &state.own else {
+        return scrape_limited(state, headers).await;
+    };
+    // The guard keeps the in-flight gauge right when the client goes away and this
+    // future is dropped before the response is built.
+    let in_flight = own.request_started();
     let response = scrape_limited(state, headers).await;
-    if let Some(own) = &state.own {
-        own.request_finished(response.status().as_u16());
-    }
+    in_flight.finished(response.status().as_u16());
     response
 }
 
@@ -372,7 +373,7 @@ fn render(
     };
     families.sort_by_cached_key(key);
     let mut enc = Encoder::new(format);
-    for f in &families {
+    for f in &merge_same_names(families) {
         enc.write_family(f);
     }
     let body = enc.finish();
@@ -383,4 +384,80 @@ fn render(
         }
     }
     (body, false)
+}
+
+/// Joins families of the same name (sorted next to each other) into one, as the
+/// exposition formats require. A family whose type differs from the first of its name
+/// is dropped: client_golang refuses such a gather, and with `ContinueOnError`, as
+/// node_exporter serves, the rest is still served.
+fn merge_same_names(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    let mut out: Vec<MetricFamily> = Vec::with_capacity(families.len());
+    for f in families {
+        match out.last_mut() {
+            Some(last) if last.name == f.name => {
+                if last.metric_type == f.metric_type {
+                    last.metrics.extend(f.metrics);
+                }
+            }
+            _ => out.push(f),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use ember_expfmt::{Format, Metric, MetricType, MetricValue};
+
+    use super::*;
+
+    fn gauge(name: &str, label: &str, metric_type: MetricType) -> MetricFamily {
+        let value = match metric_type {
+            MetricType::Counter => MetricValue::Counter {
+                value: 1.0,
+                exemplar: None,
+            },
+            _ => MetricValue::Gauge(1.0),
+        };
+        MetricFamily {
+            name: name.into(),
+            help: "Help.".into(),
+            metric_type,
+            unit: None,
+            metrics: vec![Metric {
+                labels: vec![("l".into(), label.into())],
+                value,
+                timestamp_ms: None,
+                created: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn families_are_sorted_by_exposed_name_and_same_names_merged() {
+        // By bare name `a` < `a_s`; exposed, `a_s` < `a_total`.
+        let families = vec![
+            gauge("b", "1", MetricType::Gauge),
+            gauge("a_s", "1", MetricType::Gauge),
+            gauge("a", "1", MetricType::Counter),
+            gauge("b", "2", MetricType::Gauge),
+            gauge("b", "3", MetricType::Counter),
+        ];
+        let (body, gzipped) = render(families, Format::Text, false);
+        assert!(!gzipped);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "# HELP a_s Help.\n# TYPE a_s gauge\na_s{l=\"1\"} 1\n\
+             # HELP a_total Help.\n# TYPE a_total counter\na_total{l=\"1\"} 1\n\
+             # HELP b Help.\n# TYPE b gauge\nb{l=\"1\"} 1\nb{l=\"2\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            html_escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
 }

@@ -214,6 +214,9 @@ impl Scheduler {
                 })
             })
             .collect();
+        for r in &reports {
+            log_report(r);
+        }
         let mut families: Vec<MetricFamily> = collected.into_iter().flatten().collect();
         families.push(
             self.family(&self.duration_name, &self.duration_help, &reports, |r| {
@@ -250,6 +253,33 @@ impl Scheduler {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Logs a collector that did not succeed, with node_exporter's messages and levels:
+/// "collector returned no data" at debug, "collector failed" at error.
+fn log_report(r: &CollectorReport) {
+    let secs = r.duration.as_secs_f64();
+    match &r.outcome {
+        Outcome::Success => {}
+        Outcome::Failed(CollectorError::NoData) => {
+            tracing::debug!(name = %r.name, duration_seconds = secs, "collector returned no data");
+        }
+        Outcome::Failed(e) => {
+            tracing::error!(name = %r.name, duration_seconds = secs, err = %e, "collector failed");
+        }
+        Outcome::Panicked => {
+            tracing::error!(name = %r.name, duration_seconds = secs, err = "panicked", "collector failed");
+        }
+        Outcome::TimedOut => tracing::warn!(
+            name = %r.name,
+            duration_seconds = secs,
+            "collector missed the scrape deadline"
+        ),
+        Outcome::StillRunning => tracing::warn!(
+            name = %r.name,
+            "collector skipped: its previous update has not returned"
+        ),
     }
 }
 

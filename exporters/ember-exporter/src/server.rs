@@ -179,7 +179,12 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) -> Result<(), Err
             Ok(conn) => conn,
             // Per-connection failures (the peer reset before accept, fd limit reached
             // for a moment) must not stop the server.
-            Err(e) if is_transient(&e) => continue,
+            // Back off briefly so that a full fd table does not become a busy loop.
+            Err(e) if is_transient(&e) => {
+                tracing::warn!(error = %e, "accept failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
             Err(e) => return Err(Error::Accept(e)),
         };
         let state = Arc::clone(&state);
@@ -451,6 +456,20 @@ mod tests {
              # HELP a_total Help.\n# TYPE a_total counter\na_total{l=\"1\"} 1\n\
              # HELP b Help.\n# TYPE b gauge\nb{l=\"1\"} 1\nb{l=\"2\"} 1\n"
         );
+    }
+
+    #[tokio::test]
+    async fn listen_addresses_are_go_style() {
+        let any = bind_one(":0").await.unwrap().local_addr().unwrap();
+        assert!(any.ip().is_unspecified(), "{any}");
+        let lo = bind_one("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        assert_eq!(lo.ip(), std::net::Ipv4Addr::LOCALHOST);
+        for bad in ["9100", ":http", "nohost", ""] {
+            assert!(
+                matches!(bind_one(bad).await, Err(Error::ListenAddress { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -64,4 +64,4 @@ pub use flags::{CollectorFlag, ExporterInfo, Flags, LogFormat, LogLevel, command
 pub use scheduler::{CollectorReport, Outcome, Scheduler, Scrape};
 pub use server::Server;
 pub use timeout::{SCRAPE_TIMEOUT_HEADER, ScrapeTimeout};
-pub use web_config::WebConfig;
+pub use web_config::{AuthCache, WebConfig};

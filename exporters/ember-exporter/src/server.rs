@@ -38,7 +38,8 @@ use tokio::task::JoinSet;
 
 use crate::self_metrics::SelfMetrics;
 use crate::{
-    Error, ExporterInfo, Flags, SCRAPE_TIMEOUT_HEADER, Scheduler, ScrapeTimeout, WebConfig,
+    AuthCache, Error, ExporterInfo, Flags, SCRAPE_TIMEOUT_HEADER, Scheduler, ScrapeTimeout,
+    WebConfig,
 };
 
 /// An exporter's HTTP server, bound and ready to [`run`](Server::run).
@@ -75,6 +76,7 @@ struct State {
     limit: Option<Arc<Semaphore>>,
     own: Option<SelfMetrics>,
     web_config: Option<PathBuf>,
+    auth_cache: Arc<AuthCache>,
 }
 
 type Body = Full<Bytes>;
@@ -108,6 +110,7 @@ impl Server {
                     .then(|| Arc::new(Semaphore::new(flags.max_requests))),
                 own,
                 web_config: flags.web_config_file.clone(),
+                auth_cache: Arc::default(),
             }),
         })
     }
@@ -211,7 +214,9 @@ fn is_transient(e: &std::io::Error) -> bool {
 
 async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
     if let Some(path) = &state.web_config {
-        if let Some(refused) = authorize(path.clone(), req.headers()).await {
+        if let Some(refused) =
+            authorize(path.clone(), Arc::clone(&state.auth_cache), req.headers()).await
+        {
             return refused;
         }
     }
@@ -227,14 +232,18 @@ async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// `None` when the request may pass, else the answer to give.
-async fn authorize(path: PathBuf, headers: &HeaderMap) -> Option<Response<Body>> {
+async fn authorize(
+    path: PathBuf,
+    cache: Arc<AuthCache>,
+    headers: &HeaderMap,
+) -> Option<Response<Body>> {
     let authorization = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     // Reading the file and bcrypt both block.
     let verdict = tokio::task::spawn_blocking(move || {
-        WebConfig::load(&path).map(|c| c.authorize(authorization.as_deref()))
+        WebConfig::load(&path).map(|c| c.authorize_cached(authorization.as_deref(), &cache))
     })
     .await;
     match verdict {

@@ -7,10 +7,10 @@
 //! than ignored: serving plain HTTP to a user who asked for TLS would be worse than not
 //! starting.
 //!
-//! Upstream caches successful bcrypt checks to save CPU; this does not yet, so every
-//! authenticated request costs one bcrypt verification.
+//! As upstream, answers of bcrypt checks are remembered ([`AuthCache`]) so that a scraper
+//! sending the same credentials does not pay for bcrypt on every scrape.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -95,21 +95,83 @@ impl WebConfig {
     /// Whether a request with this `Authorization` header may pass. Always true when
     /// no users are configured. Runs bcrypt: call it off the async executor.
     pub fn authorize(&self, authorization: Option<&str>) -> bool {
+        self.check(authorization, None)
+    }
+
+    /// [`authorize`](WebConfig::authorize), remembering the answer for a known user in
+    /// `cache` so that a scraper sending the same credentials every 15 s costs one
+    /// bcrypt verification, not one per scrape.
+    ///
+    /// ```
+    /// use ember_exporter::{AuthCache, WebConfig};
+    /// let hash = "$2b$04$KolGP2ydKsw.7LlQgKtuCesjPqHHZQSX6qov19lEaDQKn1yNo9uEu";
+    /// let config = WebConfig::parse(&format!("basic_auth_users:\n  alice: {hash}\n"), "w").unwrap();
+    /// let cache = AuthCache::default();
+    /// assert!(config.authorize_cached(Some("Basic YWxpY2U6c2VjcmV0"), &cache));
+    /// assert!(config.authorize_cached(Some("Basic YWxpY2U6c2VjcmV0"), &cache));
+    /// assert_eq!(cache.len(), 1);
+    /// ```
+    pub fn authorize_cached(&self, authorization: Option<&str>, cache: &AuthCache) -> bool {
+        self.check(authorization, Some(cache))
+    }
+
+    fn check(&self, authorization: Option<&str>, cache: Option<&AuthCache>) -> bool {
         if self.basic_auth_users.is_empty() {
             return true;
         }
         let Some((user, password)) = authorization.and_then(basic_credentials) else {
             return false;
         };
-        match self.basic_auth_users.get(&user) {
-            Some(hash) => bcrypt::verify(&password, hash).unwrap_or(false),
-            None => {
-                if let Some(dummy) = DUMMY_HASH.as_deref() {
-                    let _ = bcrypt::verify(&password, dummy);
-                }
-                false
+        let Some(hash) = self.basic_auth_users.get(&user) else {
+            if let Some(dummy) = DUMMY_HASH.as_deref() {
+                let _ = bcrypt::verify(&password, dummy);
             }
+            return false;
+        };
+        // The stored hash is part of the key, so a changed file never reuses an answer.
+        let key = (user, hash.clone(), password);
+        if let Some(ok) = cache.and_then(|c| c.entries.lock().get(&key).copied()) {
+            return ok;
         }
+        let ok = bcrypt::verify(&key.2, hash).unwrap_or(false);
+        if let Some(cache) = cache {
+            let mut entries = cache.entries.lock();
+            if entries.len() >= AUTH_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(key, ok);
+        }
+        ok
+    }
+}
+
+/// Entries kept before the cache is emptied; bounds what guessing can make it hold.
+const AUTH_CACHE_MAX: usize = 256;
+
+/// Answers of earlier bcrypt checks, keyed by user, stored hash and offered password, as
+/// exporter-toolkit keeps them. Its `Debug` shows only the number of entries.
+#[derive(Default)]
+pub struct AuthCache {
+    entries: parking_lot::Mutex<HashMap<(String, String, String), bool>>,
+}
+
+impl AuthCache {
+    /// The number of remembered answers.
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthCache")
+            .field("entries", &self.len())
+            .finish()
     }
 }
 
@@ -193,6 +255,23 @@ mod tests {
         assert!(reason("tls_server_config:\n  cert_file: c\n").contains("tls_server_config"));
         assert!(reason("unknown_key: 1\n").contains("unknown field"));
         assert!(reason("basic_auth_users: [\n").contains("line"));
+    }
+
+    #[test]
+    fn cached_answers_follow_the_file() {
+        let cache = AuthCache::default();
+        let first = config(&[("alice", "pw")]);
+        assert!(first.authorize_cached(Some(&basic("alice", "pw")), &cache));
+        assert!(!first.authorize_cached(Some(&basic("alice", "no")), &cache));
+        assert_eq!(cache.len(), 2);
+        // Same password, new hash: the old answer is not reused.
+        let second = config(&[("alice", "other")]);
+        assert!(!second.authorize_cached(Some(&basic("alice", "pw")), &cache));
+        assert!(second.authorize_cached(Some(&basic("alice", "other")), &cache));
+        // Unknown users are never remembered.
+        assert!(!second.authorize_cached(Some(&basic("mallory", "x")), &cache));
+        assert_eq!(cache.len(), 4);
+        assert_eq!(format!("{cache:?}"), "AuthCache { entries: 4 }");
     }
 
     #[test]

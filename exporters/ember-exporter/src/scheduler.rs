@@ -1,0 +1,287 @@
+//! Runs the enabled collectors concurrently under a deadline and reports each one's
+//! duration and success, as node_exporter's `NodeCollector` does.
+//!
+//! Each collector's [`update`](Collector::update) runs on a fixed pool of threads. A
+//! collector whose previous update is still running (stuck on a dead NFS mount, say) is
+//! not started again: it is reported as failed at once, so one stuck collector holds at
+//! most one thread however many scrapes come. A result that arrives after the deadline
+//! is dropped.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
+
+use crate::pool::Pool;
+use crate::{Collector, CollectorError, Error};
+
+/// How one collector fared in a scrape.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// `update` returned `Ok` before the deadline.
+    Success,
+    /// `update` returned an error.
+    Failed(CollectorError),
+    /// `update` panicked; the panic was caught and the thread kept.
+    Panicked,
+    /// The deadline passed first (running, or still queued for a free thread).
+    TimedOut,
+    /// The previous scrape's `update` had not returned yet, so it was not started.
+    StillRunning,
+}
+
+impl Outcome {
+    /// Whether this counts as `<ns>_scrape_collector_success 1`.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success)
+    }
+}
+
+/// One collector's report in a [`Scrape`].
+#[derive(Debug)]
+pub struct CollectorReport {
+    /// The collector's name.
+    pub name: String,
+    /// Time from the start of the scrape until the result (or the deadline).
+    pub duration: Duration,
+    /// How it went.
+    pub outcome: Outcome,
+}
+
+/// The result of [`Scheduler::scrape`].
+#[derive(Debug)]
+pub struct Scrape {
+    /// The families of the collectors that succeeded in time, then
+    /// `<ns>_scrape_collector_duration_seconds` and `<ns>_scrape_collector_success`.
+    pub families: Vec<MetricFamily>,
+    /// One report per enabled collector, in registration order.
+    pub reports: Vec<CollectorReport>,
+}
+
+struct Slot {
+    collector: Arc<dyn Collector>,
+    running: Arc<AtomicBool>,
+}
+
+/// Runs collectors concurrently on a bounded thread pool under a deadline.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use ember_exporter::{Collector, CollectorError, Scheduler};
+/// use ember_expfmt::MetricFamily;
+///
+/// #[derive(Debug)]
+/// struct Broken;
+/// impl Collector for Broken {
+///     fn name(&self) -> &str { "broken" }
+///     fn update(&self, _: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+///         Err(CollectorError::NoData)
+///     }
+/// }
+/// let scheduler = Scheduler::new("node", "node_exporter", vec![Box::new(Broken)], 2).unwrap();
+/// let scrape = scheduler.scrape(Instant::now() + Duration::from_secs(5));
+/// assert!(!scrape.reports[0].outcome.is_success());
+/// let names: Vec<_> = scrape.families.iter().map(|f| f.name.as_str()).collect();
+/// assert_eq!(names, ["node_scrape_collector_duration_seconds", "node_scrape_collector_success"]);
+/// assert_eq!(scrape.families[1].help, "node_exporter: Whether a collector succeeded.");
+/// ```
+pub struct Scheduler {
+    slots: Vec<Slot>,
+    pool: Pool,
+    duration_name: String,
+    duration_help: String,
+    success_name: String,
+    success_help: String,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.slots.iter().map(|s| s.collector.name()).collect();
+        f.debug_struct("Scheduler")
+            .field("collectors", &names)
+            .field("pool", &self.pool)
+            .field("duration_name", &self.duration_name)
+            .finish()
+    }
+}
+
+impl Scheduler {
+    /// A scheduler for `collectors` (the enabled ones) with `threads` pool threads.
+    /// `namespace` prefixes the `scrape_collector_*` metrics (`node`); `exporter`
+    /// starts their HELP texts (`node_exporter`), as upstream's do.
+    pub fn new(
+        namespace: &str,
+        exporter: &str,
+        collectors: Vec<Box<dyn Collector>>,
+        threads: usize,
+    ) -> Result<Scheduler, Error> {
+        let slots = collectors
+            .into_iter()
+            .map(|c| Slot {
+                collector: Arc::from(c),
+                running: Arc::new(AtomicBool::new(false)),
+            })
+            .collect();
+        let ns = if namespace.is_empty() {
+            String::new()
+        } else {
+            format!("{namespace}_")
+        };
+        Ok(Scheduler {
+            slots,
+            pool: Pool::new(threads)?,
+            duration_name: format!("{ns}scrape_collector_duration_seconds"),
+            duration_help: format!("{exporter}: Duration of a collector scrape."),
+            success_name: format!("{ns}scrape_collector_success"),
+            success_help: format!("{exporter}: Whether a collector succeeded."),
+        })
+    }
+
+    /// The names of the scheduled collectors, in registration order.
+    pub fn collector_names(&self) -> Vec<&str> {
+        self.slots.iter().map(|s| s.collector.name()).collect()
+    }
+
+    /// Runs every collector and waits for them until `deadline`; blocks the caller.
+    pub fn scrape(&self, deadline: Instant) -> Scrape {
+        let start = Instant::now();
+        let (tx, rx) = mpsc::channel();
+        let mut reports: Vec<Option<CollectorReport>> = Vec::with_capacity(self.slots.len());
+        let mut pending = 0usize;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let name = slot.collector.name().to_owned();
+            if slot.running.swap(true, Ordering::AcqRel) {
+                reports.push(Some(CollectorReport {
+                    name,
+                    duration: Duration::ZERO,
+                    outcome: Outcome::StillRunning,
+                }));
+                continue;
+            }
+            reports.push(None);
+            pending += 1;
+            let collector = Arc::clone(&slot.collector);
+            let running = Arc::clone(&slot.running);
+            let tx = tx.clone();
+            self.pool.execute(move || {
+                // A job that waited in the queue past the deadline is not worth running.
+                if Instant::now() >= deadline {
+                    running.store(false, Ordering::Release);
+                    return;
+                }
+                let mut out = Vec::new();
+                let result = catch_unwind(AssertUnwindSafe(|| collector.update(&mut out)));
+                running.store(false, Ordering::Release);
+                let outcome = match result {
+                    Ok(Ok(())) => Outcome::Success,
+                    Ok(Err(e)) => Outcome::Failed(e),
+                    Err(_) => Outcome::Panicked,
+                };
+                // The receiver is gone when the scrape's deadline has passed.
+                let _ = tx.send((i, start.elapsed(), outcome, out));
+            });
+        }
+        drop(tx);
+        let mut collected: Vec<Vec<MetricFamily>> = vec![Vec::new(); self.slots.len()];
+        while pending > 0 {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let Ok((i, duration, outcome, out)) = rx.recv_timeout(wait) else {
+                break;
+            };
+            pending -= 1;
+            if outcome.is_success() {
+                collected[i] = out;
+            }
+            reports[i] = Some(CollectorReport {
+                name: self.slots[i].collector.name().to_owned(),
+                duration,
+                outcome,
+            });
+        }
+        let elapsed = start.elapsed();
+        let reports: Vec<CollectorReport> = reports
+            .into_iter()
+            .zip(&self.slots)
+            .map(|(r, slot)| {
+                r.unwrap_or_else(|| CollectorReport {
+                    name: slot.collector.name().to_owned(),
+                    duration: elapsed,
+                    outcome: Outcome::TimedOut,
+                })
+            })
+            .collect();
+        for r in &reports {
+            log_report(r);
+        }
+        let mut families: Vec<MetricFamily> = collected.into_iter().flatten().collect();
+        families.push(
+            self.family(&self.duration_name, &self.duration_help, &reports, |r| {
+                r.duration.as_secs_f64()
+            }),
+        );
+        families.push(
+            self.family(&self.success_name, &self.success_help, &reports, |r| {
+                if r.outcome.is_success() { 1.0 } else { 0.0 }
+            }),
+        );
+        Scrape { families, reports }
+    }
+
+    fn family(
+        &self,
+        name: &str,
+        help: &str,
+        reports: &[CollectorReport],
+        value: impl Fn(&CollectorReport) -> f64,
+    ) -> MetricFamily {
+        MetricFamily {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            metric_type: MetricType::Gauge,
+            unit: None,
+            metrics: reports
+                .iter()
+                .map(|r| Metric {
+                    labels: vec![("collector".to_owned(), r.name.clone())],
+                    value: MetricValue::Gauge(value(r)),
+                    timestamp_ms: None,
+                    created: None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Logs a collector that did not succeed, with node_exporter's messages and levels:
+/// "collector returned no data" at debug, "collector failed" at error.
+fn log_report(r: &CollectorReport) {
+    let secs = r.duration.as_secs_f64();
+    match &r.outcome {
+        Outcome::Success => {}
+        Outcome::Failed(CollectorError::NoData) => {
+            tracing::debug!(name = %r.name, duration_seconds = secs, "collector returned no data");
+        }
+        Outcome::Failed(e) => {
+            tracing::error!(name = %r.name, duration_seconds = secs, err = %e, "collector failed");
+        }
+        Outcome::Panicked => {
+            tracing::error!(name = %r.name, duration_seconds = secs, err = "panicked", "collector failed");
+        }
+        Outcome::TimedOut => tracing::warn!(
+            name = %r.name,
+            duration_seconds = secs,
+            "collector missed the scrape deadline"
+        ),
+        Outcome::StillRunning => tracing::warn!(
+            name = %r.name,
+            "collector skipped: its previous update has not returned"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

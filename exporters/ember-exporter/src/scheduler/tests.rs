@@ -1,0 +1,199 @@
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use parking_lot::Mutex;
+
+use super::*;
+
+#[derive(Debug)]
+struct Fixed(&'static str, f64);
+impl Collector for Fixed {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        out.push(MetricFamily {
+            name: format!("node_{}", self.0),
+            help: "A value.".into(),
+            metric_type: MetricType::Gauge,
+            unit: None,
+            metrics: vec![Metric {
+                labels: vec![],
+                value: MetricValue::Gauge(self.1),
+                timestamp_ms: None,
+                created: None,
+            }],
+        });
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Failing;
+impl Collector for Failing {
+    fn name(&self) -> &str {
+        "failing"
+    }
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        Fixed("partial", 1.0).update(out)?;
+        Err(CollectorError::Parse {
+            what: "/proc/x".into(),
+            reason: "bad".into(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Panicking;
+impl Collector for Panicking {
+    fn name(&self) -> &str {
+        "panicking"
+    }
+    fn update(&self, _: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        panic!("collector bug")
+    }
+}
+
+/// Blocks in `update` until the test sends on the paired sender (or drops it).
+#[derive(Debug)]
+struct Hung(Mutex<Receiver<()>>);
+impl Hung {
+    fn new() -> (Hung, Sender<()>) {
+        let (tx, rx) = channel();
+        (Hung(Mutex::new(rx)), tx)
+    }
+}
+impl Collector for Hung {
+    fn name(&self) -> &str {
+        "hung"
+    }
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        let _ = self.0.lock().recv();
+        Fixed("late", 1.0).update(out)
+    }
+}
+
+fn gauge(scrape: &Scrape, family: &str, collector: &str) -> f64 {
+    let fam = scrape.families.iter().find(|f| f.name == family).unwrap();
+    let m = fam
+        .metrics
+        .iter()
+        .find(|m| m.labels == [("collector".to_string(), collector.to_string())])
+        .unwrap();
+    match m.value {
+        MetricValue::Gauge(v) => v,
+        ref v => panic!("not a gauge: {v:?}"),
+    }
+}
+
+fn names(scrape: &Scrape) -> Vec<&str> {
+    scrape.families.iter().map(|f| f.name.as_str()).collect()
+}
+
+#[test]
+fn successes_and_failures_are_reported_per_collector() {
+    let s = Scheduler::new(
+        "node",
+        "node_exporter",
+        vec![
+            Box::new(Fixed("a", 1.0)),
+            Box::new(Failing),
+            Box::new(Panicking),
+        ],
+        2,
+    )
+    .unwrap();
+    let scrape = s.scrape(Instant::now() + Duration::from_secs(30));
+    assert_eq!(
+        names(&scrape),
+        [
+            "node_a",
+            "node_scrape_collector_duration_seconds",
+            "node_scrape_collector_success"
+        ]
+    );
+    assert_eq!(gauge(&scrape, "node_scrape_collector_success", "a"), 1.0);
+    assert_eq!(
+        gauge(&scrape, "node_scrape_collector_success", "failing"),
+        0.0
+    );
+    assert_eq!(
+        gauge(&scrape, "node_scrape_collector_success", "panicking"),
+        0.0
+    );
+    assert!(matches!(
+        scrape.reports[1].outcome,
+        Outcome::Failed(CollectorError::Parse { .. })
+    ));
+    assert!(matches!(scrape.reports[2].outcome, Outcome::Panicked));
+    let fam = &scrape.families[1];
+    assert_eq!(fam.help, "node_exporter: Duration of a collector scrape.");
+    assert_eq!(fam.metric_type, MetricType::Gauge);
+    // The pool survives the panic: a second scrape runs everything again.
+    let again = s.scrape(Instant::now() + Duration::from_secs(30));
+    assert_eq!(gauge(&again, "node_scrape_collector_success", "a"), 1.0);
+}
+
+#[test]
+fn hung_collector_misses_the_deadline_and_the_rest_is_returned() {
+    let (hung, release) = Hung::new();
+    let s = Scheduler::new(
+        "node",
+        "node_exporter",
+        vec![Box::new(hung), Box::new(Fixed("a", 2.0))],
+        2,
+    )
+    .unwrap();
+    let start = Instant::now();
+    let scrape = s.scrape(start + Duration::from_millis(200));
+    // A generous bound: the point is that the scrape does not wait for the hung one.
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert!(matches!(scrape.reports[0].outcome, Outcome::TimedOut));
+    assert!(scrape.reports[0].duration >= Duration::from_millis(200));
+    assert_eq!(gauge(&scrape, "node_scrape_collector_success", "hung"), 0.0);
+    assert_eq!(gauge(&scrape, "node_scrape_collector_success", "a"), 1.0);
+    assert_eq!(
+        names(&scrape),
+        [
+            "node_a",
+            "node_scrape_collector_duration_seconds",
+            "node_scrape_collector_success"
+        ]
+    );
+
+    // Still stuck: not started a second time, so it holds one thread, not two.
+    let scrape = s.scrape(Instant::now() + Duration::from_secs(30));
+    assert!(matches!(scrape.reports[0].outcome, Outcome::StillRunning));
+    assert_eq!(gauge(&scrape, "node_scrape_collector_success", "a"), 1.0);
+
+    // Once it returns, its late result is dropped and the next scrape runs it again.
+    // Dropping the sender makes this and every later `recv` return at once.
+    drop(release);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let scrape = s.scrape(deadline);
+        if scrape.reports[0].outcome.is_success() {
+            assert!(names(&scrape).contains(&"node_late"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "hung collector never came back");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn queued_work_past_the_deadline_is_reported_as_timed_out() {
+    let (hung, release) = Hung::new();
+    // One thread, taken by the hung collector: the other collector waits in the queue.
+    let s = Scheduler::new(
+        "mysql",
+        "mysqld_exporter",
+        vec![Box::new(hung), Box::new(Fixed("a", 2.0))],
+        1,
+    )
+    .unwrap();
+    let scrape = s.scrape(Instant::now() + Duration::from_millis(100));
+    assert!(matches!(scrape.reports[0].outcome, Outcome::TimedOut));
+    assert!(matches!(scrape.reports[1].outcome, Outcome::TimedOut));
+    assert_eq!(gauge(&scrape, "mysql_scrape_collector_success", "a"), 0.0);
+    drop(release);
+}

@@ -1,0 +1,491 @@
+//! The HTTP server every exporter runs: hyper 1.x on tokio, one accept loop per
+//! `--web.listen-address`.
+//!
+//! | path | answer |
+//! |---|---|
+//! | `/` | landing page: name, version, link to the telemetry path |
+//! | `--web.telemetry-path` | the scrape: negotiated format, gzip, `--web.max-requests` (503 beyond) |
+//! | `/-/healthy`, `/-/ready` | 200 |
+//! | anything else | 404 |
+//!
+//! With `--web.config.file`, every path first passes [`WebConfig`]'s basic auth (401
+//! with `WWW-Authenticate: Basic` otherwise); the file is re-read per request and one
+//! that no longer parses answers 500.
+//!
+//! The scrape runs the [`Scheduler`] on tokio's blocking pool (its collectors run on
+//! the scheduler's own bounded pool); `--web.max-requests` bounds how many scrapes wait
+//! at once.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ember_expfmt::{Encoder, MetricFamily};
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY, WWW_AUTHENTICATE,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::self_metrics::SelfMetrics;
+use crate::{
+    AuthCache, Error, ExporterInfo, Flags, SCRAPE_TIMEOUT_HEADER, Scheduler, ScrapeTimeout,
+    WebConfig,
+};
+
+/// An exporter's HTTP server, bound and ready to [`run`](Server::run).
+///
+/// ```no_run
+/// use ember_exporter::{ExporterInfo, Flags, Scheduler, Server};
+///
+/// # async fn run() -> Result<(), ember_exporter::Error> {
+/// let info = ExporterInfo {
+///     name: "node_exporter",
+///     description: "Prometheus exporter for machine metrics",
+///     version: env!("CARGO_PKG_VERSION"),
+///     namespace: "node",
+///     default_listen_address: ":9100",
+/// };
+/// let flags = Flags::try_parse_from(&info, &[], std::env::args())?;
+/// let scheduler = Scheduler::new("node", "node_exporter", Vec::new(), 4)?;
+/// Server::bind(info, &flags, scheduler).await?.run().await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    info: ExporterInfo,
+    telemetry_path: String,
+    scheduler: Arc<Scheduler>,
+    timeout: ScrapeTimeout,
+    max_requests: usize,
+    limit: Option<Arc<Semaphore>>,
+    own: Option<SelfMetrics>,
+    web_config: Option<PathBuf>,
+    auth_cache: Arc<AuthCache>,
+}
+
+type Body = Full<Bytes>;
+
+impl Server {
+    /// Binds every `--web.listen-address` of `flags`; `:PORT` means all interfaces
+    /// (IPv6 and IPv4 where the host allows, else IPv4), as in Go.
+    pub async fn bind(
+        info: ExporterInfo,
+        flags: &Flags,
+        scheduler: Scheduler,
+    ) -> Result<Server, Error> {
+        // Refuse a bad file at start, as exporter-toolkit does, before listening.
+        if let Some(path) = &flags.web_config_file {
+            WebConfig::load(path)?;
+        }
+        let mut listeners = Vec::new();
+        for address in &flags.listen_addresses {
+            listeners.push(bind_one(address).await?);
+        }
+        let own = (!flags.disable_exporter_metrics).then(|| SelfMetrics::new(&info));
+        Ok(Server {
+            listeners,
+            state: Arc::new(State {
+                info,
+                telemetry_path: flags.telemetry_path.clone(),
+                scheduler: Arc::new(scheduler),
+                timeout: ScrapeTimeout::default(),
+                max_requests: flags.max_requests,
+                limit: (flags.max_requests > 0)
+                    .then(|| Arc::new(Semaphore::new(flags.max_requests))),
+                own,
+                web_config: flags.web_config_file.clone(),
+                auth_cache: Arc::default(),
+            }),
+        })
+    }
+
+    /// Replaces the default [`ScrapeTimeout`] (0.5 s offset, 120 s without a header).
+    pub fn with_scrape_timeout(mut self, timeout: ScrapeTimeout) -> Server {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.timeout = timeout;
+        }
+        self
+    }
+
+    /// The bound addresses (the real ports when port 0 was asked for).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until an accept loop fails.
+    pub async fn run(self) -> Result<(), Error> {
+        let mut loops = JoinSet::new();
+        for listener in self.listeners {
+            loops.spawn(accept_loop(listener, Arc::clone(&self.state)));
+        }
+        while let Some(result) = loops.join_next().await {
+            // A loop that panicked has stopped serving its address; the others go on.
+            if let Ok(Err(e)) = result {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn bind_one(address: &str) -> Result<TcpListener, Error> {
+    let bad = || Error::ListenAddress {
+        address: address.to_owned(),
+    };
+    if let Some(port) = address.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let v6 = SocketAddr::from(([0u16; 8], port));
+        return match TcpListener::bind(v6).await {
+            Ok(l) => Ok(l),
+            Err(_) => {
+                let v4 = SocketAddr::from(([0u8; 4], port));
+                TcpListener::bind(v4).await.map_err(|source| Error::Bind {
+                    address: v4,
+                    source,
+                })
+            }
+        };
+    }
+    let addr = address
+        .to_socket_addrs()
+        .map_err(|_| bad())?
+        .next()
+        .ok_or_else(bad)?;
+    TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+        address: addr,
+        source,
+    })
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>) -> Result<(), Error> {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(conn) => conn,
+            // Per-connection failures (the peer reset before accept, fd limit reached
+            // for a moment) must not stop the server.
+            // Back off briefly so that a full fd table does not become a busy loop.
+            Err(e) if is_transient(&e) => {
+                tracing::warn!(error = %e, "accept failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(e) => return Err(Error::Accept(e)),
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+            });
+            // A client that goes away mid-request is its own problem, not the server's.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    ) || e.raw_os_error() == Some(24) // EMFILE
+}
+
+async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    if let Some(path) = &state.web_config {
+        if let Some(refused) =
+            authorize(path.clone(), Arc::clone(&state.auth_cache), req.headers()).await
+        {
+            return refused;
+        }
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+    }
+    match req.uri().path() {
+        p if p == state.telemetry_path => scrape(state, req.headers()).await,
+        "/" => landing_page(&state.info, &state.telemetry_path),
+        "/-/healthy" | "/-/ready" => text(StatusCode::OK, "OK\n"),
+        _ => text(StatusCode::NOT_FOUND, "404 page not found\n"),
+    }
+}
+
+/// `None` when the request may pass, else the answer to give.
+async fn authorize(
+    path: PathBuf,
+    cache: Arc<AuthCache>,
+    headers: &HeaderMap,
+) -> Option<Response<Body>> {
+    let authorization = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // Reading the file and bcrypt both block.
+    let verdict = tokio::task::spawn_blocking(move || {
+        WebConfig::load(&path).map(|c| c.authorize_cached(authorization.as_deref(), &cache))
+    })
+    .await;
+    match verdict {
+        Ok(Ok(true)) => None,
+        Ok(Ok(false)) => {
+            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            Some(r)
+        }
+        Ok(Err(_)) | Err(_) => Some(text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error\n",
+        )),
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn landing_page(info: &ExporterInfo, telemetry_path: &str) -> Response<Body> {
+    let name = html_escape(info.name);
+    let description = html_escape(info.description);
+    let version = html_escape(info.version);
+    let path = html_escape(telemetry_path);
+    let body = format!(
+        "<!DOCTYPE html>\n<html>\n<head><meta charset=\"UTF-8\"><title>{name}</title></head>\n\
+         <body>\n<h1>{name}</h1>\n<p>{description}</p>\n<p>Version: {version}</p>\n\
+         <ul>\n<li><a href=\"{path}\">Metrics</a></li>\n</ul>\n</body>\n</html>\n"
+    );
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=UTF-8"),
+    );
+    r
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+async fn scrape(state: &Arc<State>, headers: &HeaderMap) -> Response<Body> {
+    let Some(own) = &state.own else {
+        return scrape_limited(state, headers).await;
+    };
+    // The guard keeps the in-flight gauge right when the client goes away and this
+    // future is dropped before the response is built.
+    let in_flight = own.request_started();
+    let response = scrape_limited(state, headers).await;
+    in_flight.finished(response.status().as_u16());
+    response
+}
+
+async fn scrape_limited(state: &Arc<State>, headers: &HeaderMap) -> Response<Body> {
+    // Held until the response is built, so it bounds concurrent scrapes.
+    let _permit = match &state.limit {
+        Some(limit) => match Arc::clone(limit).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let body = format!(
+                    "Limit of concurrent requests reached ({}), try again later.\n",
+                    state.max_requests
+                );
+                let mut r = Response::new(Full::new(Bytes::from(body)));
+                *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                return r;
+            }
+        },
+        None => None,
+    };
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let timeout = state.timeout.for_header(header(SCRAPE_TIMEOUT_HEADER));
+    let deadline = Instant::now() + timeout;
+    let negotiated = ember_expfmt::negotiate(header(ACCEPT.as_str()));
+    let gzip = ember_expfmt::accepts_gzip(header(ACCEPT_ENCODING.as_str()));
+    let worker = Arc::clone(state);
+    let rendered = tokio::task::spawn_blocking(move || {
+        let mut families = worker.scheduler.scrape(deadline).families;
+        if let Some(own) = &worker.own {
+            own.collect(&mut families);
+        }
+        render(families, negotiated.format, gzip)
+    })
+    .await;
+    let Ok((body, gzipped)) = rendered else {
+        let mut r = text(StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n");
+        r.headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        return r;
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let h = r.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(negotiated.content_type),
+    );
+    h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzipped {
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
+}
+
+/// Encodes `families` sorted by exposed name, as client_golang's gatherer orders them; returns
+/// the body and whether it is gzipped.
+fn render(
+    mut families: Vec<MetricFamily>,
+    format: ember_expfmt::Format,
+    gzip: bool,
+) -> (Vec<u8>, bool) {
+    // client_golang sorts by the name it exposes, which for counters ends in `_total`.
+    let key = |f: &MetricFamily| {
+        let mut name = f.name.clone();
+        if f.metric_type == ember_expfmt::MetricType::Counter {
+            name.push_str("_total");
+        }
+        name
+    };
+    families.sort_by_cached_key(key);
+    let mut enc = Encoder::new(format);
+    for f in &merge_same_names(families) {
+        enc.write_family(f);
+    }
+    let body = enc.finish();
+    if gzip {
+        // Gzip into memory only fails on allocation; fall back to the plain body.
+        if let Ok(z) = ember_expfmt::gzip(&body) {
+            return (z, true);
+        }
+    }
+    (body, false)
+}
+
+/// Joins families of the same name (sorted next to each other) into one, as the
+/// exposition formats require. A family whose type differs from the first of its name
+/// is dropped: client_golang refuses such a gather, and with `ContinueOnError`, as
+/// node_exporter serves, the rest is still served.
+fn merge_same_names(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    let mut out: Vec<MetricFamily> = Vec::with_capacity(families.len());
+    for f in families {
+        match out.last_mut() {
+            Some(last) if last.name == f.name => {
+                if last.metric_type == f.metric_type {
+                    last.metrics.extend(f.metrics);
+                }
+            }
+            _ => out.push(f),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use ember_expfmt::{Format, Metric, MetricType, MetricValue};
+
+    use super::*;
+
+    fn gauge(name: &str, label: &str, metric_type: MetricType) -> MetricFamily {
+        let value = match metric_type {
+            MetricType::Counter => MetricValue::Counter {
+                value: 1.0,
+                exemplar: None,
+            },
+            _ => MetricValue::Gauge(1.0),
+        };
+        MetricFamily {
+            name: name.into(),
+            help: "Help.".into(),
+            metric_type,
+            unit: None,
+            metrics: vec![Metric {
+                labels: vec![("l".into(), label.into())],
+                value,
+                timestamp_ms: None,
+                created: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn families_are_sorted_by_exposed_name_and_same_names_merged() {
+        // By bare name `a` < `a_s`; exposed, `a_s` < `a_total`.
+        let families = vec![
+            gauge("b", "1", MetricType::Gauge),
+            gauge("a_s", "1", MetricType::Gauge),
+            gauge("a", "1", MetricType::Counter),
+            gauge("b", "2", MetricType::Gauge),
+            gauge("b", "3", MetricType::Counter),
+        ];
+        let (body, gzipped) = render(families, Format::Text, false);
+        assert!(!gzipped);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "# HELP a_s Help.\n# TYPE a_s gauge\na_s{l=\"1\"} 1\n\
+             # HELP a_total Help.\n# TYPE a_total counter\na_total{l=\"1\"} 1\n\
+             # HELP b Help.\n# TYPE b gauge\nb{l=\"1\"} 1\nb{l=\"2\"} 1\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn listen_addresses_are_go_style() {
+        let any = bind_one(":0").await.unwrap().local_addr().unwrap();
+        assert!(any.ip().is_unspecified(), "{any}");
+        let lo = bind_one("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        assert_eq!(lo.ip(), std::net::Ipv4Addr::LOCALHOST);
+        for bad in ["9100", ":http", "nohost", ""] {
+            assert!(
+                matches!(bind_one(bad).await, Err(Error::ListenAddress { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            html_escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}

@@ -7,6 +7,8 @@
 //! |---|---|
 //! | [`Chunk`], [`ChunkAppender`], [`ChunkIter`] | one series' samples, compressed: delta-of-delta timestamps, XOR or decimal values |
 //! | [`Encoding`] | the value coding of a chunk, chosen per chunk by a header byte |
+//! | [`WalWriter`], [`replay`], [`ReplayReport`] | write-ahead log: CRC-framed records in numbered segments, fsync policy, torn-tail repair |
+//! | [`Record`], [`SeriesRecord`], [`SampleRecord`] | what the WAL holds: series (id + labels) and sample batches |
 //!
 //! ```
 //! use ember_tsdb::{Chunk, Encoding};
@@ -30,8 +32,15 @@ mod bits;
 mod chunk;
 mod decimal;
 mod error;
+mod record;
+mod wal;
 mod xor;
 
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
+pub use record::{Record, SampleRecord, SeriesRecord};
+pub use wal::{
+    Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncPolicy, WalOptions,
+    WalWriter, replay,
+};

@@ -246,6 +246,16 @@ impl ChunkAppender {
         })
     }
 
+    /// An empty XOR chunk (cannot fail, unlike [`ChunkAppender::new`]).
+    pub fn xor() -> Self {
+        Self {
+            w: BitWriter::with_header(Encoding::Xor.header(0).to_vec()),
+            time: TimeState::default(),
+            values: ValueEncoder::Xor(XorEncoder::new()),
+            count: 0,
+        }
+    }
+
     /// Appends a sample; `t` must be after the last appended timestamp.
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), Error> {
         if usize::from(self.count) == MAX_CHUNK_SAMPLES {

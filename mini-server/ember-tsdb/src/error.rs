@@ -29,6 +29,18 @@ pub enum Error {
     /// A decimal chunk was asked for with a scale past [`crate::MAX_DECIMAL_SCALE`].
     #[error("decimal scale {0} is out of range (at most {max})", max = crate::MAX_DECIMAL_SCALE)]
     InvalidScale(u8),
+    /// A label set names the same label twice.
+    #[error("label `{0}` appears twice in a label set")]
+    DuplicateLabel(String),
+    /// A sample has the timestamp of the series' last sample but a different value.
+    #[error("sample at {t} has a different value than the sample already stored at that time")]
+    DuplicateSample {
+        /// The timestamp.
+        t: i64,
+    },
+    /// No series has this id in the head.
+    #[error("unknown series id {0}")]
+    UnknownSeries(u64),
     /// A WAL record does not fit in one segment.
     #[error("wal record of {len} bytes does not fit in a segment of {max} bytes")]
     RecordTooLarge {

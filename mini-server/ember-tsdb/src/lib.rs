@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`Chunk`], [`ChunkAppender`], [`ChunkIter`] | one series' samples, compressed: delta-of-delta timestamps, XOR or decimal values |
 //! | [`Encoding`] | the value coding of a chunk, chosen per chunk by a header byte |
+//! | [`Head`], [`Labels`], [`SeriesId`], [`HeadStats`] | in-memory series keyed by sorted labels, out-of-order and duplicate samples rejected and counted |
 //! | [`WalWriter`], [`replay`], [`ReplayReport`] | write-ahead log: CRC-framed records in numbered segments, fsync policy, torn-tail repair |
 //! | [`Record`], [`SeriesRecord`], [`SampleRecord`] | what the WAL holds: series (id + labels) and sample batches |
 //!
@@ -32,6 +33,8 @@ mod bits;
 mod chunk;
 mod decimal;
 mod error;
+mod head;
+mod labels;
 mod record;
 mod wal;
 mod xor;
@@ -39,6 +42,8 @@ mod xor;
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
+pub use head::{Head, HeadOptions, HeadStats, SeriesId};
+pub use labels::Labels;
 pub use record::{Record, SampleRecord, SeriesRecord};
 pub use wal::{
     Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncPolicy, WalOptions,

@@ -2,13 +2,15 @@
 //!
 //! Before timing, prints bytes per sample of each encoding on the full issue dataset
 //! (50 hosts, 24 h at 15 s: 1,450 series, 8,352,000 samples). Throughput is measured on
-//! 10 hosts (290 series, 1,670,400 samples), cut into chunks of 120 samples.
+//! 10 hosts (290 series, 1,670,400 samples), cut into chunks of 120 samples;
+//! `head_append_scrape_order` appends them into a [`Head`] one timestamp at a time across
+//! all series, as scrapes arrive (series creation and chunk cuts included).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
-use ember_tsdb::{Chunk, ChunkAppender, Encoding};
+use ember_tsdb::{Chunk, ChunkAppender, Encoding, Head, HeadOptions, Labels};
 
 #[path = "support/dataset.rs"]
 mod dataset;
@@ -128,6 +130,24 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.bench_function("head_append_scrape_order", |b| {
+        let labels: Vec<Labels> = data
+            .iter()
+            .map(|s| Labels::new([("__name__", s.name.as_str())]).expect("one label"))
+            .collect();
+        let n = data[0].samples.len();
+        b.iter(|| {
+            let mut head = Head::new(HeadOptions::default());
+            let ids: Vec<_> = labels.iter().map(|l| head.series_id(l.clone())).collect();
+            for i in 0..n {
+                for (s, &id) in data.iter().zip(&ids) {
+                    let (t, v) = s.samples[i];
+                    head.append(id, t, v).expect("in order");
+                }
+            }
+            black_box(head.chunk_bytes())
+        })
+    });
     g.finish();
 }
 

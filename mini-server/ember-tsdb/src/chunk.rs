@@ -21,6 +21,7 @@ pub const MAX_CHUNK_SAMPLES: usize = u16::MAX as usize;
 
 const TAG_XOR: u8 = 1;
 const TAG_DECIMAL: u8 = 2;
+const TAG_DECIMAL_COUNTER: u8 = 3;
 
 /// How a chunk codes its values (timestamps are always delta-of-delta coded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,12 @@ pub enum Encoding {
         /// Number of decimal digits kept, at most [`MAX_DECIMAL_SCALE`].
         scale: u8,
     },
+    /// As [`Encoding::Decimal`], with non-negative deltas stored unsigned and negative
+    /// ones as exceptions: for counters (tag 3).
+    DecimalCounter {
+        /// Number of decimal digits kept, at most [`MAX_DECIMAL_SCALE`].
+        scale: u8,
+    },
 }
 
 impl Encoding {
@@ -40,6 +47,7 @@ impl Encoding {
         let (tag, scale) = match self {
             Encoding::Xor => (TAG_XOR, 0),
             Encoding::Decimal { scale } => (TAG_DECIMAL, scale),
+            Encoding::DecimalCounter { scale } => (TAG_DECIMAL_COUNTER, scale),
         };
         let [c0, c1] = count.to_be_bytes();
         [tag, scale, c0, c1]
@@ -52,7 +60,10 @@ impl Encoding {
                 reason: "xor chunk with a non-zero scale byte",
             }),
             TAG_DECIMAL if scale <= MAX_DECIMAL_SCALE => Ok(Encoding::Decimal { scale }),
-            TAG_DECIMAL => Err(Error::InvalidScale(scale)),
+            TAG_DECIMAL_COUNTER if scale <= MAX_DECIMAL_SCALE => {
+                Ok(Encoding::DecimalCounter { scale })
+            }
+            TAG_DECIMAL | TAG_DECIMAL_COUNTER => Err(Error::InvalidScale(scale)),
             _ => Err(Error::InvalidChunk {
                 reason: "unknown encoding tag",
             }),
@@ -80,22 +91,22 @@ pub struct Chunk {
 
 impl Chunk {
     /// Encodes `samples` (strictly increasing timestamps) with the encoding that gives the
-    /// fewest bytes: decimal at the smallest scale that represents every value that any
-    /// scale represents, or XOR.
+    /// fewest bytes: decimal or decimal-counter at the smallest scale that represents
+    /// every value that any scale represents, or XOR (ties go in that order).
     pub fn encode(samples: &[(i64, f64)]) -> Result<Self, Error> {
-        let scale = samples.iter().filter_map(|&(_, v)| min_scale(v)).max();
-        let xor = Self::encode_with(Encoding::Xor, samples)?;
-        match scale {
-            Some(scale) => {
-                let dec = Self::encode_with(Encoding::Decimal { scale }, samples)?;
-                Ok(if dec.bytes.len() < xor.bytes.len() {
-                    dec
-                } else {
-                    xor
-                })
+        let mut best = Self::encode_with(Encoding::Xor, samples)?;
+        if let Some(scale) = samples.iter().filter_map(|&(_, v)| min_scale(v)).max() {
+            for enc in [
+                Encoding::DecimalCounter { scale },
+                Encoding::Decimal { scale },
+            ] {
+                let c = Self::encode_with(enc, samples)?;
+                if c.bytes.len() <= best.bytes.len() {
+                    best = c;
+                }
             }
-            None => Ok(xor),
         }
+        Ok(best)
     }
 
     /// Encodes `samples` (strictly increasing timestamps) with the given encoding.
@@ -233,10 +244,15 @@ impl ChunkAppender {
     pub fn new(encoding: Encoding) -> Result<Self, Error> {
         let values = match encoding {
             Encoding::Xor => ValueEncoder::Xor(XorEncoder::new()),
-            Encoding::Decimal { scale } if scale <= MAX_DECIMAL_SCALE => {
-                ValueEncoder::Decimal(DecimalEncoder::new(scale))
+            Encoding::Decimal { scale } | Encoding::DecimalCounter { scale }
+                if scale > MAX_DECIMAL_SCALE =>
+            {
+                return Err(Error::InvalidScale(scale));
             }
-            Encoding::Decimal { scale } => return Err(Error::InvalidScale(scale)),
+            Encoding::Decimal { scale } => ValueEncoder::Decimal(DecimalEncoder::new(scale, false)),
+            Encoding::DecimalCounter { scale } => {
+                ValueEncoder::Decimal(DecimalEncoder::new(scale, true))
+            }
         };
         Ok(Self {
             w: BitWriter::with_header(encoding.header(0).to_vec()),
@@ -367,7 +383,10 @@ impl<'a> ChunkIter<'a> {
         let (encoding, count) = header_of(bytes);
         let values = match encoding {
             Encoding::Xor => ValueDecoder::Xor(XorDecoder::new()),
-            Encoding::Decimal { scale } => ValueDecoder::Decimal(DecimalDecoder::new(scale)),
+            Encoding::Decimal { scale } => ValueDecoder::Decimal(DecimalDecoder::new(scale, false)),
+            Encoding::DecimalCounter { scale } => {
+                ValueDecoder::Decimal(DecimalDecoder::new(scale, true))
+            }
         };
         Self {
             r: BitReader::new(bytes, CHUNK_HEADER_LEN),

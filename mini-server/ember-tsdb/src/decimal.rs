@@ -73,6 +73,9 @@ const ONE_OFF_MARGIN: u32 = 8;
 #[derive(Debug, Clone)]
 pub(crate) struct DecimalEncoder {
     pow: f64,
+    /// Counter mode: codes `0` and `10` carry non-negative deltas unsigned (no zigzag);
+    /// negative deltas are always one-offs.
+    counter: bool,
     prev: i64,
     width: u32,
     last_one_off: bool,
@@ -80,14 +83,23 @@ pub(crate) struct DecimalEncoder {
 }
 
 impl DecimalEncoder {
-    pub(crate) fn new(scale: u8) -> Self {
+    pub(crate) fn new(scale: u8, counter: bool) -> Self {
         Self {
             pow: pow10(scale),
+            counter,
             prev: 0,
             width: 0,
             last_one_off: false,
             started: false,
         }
+    }
+
+    fn one_off(&mut self, w: &mut BitWriter, z: u64) {
+        let need = width(z);
+        w.write_bits(0b110, 3);
+        w.write_bits(u64::from(need), 6);
+        w.write_bits(z, need);
+        self.last_one_off = true;
     }
 
     pub(crate) fn encode(&mut self, w: &mut BitWriter, v: f64) {
@@ -97,26 +109,27 @@ impl DecimalEncoder {
             return;
         };
         // Both are within ±2^53, so the difference cannot overflow.
-        let z = zigzag(s - self.prev);
+        let d = s - self.prev;
         self.prev = s;
-        let need = width(z);
         if !self.started {
             // The first value is a one-off from 0 so its magnitude does not set the width;
             // counting it as a one-off lets the first real delta set the width directly.
             self.started = true;
-            w.write_bits(0b110, 3);
-            w.write_bits(u64::from(need), 6);
-            w.write_bits(z, need);
-            self.last_one_off = true;
-        } else if need <= self.width {
+            self.one_off(w, zigzag(d));
+            return;
+        }
+        let z = match (self.counter, u64::try_from(d)) {
+            (false, _) => zigzag(d),
+            (true, Ok(u)) => u,
+            (true, Err(_)) => return self.one_off(w, zigzag(d)),
+        };
+        let need = width(z);
+        if need <= self.width {
             w.write_bit(false);
             w.write_bits(z, self.width);
             self.last_one_off = false;
         } else if need > self.width + ONE_OFF_MARGIN && !self.last_one_off {
-            w.write_bits(0b110, 3);
-            w.write_bits(u64::from(need), 6);
-            w.write_bits(z, need);
-            self.last_one_off = true;
+            self.one_off(w, zigzag(d));
         } else {
             w.write_bits(0b10, 2);
             w.write_bits(u64::from(need), 6);
@@ -130,35 +143,41 @@ impl DecimalEncoder {
 #[derive(Debug, Clone)]
 pub(crate) struct DecimalDecoder {
     pow: f64,
+    counter: bool,
     prev: i64,
     width: u32,
 }
 
 impl DecimalDecoder {
-    pub(crate) fn new(scale: u8) -> Self {
+    pub(crate) fn new(scale: u8, counter: bool) -> Self {
         Self {
             pow: pow10(scale),
+            counter,
             prev: 0,
             width: 0,
         }
     }
 
+    fn delta(&self, z: u64) -> i64 {
+        if self.counter { z as i64 } else { unzigzag(z) }
+    }
+
     pub(crate) fn decode(&mut self, r: &mut BitReader<'_>) -> Option<f64> {
-        let z = match r.read_unary(3)? {
-            0 => r.read_bits(self.width)?,
+        let d = match r.read_unary(3)? {
+            0 => self.delta(r.read_bits(self.width)?),
             1 => {
                 let w = r.read_bits(6)? as u32;
                 self.width = w;
-                r.read_bits(w)?
+                self.delta(r.read_bits(w)?)
             }
             2 => {
                 let w = r.read_bits(6)? as u32;
-                r.read_bits(w)?
+                unzigzag(r.read_bits(w)?)
             }
             _ => return Some(f64::from_bits(r.read_bits(64)?)),
         };
         // A corrupt stream may produce any delta; wrapping keeps decoding panic-free.
-        self.prev = self.prev.wrapping_add(unzigzag(z));
+        self.prev = self.prev.wrapping_add(d);
         Some(self.prev as f64 / self.pow)
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! | piece | what |
 //! |---|---|
-//! | [`Chunk`], [`ChunkAppender`], [`ChunkIter`] | one series' samples, compressed: delta-of-delta timestamps, XOR or decimal values |
+//! | [`Chunk`], [`ChunkAppender`], [`ChunkIter`] | one series' samples, compressed: delta-of-delta timestamps; XOR, decimal or decimal-counter values |
 //! | [`Encoding`] | the value coding of a chunk, chosen per chunk by a header byte |
 //! | [`Head`], [`Labels`], [`SeriesId`], [`HeadStats`] | in-memory series keyed by sorted labels, out-of-order and duplicate samples rejected and counted |
 //! | [`WalWriter`], [`replay`], [`ReplayReport`] | write-ahead log: CRC-framed records in numbered segments, fsync policy, torn-tail repair |
@@ -21,7 +21,7 @@
 //! samples.push((1_700_001_800_000, stale));
 //!
 //! let chunk = Chunk::encode(&samples)?;
-//! assert_eq!(chunk.encoding(), Encoding::Decimal { scale: 0 });
+//! assert_eq!(chunk.encoding(), Encoding::DecimalCounter { scale: 0 });
 //! assert!(chunk.as_bytes().len() < 121); // under a byte per sample, 16 for a raw pair
 //! let back: Vec<(i64, f64)> = chunk.iter().collect();
 //! assert_eq!(back[..120], samples[..120]);

@@ -6,6 +6,7 @@ const STALE: u64 = 0x7ff0_0000_0000_0002;
 fn all_encodings() -> Vec<Encoding> {
     let mut v = vec![Encoding::Xor];
     v.extend((0..=MAX_DECIMAL_SCALE).map(|scale| Encoding::Decimal { scale }));
+    v.extend((0..=MAX_DECIMAL_SCALE).map(|scale| Encoding::DecimalCounter { scale }));
     v
 }
 
@@ -88,7 +89,7 @@ fn counter_reset_and_staleness() {
     s.push((121 * 15_000, 5.0));
     assert_round_trip(&s);
     let c = Chunk::encode(&s).unwrap();
-    assert!(matches!(c.encoding(), Encoding::Decimal { scale: 0 }));
+    assert_eq!(c.encoding(), Encoding::DecimalCounter { scale: 0 });
 }
 
 #[test]
@@ -121,9 +122,41 @@ fn decimal_picks_smallest_scale_and_beats_xor_on_decimals() {
         .map(|i| (i * 15_000, (i * 37 % 1000) as f64 / 100.0 + 1000.0))
         .collect();
     let best = Chunk::encode(&s).unwrap();
-    assert_eq!(best.encoding(), Encoding::Decimal { scale: 2 });
+    assert!(
+        matches!(
+            best.encoding(),
+            Encoding::Decimal { scale: 2 } | Encoding::DecimalCounter { scale: 2 }
+        ),
+        "{:?}",
+        best.encoding()
+    );
     let xor = Chunk::encode_with(Encoding::Xor, &s).unwrap();
     assert!(best.as_bytes().len() < xor.as_bytes().len());
+}
+
+#[test]
+fn gauges_pick_signed_decimal_and_counters_the_counter_mode() {
+    let gauge: Vec<(i64, f64)> = (0..120)
+        .map(|i| {
+            (
+                i * 15_000,
+                50.0 + if i % 2 == 0 { 0.1 } else { -0.3 } * (i % 7) as f64,
+            )
+        })
+        .collect();
+    let counter: Vec<(i64, f64)> = (0..120)
+        .map(|i| (i * 15_000, (i * i % 97 + i * 100) as f64))
+        .collect();
+    let g = Chunk::encode(&gauge).unwrap();
+    let c = Chunk::encode(&counter).unwrap();
+    assert!(
+        matches!(g.encoding(), Encoding::Decimal { .. }),
+        "{:?}",
+        g.encoding()
+    );
+    assert_eq!(c.encoding(), Encoding::DecimalCounter { scale: 0 });
+    let signed = Chunk::encode_with(Encoding::Decimal { scale: 0 }, &counter).unwrap();
+    assert!(c.as_bytes().len() < signed.as_bytes().len());
 }
 
 #[test]
@@ -222,7 +255,7 @@ proptest! {
     }
 
     #[test]
-    fn garbage_bytes_never_panic(tag in 1u8..=2, scale in 0u8..=9, count: u16, body in prop::collection::vec(any::<u8>(), 0..256)) {
+    fn garbage_bytes_never_panic(tag in 1u8..=3, scale in 0u8..=9, count: u16, body in prop::collection::vec(any::<u8>(), 0..256)) {
         let mut bytes = vec![tag, if tag == TAG_XOR { 0 } else { scale }];
         bytes.extend(count.to_be_bytes());
         bytes.extend(body);

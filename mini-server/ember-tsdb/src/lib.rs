@@ -47,5 +47,5 @@ pub use labels::Labels;
 pub use record::{Record, SampleRecord, SeriesRecord};
 pub use wal::{
     Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncPolicy, WalOptions,
-    WalWriter, replay,
+    WalWriter, decode_segment, replay,
 };

@@ -146,7 +146,7 @@ pub fn replay(dir: &Path, mut f: impl FnMut(Record)) -> Result<ReplayReport, Err
         report.segments += 1;
         let path = segment_path(dir, seg);
         let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let (good_end, bad) = read_segment(&bytes, |r| {
+        let (good_end, bad) = decode_segment(&bytes, |r| {
             report.records += 1;
             f(r);
         });
@@ -160,9 +160,16 @@ pub fn replay(dir: &Path, mut f: impl FnMut(Record)) -> Result<ReplayReport, Err
     Ok(report)
 }
 
-/// Decodes frames from one segment's bytes; returns the offset after the last good
-/// record and, if it stopped early, why.
-fn read_segment(bytes: &[u8], mut f: impl FnMut(Record)) -> (usize, Option<Corruption>) {
+/// Decodes the frames of one segment's bytes into `f`, stopping as [`replay`] does;
+/// returns the offset after the last good record and, if it stopped early, why.
+///
+/// ```
+/// use ember_tsdb::{decode_segment, Corruption};
+///
+/// let (end, why) = decode_segment(&[3, 0, 0], |_| {});
+/// assert_eq!((end, why), (0, Some(Corruption::TornHeader)));
+/// ```
+pub fn decode_segment(bytes: &[u8], mut f: impl FnMut(Record)) -> (usize, Option<Corruption>) {
     let mut off = 0;
     while off < bytes.len() {
         let rest = &bytes[off..];

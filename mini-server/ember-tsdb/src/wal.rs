@@ -10,7 +10,7 @@
 //! point is returned, not even later segments: a record after a gap could refer to a
 //! series whose record was lost. The [`ReplayReport`] says where and why it stopped.
 //! [`WalWriter::open`] then repairs the log so the server starts: it truncates that segment
-//! at the last good record and renames later segments to `NNNNNNNN.corrupt` (kept for
+//! at the last good record and renames later segments to `NNNNNNNN.corrupt` (or `.corrupt.N` if taken; kept for
 //! inspection, never replayed), and it always starts writing in a new segment.
 //!
 //! Durability per sync policy is documented on [`SyncPolicy`].
@@ -237,7 +237,14 @@ impl WalWriter {
             file.sync_all().map_err(io_err(&path))?;
             for &later in &report.skipped_segments {
                 let from = segment_path(dir, later);
-                let to = dir.join(format!("{later:08}.corrupt"));
+                // Segment numbers are reused after a repair, so an earlier repair may have
+                // left this name; never overwrite it.
+                let mut to = dir.join(format!("{later:08}.corrupt"));
+                let mut n = 1;
+                while to.exists() {
+                    to = dir.join(format!("{later:08}.corrupt.{n}"));
+                    n += 1;
+                }
                 fs::rename(&from, &to).map_err(io_err(&from))?;
             }
         }

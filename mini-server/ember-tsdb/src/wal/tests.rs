@@ -238,3 +238,43 @@ fn zeroed_tail_is_a_corruption_not_records() {
     assert_eq!(report.truncated_at, Some((0, good)));
     assert_eq!(report.reason, Some(Corruption::ZeroLength));
 }
+
+#[test]
+fn repeated_repairs_keep_every_set_aside_segment() {
+    let d = TestDir::new("repairs");
+    let open = || WalWriter::open(&d.0, opts(1 << 20), |_| {}).unwrap();
+    let tear_segment_0 = || {
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(segment_path(&d.0, 0))
+            .unwrap();
+        f.write_all(&[1, 2, 3]).unwrap();
+    };
+    let (mut w, _) = open(); // segment 0
+    w.append(&records(1)[0]).unwrap();
+    drop(w);
+    let (mut w, _) = open(); // segment 1
+    w.append(&records(1)[0]).unwrap();
+    drop(w);
+    tear_segment_0();
+    let (w, report) = open(); // sets 1 aside, writes a new segment 1
+    assert_eq!(report.skipped_segments, [1]);
+    assert_eq!(w.segment(), 1);
+    drop(w);
+    let (mut w, _) = open(); // segment 2
+    w.append(&records(1)[0]).unwrap();
+    drop(w);
+    tear_segment_0();
+    let (_, report) = open();
+    assert_eq!(report.skipped_segments, [1, 2]);
+    let mut aside: Vec<_> = fs::read_dir(&d.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".corrupt"))
+        .collect();
+    aside.sort();
+    assert_eq!(
+        aside,
+        ["00000001.corrupt", "00000001.corrupt.1", "00000002.corrupt"]
+    );
+}

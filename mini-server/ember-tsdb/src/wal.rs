@@ -10,8 +10,9 @@
 //! point is returned, not even later segments: a record after a gap could refer to a
 //! series whose record was lost. The [`ReplayReport`] says where and why it stopped.
 //! [`WalWriter::open`] then repairs the log so the server starts: it truncates that segment
-//! at the last good record and renames later segments to `NNNNNNNN.corrupt` (or `.corrupt.N` if taken; kept for
-//! inspection, never replayed), and it always starts writing in a new segment.
+//! at the last good record and renames later segments to `NNNNNNNN.corrupt` (or
+//! `NNNNNNNN.corrupt.N` if taken; kept for inspection, never replayed), and it always
+//! starts writing in a new segment.
 //!
 //! Durability per sync policy is documented on [`SyncPolicy`].
 

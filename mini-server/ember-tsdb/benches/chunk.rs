@@ -40,8 +40,16 @@ fn print_sizes() {
         data.len(),
         data[0].name
     );
-    eprintln!("{:>14} {:>8} {:>8}", "samples/chunk", "xor", "best");
+    eprintln!(
+        "{:>14} {:>8} {:>8} {:>8}",
+        "samples/chunk", "xor", "best", "quick"
+    );
     for per in [120, 480, 5760] {
+        let quick: usize = data
+            .iter()
+            .flat_map(|s| s.samples.chunks(per))
+            .map(|p| Chunk::encode_quick(p).map_or(0, |c| c.as_bytes().len()))
+            .sum();
         let size = |best| -> f64 {
             let bytes: usize = encode_all(&data, per, best)
                 .iter()
@@ -49,7 +57,12 @@ fn print_sizes() {
                 .sum();
             bytes as f64 / samples as f64
         };
-        eprintln!("{per:>14} {:>8.3} {:>8.3}", size(false), size(true));
+        eprintln!(
+            "{per:>14} {:>8.3} {:>8.3} {:>8.3}",
+            size(false),
+            size(true),
+            quick as f64 / samples as f64
+        );
     }
     let mut by_family: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for s in &data {

@@ -109,6 +109,50 @@ impl Chunk {
         Ok(best)
     }
 
+    /// Encodes `samples` once, with an encoding chosen from their statistics rather than
+    /// by trial: XOR if more than a quarter of the values are representable at no decimal
+    /// scale, else decimal-counter if no delta between representable values is negative,
+    /// else decimal. Several times faster than [`Chunk::encode`], sometimes larger.
+    ///
+    /// ```
+    /// use ember_tsdb::{Chunk, Encoding};
+    ///
+    /// let c = Chunk::encode_quick(&[(0, 1.0), (1, 2.5), (2, 4.0)])?;
+    /// assert_eq!(c.encoding(), Encoding::DecimalCounter { scale: 1 });
+    /// let g = Chunk::encode_quick(&[(0, 1.0), (1, 0.5)])?;
+    /// assert_eq!(g.encoding(), Encoding::Decimal { scale: 1 });
+    /// let x = Chunk::encode_quick(&[(0, 0.1 + 0.2)])?;
+    /// assert_eq!(x.encoding(), Encoding::Xor);
+    /// # Ok::<(), ember_tsdb::Error>(())
+    /// ```
+    pub fn encode_quick(samples: &[(i64, f64)]) -> Result<Self, Error> {
+        let mut scale = None;
+        let mut escaped = 0;
+        let mut decreasing = false;
+        let mut prev: Option<f64> = None;
+        for &(_, v) in samples {
+            match min_scale(v) {
+                Some(k) => {
+                    scale = scale.max(Some(k));
+                    decreasing |= prev.is_some_and(|p| v < p);
+                    prev = Some(v);
+                }
+                None => escaped += 1,
+            }
+        }
+        let encoding = match scale {
+            Some(scale) if escaped * 4 <= samples.len() => {
+                if decreasing {
+                    Encoding::Decimal { scale }
+                } else {
+                    Encoding::DecimalCounter { scale }
+                }
+            }
+            _ => Encoding::Xor,
+        };
+        Self::encode_with(encoding, samples)
+    }
+
     /// Encodes `samples` (strictly increasing timestamps) with the given encoding.
     ///
     /// ```

@@ -2,8 +2,8 @@
 //!
 //! Series are keyed by their sorted [`Labels`] and get dense ids in creation order. Each
 //! series has an open XOR [`ChunkAppender`]; when it holds
-//! [`HeadOptions::chunk_samples`] samples it is cut and re-encoded with [`Chunk::encode`]
-//! (decimal or XOR, whichever is smaller).
+//! [`HeadOptions::chunk_samples`] samples it is cut and re-encoded with
+//! [`Chunk::encode_quick`] (one encode, the encoding chosen from the samples' statistics).
 //!
 //! Ingestion rules follow Prometheus's defaults: a sample older than the series' last
 //! sample is rejected as out of order; one at the same timestamp with the same value bits
@@ -154,7 +154,7 @@ impl Head {
         }
         if s.open.len() >= chunk_samples {
             let samples: Vec<(i64, f64)> = s.open.iter().collect();
-            s.chunks.push(Chunk::encode(&samples)?);
+            s.chunks.push(Chunk::encode_quick(&samples)?);
             s.open = new_open();
         }
         s.open.append(t, v)?;

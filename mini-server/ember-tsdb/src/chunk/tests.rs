@@ -19,6 +19,7 @@ fn assert_round_trip(samples: &[(i64, f64)]) {
         .map(|e| Chunk::encode_with(e, samples).unwrap())
         .collect();
     chunks.push(Chunk::encode(samples).unwrap());
+    chunks.push(Chunk::encode_quick(samples).unwrap());
     for chunk in chunks {
         let chunk = Chunk::from_bytes(chunk.as_bytes().to_vec()).unwrap();
         assert_eq!(chunk.len(), samples.len());

@@ -127,6 +127,16 @@ fn bench(c: &mut Criterion) {
     g.bench_function("encode_best", |b| {
         b.iter(|| black_box(encode_all(&data, CHUNK, true)))
     });
+    g.bench_function("encode_quick", |b| {
+        b.iter(|| {
+            let n: usize = data
+                .iter()
+                .flat_map(|s| s.samples.chunks(CHUNK))
+                .map(|p| Chunk::encode_quick(p).map_or(0, |c| c.as_bytes().len()))
+                .sum();
+            black_box(n)
+        })
+    });
     let xor = encode_all(&data, CHUNK, false);
     for (name, chunks) in [("decode_xor", &xor), ("decode_best", &best)] {
         g.bench_function(name, |b| {

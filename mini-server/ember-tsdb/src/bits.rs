@@ -1,0 +1,149 @@
+//! Bit-level writer and reader shared by the chunk codecs.
+//!
+//! Bits are packed most significant first: the first bit written is bit 7 of the first
+//! byte. A stream ends on a byte boundary; unused low bits of the last byte are zero.
+
+/// Appends bits to a byte vector that may start with a byte-aligned header.
+#[derive(Debug, Clone)]
+pub(crate) struct BitWriter {
+    buf: Vec<u8>,
+    /// Free low bits in the last byte of `buf` (0 means the next write starts a new byte).
+    free: u32,
+}
+
+impl BitWriter {
+    /// A writer whose stream starts after `header`.
+    pub(crate) fn with_header(header: Vec<u8>) -> Self {
+        Self {
+            buf: header,
+            free: 0,
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    pub(crate) fn write_bit(&mut self, bit: bool) {
+        self.write_bits(u64::from(bit), 1);
+    }
+
+    /// Writes the low `n` bits of `value` (`n` at most 64), most significant first.
+    pub(crate) fn write_bits(&mut self, value: u64, mut n: u32) {
+        debug_assert!(n <= 64);
+        while n > 0 {
+            if self.free == 0 {
+                self.buf.push(0);
+                self.free = 8;
+            }
+            let take = n.min(self.free);
+            // `n - take < 64` because `take >= 1`, so the shift is in range.
+            let bits = ((value >> (n - take)) & ((1u64 << take) - 1)) as u8;
+            if let Some(last) = self.buf.last_mut() {
+                *last |= bits << (self.free - take);
+            }
+            self.free -= take;
+            n -= take;
+        }
+    }
+}
+
+/// Reads bits from a byte slice, most significant first.
+#[derive(Debug, Clone)]
+pub(crate) struct BitReader<'a> {
+    buf: &'a [u8],
+    /// Position in bits from the start of `buf`.
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    /// A reader positioned at byte `start` of `buf`.
+    pub(crate) fn new(buf: &'a [u8], start: usize) -> Self {
+        Self {
+            buf,
+            pos: start * 8,
+        }
+    }
+
+    pub(crate) fn read_bit(&mut self) -> Option<bool> {
+        let byte = *self.buf.get(self.pos / 8)?;
+        let bit = (byte >> (7 - (self.pos % 8))) & 1;
+        self.pos += 1;
+        Some(bit == 1)
+    }
+
+    /// Reads `n` bits (at most 64); `None` when the stream ends first.
+    pub(crate) fn read_bits(&mut self, mut n: u32) -> Option<u64> {
+        debug_assert!(n <= 64);
+        let mut out: u64 = 0;
+        while n > 0 {
+            let byte = *self.buf.get(self.pos / 8)?;
+            let used = (self.pos % 8) as u32;
+            let avail = 8 - used;
+            let take = n.min(avail);
+            let bits = (u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1);
+            // `take <= 8`, so the shift is in range; `n <= 64` means no set bit is lost.
+            out = (out << take) | bits;
+            self.pos += take as usize;
+            n -= take;
+        }
+        Some(out)
+    }
+
+    /// Counts leading one bits, up to `max`, consuming them and the terminating zero
+    /// (no terminating zero is consumed when `max` ones are read).
+    pub(crate) fn read_unary(&mut self, max: u32) -> Option<u32> {
+        let mut n = 0;
+        while n < max {
+            if !self.read_bit()? {
+                return Some(n);
+            }
+            n += 1;
+        }
+        Some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip_across_byte_boundaries() {
+        let mut w = BitWriter::with_header(vec![0xAB]);
+        let items: [(u64, u32); 7] = [
+            (1, 1),
+            (0b101, 3),
+            (u64::MAX, 64),
+            (0, 0),
+            (0x1234, 13),
+            (0, 7),
+            (u64::MAX >> 1, 63),
+        ];
+        for (v, n) in items {
+            w.write_bits(v, n);
+        }
+        let bytes = w.into_bytes();
+        assert_eq!(bytes[0], 0xAB);
+        let mut r = BitReader::new(&bytes, 1);
+        for (v, n) in items {
+            let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+            assert_eq!(r.read_bits(n), Some(v & mask));
+        }
+    }
+
+    #[test]
+    fn reading_past_the_end_is_none() {
+        let mut r = BitReader::new(&[0xFF], 0);
+        assert_eq!(r.read_bits(8), Some(0xFF));
+        assert_eq!(r.read_bit(), None);
+    }
+}

@@ -1,0 +1,61 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `ember-tsdb`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A sample's timestamp is not strictly after the previous one in the chunk.
+    #[error("sample timestamp {t} is not after the chunk's last timestamp {last}")]
+    OutOfOrder {
+        /// The rejected timestamp.
+        t: i64,
+        /// The chunk's last timestamp.
+        last: i64,
+    },
+    /// The chunk holds the maximum number of samples its header can count.
+    #[error("chunk is full ({max} samples)")]
+    ChunkFull {
+        /// The maximum number of samples in a chunk.
+        max: usize,
+    },
+    /// A chunk's bytes do not start with a valid header.
+    #[error("invalid chunk: {reason}")]
+    InvalidChunk {
+        /// What is wrong with the header.
+        reason: &'static str,
+    },
+    /// A decimal chunk was asked for with a scale past [`crate::MAX_DECIMAL_SCALE`].
+    #[error("decimal scale {0} is out of range (at most {max})", max = crate::MAX_DECIMAL_SCALE)]
+    InvalidScale(u8),
+    /// A label set names the same label twice.
+    #[error("label `{0}` appears twice in a label set")]
+    DuplicateLabel(String),
+    /// A sample has the timestamp of the series' last sample but a different value.
+    #[error("sample at {t} has a different value than the sample already stored at that time")]
+    DuplicateSample {
+        /// The timestamp.
+        t: i64,
+    },
+    /// No series has this id in the head.
+    #[error("unknown series id {0}")]
+    UnknownSeries(u64),
+    /// A WAL record does not fit in one segment.
+    #[error("wal record of {len} bytes does not fit in a segment of {max} bytes")]
+    RecordTooLarge {
+        /// Framed size of the record.
+        len: usize,
+        /// Maximum segment size.
+        max: u64,
+    },
+    /// An I/O operation on a WAL file or directory failed.
+    #[error("wal i/o on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}

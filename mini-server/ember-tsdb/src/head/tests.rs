@@ -1,0 +1,118 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+fn labels(i: usize) -> Labels {
+    Labels::new([("__name__", format!("m{}", i % 3)), ("i", i.to_string())]).unwrap()
+}
+
+#[test]
+fn series_ids_are_stable_and_dense() {
+    let mut h = Head::new(HeadOptions::default());
+    let a = h.series_id(labels(0));
+    let b = h.series_id(labels(1));
+    assert_eq!((a, b), (SeriesId(0), SeriesId(1)));
+    assert_eq!(h.series_id(labels(0)), a);
+    assert_eq!(h.get(&labels(1)), Some(b));
+    assert_eq!(h.labels(b), Some(&labels(1)));
+    assert_eq!(h.num_series(), 2);
+    assert_eq!(h.stats().series_created, 2);
+    assert!(matches!(
+        h.append(SeriesId(9), 0, 0.0),
+        Err(Error::UnknownSeries(9))
+    ));
+}
+
+#[test]
+fn duplicates_and_out_of_order_are_counted() {
+    let mut h = Head::new(HeadOptions::default());
+    let id = h.series_id(labels(0));
+    h.append(id, 10, 1.0).unwrap();
+    h.append(id, 10, 1.0).unwrap(); // identical: ignored
+    assert!(matches!(
+        h.append(id, 10, 2.0),
+        Err(Error::DuplicateSample { t: 10 })
+    ));
+    assert!(matches!(
+        h.append(id, 9, 2.0),
+        Err(Error::OutOfOrder { t: 9, last: 10 })
+    ));
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    h.append(id, 11, stale).unwrap();
+    assert!(matches!(
+        h.append(id, 11, f64::NAN),
+        Err(Error::DuplicateSample { .. })
+    ));
+    let st = h.stats();
+    assert_eq!(
+        (
+            st.samples_appended,
+            st.identical_ignored,
+            st.duplicates,
+            st.out_of_order
+        ),
+        (2, 1, 2, 1)
+    );
+    let got: Vec<(i64, u64)> = h
+        .samples(id)
+        .unwrap()
+        .map(|(t, v)| (t, v.to_bits()))
+        .collect();
+    assert_eq!(got, [(10, 1f64.to_bits()), (11, stale.to_bits())]);
+}
+
+#[test]
+fn cut_chunks_are_compressed() {
+    let mut h = Head::new(HeadOptions { chunk_samples: 120 });
+    let id = h.series_id(labels(0));
+    for i in 0..1200 {
+        h.append(id, i * 15_000, (i * 3) as f64).unwrap();
+    }
+    assert_eq!(h.samples(id).unwrap().count(), 1200);
+    // Decimal-coded counters take well under 2 bytes per sample.
+    assert!(h.chunk_bytes() < 2 * 1200, "{}", h.chunk_bytes());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append { series: usize, t: i64, v: u8 },
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        (0usize..5, -20i64..200, 0u8..4).prop_map(|(series, t, v)| Op::Append { series, t, v }),
+        0..400,
+    )
+}
+
+proptest! {
+    /// Random appends checked against a `BTreeMap` model with Prometheus's rules.
+    #[test]
+    fn head_matches_btreemap_model(ops in ops(), chunk_samples in 1usize..10) {
+        let mut h = Head::new(HeadOptions { chunk_samples });
+        let mut model: BTreeMap<Labels, BTreeMap<i64, f64>> = BTreeMap::new();
+        let mut want = HeadStats::default();
+        for op in ops {
+            let Op::Append { series, t, v } = op;
+            let v = if v == 3 { f64::from_bits(0x7ff0_0000_0000_0002) } else { f64::from(v) * 0.25 };
+            let l = labels(series);
+            let id = h.series_id(l.clone());
+            let m = model.entry(l).or_insert_with(|| { want.series_created += 1; BTreeMap::new() });
+            let res = h.append(id, t, v);
+            match m.last_key_value() {
+                Some((&lt, _)) if t < lt => { want.out_of_order += 1; prop_assert!(res.is_err()); }
+                Some((&lt, lv)) if t == lt && lv.to_bits() == v.to_bits() => { want.identical_ignored += 1; prop_assert!(res.is_ok()); }
+                Some((&lt, _)) if t == lt => { want.duplicates += 1; prop_assert!(res.is_err()); }
+                _ => { want.samples_appended += 1; m.insert(t, v); prop_assert!(res.is_ok()); }
+            }
+        }
+        prop_assert_eq!(h.stats(), want);
+        prop_assert_eq!(h.num_series(), model.len());
+        for (l, m) in &model {
+            let id = h.get(l).unwrap();
+            let got: Vec<(i64, u64)> = h.samples(id).unwrap().map(|(t, v)| (t, v.to_bits())).collect();
+            let exp: Vec<(i64, u64)> = m.iter().map(|(&t, v)| (t, v.to_bits())).collect();
+            prop_assert_eq!(got, exp);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Ember's time series storage: compact chunks and a crash-safe write-ahead log.
+//!
+//! This crate is being built bottom-up (see `README.md` for status and figures, and
+//! `FORMAT.md` for the byte layouts). What exists today:
+//!
+//! | piece | what |
+//! |---|---|
+//! | [`Chunk`], [`ChunkAppender`], [`ChunkIter`] | one series' samples, compressed: delta-of-delta timestamps; XOR, decimal or decimal-counter values |
+//! | [`Encoding`] | the value coding of a chunk, chosen per chunk by a header byte |
+//! | [`Head`], [`Labels`], [`SeriesId`], [`HeadStats`] | in-memory series keyed by sorted labels, out-of-order and duplicate samples rejected and counted |
+//! | [`WalWriter`], [`replay`], [`ReplayReport`] | write-ahead log: CRC-framed records in numbered segments, fsync policy, torn-tail repair |
+//! | [`Record`], [`SeriesRecord`], [`SampleRecord`] | what the WAL holds: series (id + labels) and sample batches |
+//!
+//! ```
+//! use ember_tsdb::{Chunk, Encoding};
+//!
+//! // A counter scraped every 15 s, then a staleness marker.
+//! let stale = f64::from_bits(0x7ff0000000000002);
+//! let mut samples: Vec<(i64, f64)> =
+//!     (0..120).map(|i| (1_700_000_000_000 + i * 15_000, (i * 3) as f64)).collect();
+//! samples.push((1_700_001_800_000, stale));
+//!
+//! let chunk = Chunk::encode(&samples)?;
+//! assert_eq!(chunk.encoding(), Encoding::DecimalCounter { scale: 0 });
+//! assert!(chunk.as_bytes().len() < 121); // under a byte per sample, 16 for a raw pair
+//! let back: Vec<(i64, f64)> = chunk.iter().collect();
+//! assert_eq!(back[..120], samples[..120]);
+//! assert_eq!(back[120].1.to_bits(), stale.to_bits());
+//! # Ok::<(), ember_tsdb::Error>(())
+//! ```
+
+mod bits;
+mod chunk;
+mod decimal;
+mod error;
+mod head;
+mod labels;
+mod record;
+mod wal;
+mod xor;
+
+pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
+pub use decimal::MAX_DECIMAL_SCALE;
+pub use error::Error;
+pub use head::{Head, HeadOptions, HeadStats, SeriesId};
+pub use labels::Labels;
+pub use record::{Record, SampleRecord, SeriesRecord};
+pub use wal::{
+    Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncPolicy, WalOptions,
+    WalWriter, decode_segment, replay,
+};

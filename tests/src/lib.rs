@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`free_port`] | a loopback port nobody listens on |
 //! | [`Child`] | a spawned process killed when dropped |
-//! | [`http_get`] | a minimal HTTP/1.1 GET over a `TcpStream` |
+//! | [`http_get`], [`http_request`] | a minimal HTTP/1.1 client over a `TcpStream` |
 //! | [`Prometheus`] | the `prometheus` binary scraping given targets, with a query API |
 //! | [`Pushgateway`] | the `prometheus-pushgateway` binary |
 //!
@@ -16,7 +16,7 @@ mod process;
 mod prometheus;
 mod pushgateway;
 
-pub use http::{HttpResponse, http_get, wait_for_http};
+pub use http::{HttpResponse, http_get, http_request, wait_for_http};
 pub use process::{Child, free_port, require_binary};
 pub use prometheus::{Prometheus, VectorSample};
 pub use pushgateway::Pushgateway;

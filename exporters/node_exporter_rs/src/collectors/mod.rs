@@ -1,0 +1,91 @@
+//! The collector table: every collector node_exporter has on Linux, its flag, its own
+//! command-line arguments and its constructor.
+//!
+//! A collector module exposes `pub(crate) const ENTRY: Entry`. `main` builds the command
+//! line from [`ALL`] and constructs the enabled collectors with [`build`].
+
+use clap::{Arg, ArgMatches};
+use ember_exporter::{Collector, CollectorFlag};
+
+use crate::Paths;
+
+mod loadavg;
+
+/// What a collector's constructor gets: the roots and the parsed command line (for the
+/// collector's own `--collector.NAME.*` flags).
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// `--path.*`.
+    pub paths: &'a Paths,
+    /// The whole parsed command line.
+    pub matches: &'a ArgMatches,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// Name and default state, as `--collector.NAME` / `--no-collector.NAME`.
+    pub flag: CollectorFlag,
+    /// The collector's own flags (`--collector.NAME.*`), spelled as upstream.
+    pub args: fn() -> Vec<Arg>,
+    /// Builds the collector; an error (bad regex flag, ...) stops start-up.
+    pub build: fn(&Context<'_>) -> Result<Box<dyn Collector>, String>,
+}
+
+/// No collector-specific flags.
+pub(crate) fn no_args() -> Vec<Arg> {
+    Vec::new()
+}
+
+/// Every collector, in name order.
+pub const ALL: &[Entry] = &[
+    // -- collectors (keep in name order) --
+    loadavg::ENTRY,
+];
+
+/// The flags of all collectors, for [`ember_exporter::command`].
+pub fn flags() -> Vec<CollectorFlag> {
+    ALL.iter().map(|e| e.flag).collect()
+}
+
+/// The extra arguments of all collectors.
+pub fn args() -> Vec<Arg> {
+    ALL.iter().flat_map(|e| (e.args)()).collect()
+}
+
+/// Constructs the collectors named in `enabled`.
+pub fn build(enabled: &[&str], ctx: &Context<'_>) -> Result<Vec<Box<dyn Collector>>, String> {
+    let mut out = Vec::new();
+    for entry in ALL {
+        if enabled.contains(&entry.flag.name) {
+            out.push(
+                (entry.build)(ctx).map_err(|e| format!("collector {}: {e}", entry.flag.name))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Builds one collector by name with the given roots and extra command-line arguments
+/// (such as `--collector.textfile.directory=...`), as the fixture tests do.
+pub fn build_one(
+    name: &str,
+    paths: &Paths,
+    extra_args: &[String],
+) -> Result<Box<dyn Collector>, String> {
+    let entry = ALL
+        .iter()
+        .find(|e| e.flag.name == name)
+        .ok_or_else(|| format!("no collector named {name}"))?;
+    let matches = clap::Command::new("node_exporter")
+        .args(args())
+        .try_get_matches_from(
+            std::iter::once("node_exporter".to_string()).chain(extra_args.iter().cloned()),
+        )
+        .map_err(|e| e.to_string())?;
+    let ctx = Context {
+        paths,
+        matches: &matches,
+    };
+    (entry.build)(&ctx)
+}

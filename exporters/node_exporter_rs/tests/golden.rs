@@ -1,0 +1,67 @@
+//! Every collector against its fixture tree: `tests/fixtures/<collector>/` holds
+//! `proc/`, `sys/`, ... as the kernel lays them out, plus an optional `args` file (one
+//! command-line argument per line, `{fixture}` standing for the fixture directory). The
+//! collector's output, in the text format, must equal `tests/golden/<collector>.prom`.
+//!
+//! `UPDATE_GOLDEN=1 cargo test -p node_exporter_rs --test golden` rewrites the golden
+//! files; review the diff before committing it.
+
+use std::path::{Path, PathBuf};
+
+use ember_expfmt::{Encoder, Format};
+use node_exporter_rs::Paths;
+use node_exporter_rs::collectors::build_one;
+
+fn render(dir: &Path, name: &str) -> String {
+    let args: Vec<String> = match std::fs::read_to_string(dir.join("args")) {
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.replace("{fixture}", &dir.display().to_string()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let collector = build_one(name, &Paths::fixture(dir), &args)
+        .unwrap_or_else(|e| panic!("building {name}: {e}"));
+    let mut families = Vec::new();
+    collector
+        .update(&mut families)
+        .unwrap_or_else(|e| panic!("collector {name} failed on its fixture: {e}"));
+    let mut encoder = Encoder::new(Format::Text);
+    for family in &families {
+        encoder.write_family(family);
+    }
+    String::from_utf8(encoder.finish()).expect("text format is UTF-8")
+}
+
+#[test]
+fn collectors_match_their_golden_output() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures"))
+        .expect("tests/fixtures exists")
+        .map(|e| e.expect("readable fixtures dir").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty());
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name");
+        let got = render(dir, name);
+        let golden = root.join("golden").join(format!("{name}.prom"));
+        if update {
+            std::fs::write(&golden, &got).expect("write golden");
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", golden.display()));
+        if got != want {
+            failures.push(format!("--- {name}: want\n{want}\n--- got\n{got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -9,7 +9,9 @@ use ember_exporter::{Collector, CollectorFlag};
 
 use crate::Paths;
 
+mod hwmon;
 mod loadavg;
+mod thermal_zone;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
 /// collector's own `--collector.NAME.*` flags).
@@ -40,7 +42,9 @@ pub(crate) fn no_args() -> Vec<Arg> {
 /// Every collector, in name order.
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
+    hwmon::ENTRY,
     loadavg::ENTRY,
+    thermal_zone::ENTRY,
 ];
 
 /// The flags of all collectors, for [`ember_exporter::command`].

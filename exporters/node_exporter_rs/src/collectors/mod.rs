@@ -11,6 +11,7 @@ use crate::Paths;
 
 mod hwmon;
 mod loadavg;
+mod mdadm;
 mod thermal_zone;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
@@ -44,6 +45,7 @@ pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
     hwmon::ENTRY,
     loadavg::ENTRY,
+    mdadm::ENTRY,
     thermal_zone::ENTRY,
 ];
 

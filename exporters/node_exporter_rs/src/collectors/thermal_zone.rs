@@ -115,11 +115,9 @@ impl Collector for ThermalZone {
     }
 
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        let zones = match self.zones() {
-            Ok(z) => z,
-            Err(e) if is_absent(&e) => return Err(CollectorError::NoData),
-            Err(e) => return Err(e),
-        };
+        // A missing class directory is no zone at all (a glob matching nothing), not an
+        // error; a zone missing a required attribute fails the update, as upstream.
+        let zones = self.zones()?;
         let mut families = Families::new();
         for zone in &zones {
             families.gauge(
@@ -129,11 +127,7 @@ impl Collector for ThermalZone {
                 zone.temp as f64 / 1000.0,
             );
         }
-        let devices = match self.cooling_devices() {
-            Ok(d) => d,
-            Err(e) if is_absent(&e) => return Err(CollectorError::NoData),
-            Err(e) => return Err(e),
-        };
+        let devices = self.cooling_devices()?;
         for dev in &devices {
             let labels = [("name", dev.name.as_str()), ("type", dev.kind.as_str())];
             families.gauge(

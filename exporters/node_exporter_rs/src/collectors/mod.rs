@@ -12,6 +12,8 @@ use crate::Paths;
 mod hwmon;
 mod loadavg;
 mod mdadm;
+mod nfs;
+mod nfsd;
 mod thermal_zone;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
@@ -46,6 +48,8 @@ pub const ALL: &[Entry] = &[
     hwmon::ENTRY,
     loadavg::ENTRY,
     mdadm::ENTRY,
+    nfs::ENTRY,
+    nfsd::ENTRY,
     thermal_zone::ENTRY,
 ];
 

@@ -15,6 +15,7 @@ mod mdadm;
 mod nfs;
 mod nfsd;
 mod thermal_zone;
+mod zfs;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
 /// collector's own `--collector.NAME.*` flags).
@@ -51,6 +52,7 @@ pub const ALL: &[Entry] = &[
     nfs::ENTRY,
     nfsd::ENTRY,
     thermal_zone::ENTRY,
+    zfs::ENTRY,
 ];
 
 /// The flags of all collectors, for [`ember_exporter::command`].

@@ -63,11 +63,24 @@ fn fixture_args(dir: &Path) -> Vec<String> {
 fn scrape_reference(root: &Path, collectors: &[&str], extra: &[String]) -> String {
     let port = free_port().expect("free port");
     let addr = format!("127.0.0.1:{port}");
+    // node_exporter refuses to start without both mount points; a fixture that needs only
+    // one of them gets an empty directory for the other.
+    let empty = std::env::temp_dir().join(format!("node-exporter-ref-empty-{port}"));
+    let mount = |name: &str| {
+        let dir = root.join(name);
+        if dir.is_dir() {
+            dir
+        } else {
+            let dir = empty.join(name);
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            dir
+        }
+    };
     let mut cmd = Command::new(BINARY);
     cmd.arg("--collector.disable-defaults")
         .args(collectors.iter().map(|c| format!("--collector.{c}")))
-        .arg(format!("--path.procfs={}", root.join("proc").display()))
-        .arg(format!("--path.sysfs={}", root.join("sys").display()))
+        .arg(format!("--path.procfs={}", mount("proc").display()))
+        .arg(format!("--path.sysfs={}", mount("sys").display()))
         .arg(format!("--path.rootfs={}", root.display()))
         .arg(format!("--web.listen-address={addr}"))
         .args(extra);

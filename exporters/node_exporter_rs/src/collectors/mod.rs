@@ -15,6 +15,7 @@ mod mdadm;
 mod nfs;
 mod nfsd;
 mod thermal_zone;
+mod xfs;
 mod zfs;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
@@ -52,6 +53,7 @@ pub const ALL: &[Entry] = &[
     nfs::ENTRY,
     nfsd::ENTRY,
     thermal_zone::ENTRY,
+    xfs::ENTRY,
     zfs::ENTRY,
 ];
 

@@ -9,6 +9,7 @@ use ember_exporter::{Collector, CollectorFlag};
 
 use crate::Paths;
 
+mod btrfs;
 mod hwmon;
 mod loadavg;
 mod mdadm;
@@ -47,6 +48,7 @@ pub(crate) fn no_args() -> Vec<Arg> {
 /// Every collector, in name order.
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
+    btrfs::ENTRY,
     hwmon::ENTRY,
     loadavg::ENTRY,
     mdadm::ENTRY,

@@ -153,3 +153,78 @@ impl Families {
         }
     }
 }
+
+/// A `--collector.*` flag holding a regular expression (Go's RE2 syntax is a subset of
+/// the `regex` crate's), spelled and defaulted as upstream.
+pub fn regex_arg(name: &'static str, default: &'static str, help: &'static str) -> clap::Arg {
+    clap::Arg::new(name)
+        .long(name)
+        .value_name("REGEX")
+        .default_value(default)
+        .help(help)
+}
+
+/// Compiles the regular expression given to a flag built with [`regex_arg`].
+pub fn regex_value(matches: &clap::ArgMatches, name: &str) -> Result<regex::Regex, String> {
+    let pattern = matches
+        .get_one::<String>(name)
+        .map(String::as_str)
+        .unwrap_or("^$");
+    regex::Regex::new(pattern).map_err(|e| format!("--{name}: {e}"))
+}
+
+/// Parses an integer as Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then a
+/// `0x`, `0o`, `0b` or leading-`0` (octal) prefix selects the base.
+pub fn parse_go_int(text: &str) -> Option<i64> {
+    let (negative, body) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, radix).ok()?;
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_base_zero_integers() {
+        assert_eq!(parse_go_int("42"), Some(42));
+        assert_eq!(parse_go_int("-7"), Some(-7));
+        assert_eq!(parse_go_int("0x1f"), Some(31));
+        assert_eq!(parse_go_int("010"), Some(8));
+        assert_eq!(parse_go_int("0"), Some(0));
+        assert_eq!(parse_go_int("0b101"), Some(5));
+        assert_eq!(parse_go_int("N/A"), None);
+        assert_eq!(parse_go_int(""), None);
+        assert_eq!(parse_go_int("--1"), None);
+    }
+
+    #[test]
+    fn prefixed_entries_are_listed_in_order() {
+        let dir = std::env::temp_dir().join(format!("sysfs-list-{}", std::process::id()));
+        for name in ["thermal_zone10", "thermal_zone2", "thermal_zonex", "cooling_device0"] {
+            std::fs::create_dir_all(dir.join(name)).expect("mkdir");
+        }
+        let got = list_prefixed(&dir, "thermal_zone").expect("lists");
+        assert_eq!(got, ["thermal_zone10", "thermal_zone2"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

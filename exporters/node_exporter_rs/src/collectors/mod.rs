@@ -9,12 +9,14 @@ use ember_exporter::{Collector, CollectorFlag};
 
 use crate::Paths;
 
+mod bonding;
 mod btrfs;
 mod hwmon;
 mod loadavg;
 mod mdadm;
 mod nfs;
 mod nfsd;
+mod powersupplyclass;
 mod thermal_zone;
 mod xfs;
 mod zfs;
@@ -48,12 +50,14 @@ pub(crate) fn no_args() -> Vec<Arg> {
 /// Every collector, in name order.
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
+    bonding::ENTRY,
     btrfs::ENTRY,
     hwmon::ENTRY,
     loadavg::ENTRY,
     mdadm::ENTRY,
     nfs::ENTRY,
     nfsd::ENTRY,
+    powersupplyclass::ENTRY,
     thermal_zone::ENTRY,
     xfs::ENTRY,
     zfs::ENTRY,

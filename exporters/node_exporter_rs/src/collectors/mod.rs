@@ -11,6 +11,7 @@ use crate::Paths;
 
 mod bonding;
 mod btrfs;
+mod edac;
 mod hwmon;
 mod loadavg;
 mod mdadm;
@@ -52,6 +53,7 @@ pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
     bonding::ENTRY,
     btrfs::ENTRY,
+    edac::ENTRY,
     hwmon::ENTRY,
     loadavg::ENTRY,
     mdadm::ENTRY,

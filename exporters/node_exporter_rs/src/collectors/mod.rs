@@ -18,6 +18,7 @@ mod mdadm;
 mod nfs;
 mod nfsd;
 mod powersupplyclass;
+mod rapl;
 mod thermal_zone;
 mod xfs;
 mod zfs;
@@ -60,6 +61,7 @@ pub const ALL: &[Entry] = &[
     nfs::ENTRY,
     nfsd::ENTRY,
     powersupplyclass::ENTRY,
+    rapl::ENTRY,
     thermal_zone::ENTRY,
     xfs::ENTRY,
     zfs::ENTRY,

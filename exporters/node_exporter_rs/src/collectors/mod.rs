@@ -11,6 +11,7 @@ use crate::Paths;
 
 mod bonding;
 mod btrfs;
+mod dmi;
 mod edac;
 mod hwmon;
 mod loadavg;
@@ -54,6 +55,7 @@ pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
     bonding::ENTRY,
     btrfs::ENTRY,
+    dmi::ENTRY,
     edac::ENTRY,
     hwmon::ENTRY,
     loadavg::ENTRY,

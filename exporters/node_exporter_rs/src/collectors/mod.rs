@@ -18,6 +18,7 @@ mod loadavg;
 mod mdadm;
 mod nfs;
 mod nfsd;
+mod nvme;
 mod powersupplyclass;
 mod rapl;
 mod thermal_zone;
@@ -62,6 +63,7 @@ pub const ALL: &[Entry] = &[
     mdadm::ENTRY,
     nfs::ENTRY,
     nfsd::ENTRY,
+    nvme::ENTRY,
     powersupplyclass::ENTRY,
     rapl::ENTRY,
     thermal_zone::ENTRY,

@@ -21,6 +21,7 @@ mod nfsd;
 mod nvme;
 mod powersupplyclass;
 mod rapl;
+mod selinux;
 mod thermal_zone;
 mod xfs;
 mod zfs;
@@ -66,6 +67,7 @@ pub const ALL: &[Entry] = &[
     nvme::ENTRY,
     powersupplyclass::ENTRY,
     rapl::ENTRY,
+    selinux::ENTRY,
     thermal_zone::ENTRY,
     xfs::ENTRY,
     zfs::ENTRY,

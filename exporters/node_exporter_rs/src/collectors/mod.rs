@@ -23,6 +23,7 @@ mod powersupplyclass;
 mod rapl;
 mod selinux;
 mod thermal_zone;
+mod udp_queues;
 mod xfs;
 mod zfs;
 
@@ -69,6 +70,7 @@ pub const ALL: &[Entry] = &[
     rapl::ENTRY,
     selinux::ENTRY,
     thermal_zone::ENTRY,
+    udp_queues::ENTRY,
     xfs::ENTRY,
     zfs::ENTRY,
 ];

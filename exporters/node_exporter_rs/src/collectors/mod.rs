@@ -14,6 +14,7 @@ mod btrfs;
 mod dmi;
 mod edac;
 mod hwmon;
+mod infiniband;
 mod loadavg;
 mod mdadm;
 mod nfs;
@@ -61,6 +62,7 @@ pub const ALL: &[Entry] = &[
     dmi::ENTRY,
     edac::ENTRY,
     hwmon::ENTRY,
+    infiniband::ENTRY,
     loadavg::ENTRY,
     mdadm::ENTRY,
     nfs::ENTRY,

@@ -15,6 +15,7 @@ mod dmi;
 mod edac;
 mod hwmon;
 mod infiniband;
+mod ipvs;
 mod loadavg;
 mod mdadm;
 mod nfs;
@@ -63,6 +64,7 @@ pub const ALL: &[Entry] = &[
     edac::ENTRY,
     hwmon::ENTRY,
     infiniband::ENTRY,
+    ipvs::ENTRY,
     loadavg::ENTRY,
     mdadm::ENTRY,
     nfs::ENTRY,

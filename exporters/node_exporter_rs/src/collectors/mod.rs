@@ -9,6 +9,7 @@ use ember_exporter::{Collector, CollectorFlag};
 
 use crate::Paths;
 
+mod bcache;
 mod bonding;
 mod btrfs;
 mod dmi;
@@ -58,6 +59,7 @@ pub(crate) fn no_args() -> Vec<Arg> {
 /// Every collector, in name order.
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
+    bcache::ENTRY,
     bonding::ENTRY,
     btrfs::ENTRY,
     dmi::ENTRY,

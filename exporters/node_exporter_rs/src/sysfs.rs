@@ -200,6 +200,30 @@ pub fn parse_go_int(text: &str) -> Option<i64> {
     i64::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
+/// Parses an unsigned integer as Go's `strconv.ParseUint(s, 0, 64)` (see
+/// [`parse_go_int`] for the prefixes).
+pub fn parse_go_uint(text: &str) -> Option<u64> {
+    if text.starts_with(['+', '-']) {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +239,8 @@ mod tests {
         assert_eq!(parse_go_int("N/A"), None);
         assert_eq!(parse_go_int(""), None);
         assert_eq!(parse_go_int("--1"), None);
+        assert_eq!(parse_go_uint("0xffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(parse_go_uint("-1"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod bonding;
 mod btrfs;
 mod dmi;
 mod edac;
+mod fibrechannel;
 mod hwmon;
 mod infiniband;
 mod ipvs;
@@ -64,6 +65,7 @@ pub const ALL: &[Entry] = &[
     btrfs::ENTRY,
     dmi::ENTRY,
     edac::ENTRY,
+    fibrechannel::ENTRY,
     hwmon::ENTRY,
     infiniband::ENTRY,
     ipvs::ENTRY,

@@ -26,6 +26,7 @@ mod nvme;
 mod powersupplyclass;
 mod rapl;
 mod selinux;
+mod tapestats;
 mod thermal_zone;
 mod udp_queues;
 mod xfs;
@@ -77,6 +78,7 @@ pub const ALL: &[Entry] = &[
     powersupplyclass::ENTRY,
     rapl::ENTRY,
     selinux::ENTRY,
+    tapestats::ENTRY,
     thermal_zone::ENTRY,
     udp_queues::ENTRY,
     xfs::ENTRY,

@@ -29,6 +29,7 @@ mod selinux;
 mod tapestats;
 mod thermal_zone;
 mod udp_queues;
+mod watchdog;
 mod xfs;
 mod zfs;
 
@@ -81,6 +82,7 @@ pub const ALL: &[Entry] = &[
     tapestats::ENTRY,
     thermal_zone::ENTRY,
     udp_queues::ENTRY,
+    watchdog::ENTRY,
     xfs::ENTRY,
     zfs::ENTRY,
 ];

@@ -246,7 +246,12 @@ mod tests {
     #[test]
     fn prefixed_entries_are_listed_in_order() {
         let dir = std::env::temp_dir().join(format!("sysfs-list-{}", std::process::id()));
-        for name in ["thermal_zone10", "thermal_zone2", "thermal_zonex", "cooling_device0"] {
+        for name in [
+            "thermal_zone10",
+            "thermal_zone2",
+            "thermal_zonex",
+            "cooling_device0",
+        ] {
             std::fs::create_dir_all(dir.join(name)).expect("mkdir");
         }
         let got = list_prefixed(&dir, "thermal_zone").expect("lists");

@@ -139,16 +139,18 @@ fn success_of(families: &[ParsedFamily], collector: &str) -> Option<f64> {
         .find(|f| f.name == "node_scrape_collector_success")?
         .samples
         .iter()
-        .find(|s| s.labels.iter().any(|(k, v)| k == "collector" && v == collector))
+        .find(|s| {
+            s.labels
+                .iter()
+                .any(|(k, v)| k == "collector" && v == collector)
+        })
         .map(|s| s.value)
 }
 
 fn ours(dir: &Path, name: &str, args: &[String]) -> Result<Vec<ParsedFamily>, String> {
     let collector = build_one(name, &Paths::fixture(dir), args)?;
     let mut families = Vec::new();
-    collector
-        .update(&mut families)
-        .map_err(|e| e.to_string())?;
+    collector.update(&mut families).map_err(|e| e.to_string())?;
     let mut encoder = Encoder::new(Format::Text);
     for family in &families {
         encoder.write_family(family);
@@ -214,7 +216,8 @@ fn every_fixture_renders_as_node_exporter_renders_it() {
 #[test]
 fn absent_subsystems_succeed_or_report_no_data_as_node_exporter_does() {
     require_binary(BINARY, "prometheus-node-exporter");
-    let root = std::env::temp_dir().join(format!("node-exporter-empty-root-{}", std::process::id()));
+    let root =
+        std::env::temp_dir().join(format!("node-exporter-empty-root-{}", std::process::id()));
     std::fs::create_dir_all(root.join("proc")).expect("mkdir");
     std::fs::create_dir_all(root.join("sys")).expect("mkdir");
     let all: Vec<&str> = CHECKED.iter().chain(ALSO_ON_EMPTY_ROOT).copied().collect();
@@ -230,7 +233,9 @@ fn absent_subsystems_succeed_or_report_no_data_as_node_exporter_does() {
         let result = ours(&root, name, &[]);
         let got = Some(if result.is_ok() { 1.0 } else { 0.0 });
         if want != got {
-            failures.push(format!("{name}: node_exporter success {want:?}, ours {result:?}"));
+            failures.push(format!(
+                "{name}: node_exporter success {want:?}, ours {result:?}"
+            ));
         }
         if let Ok(families) = &result {
             // Whatever the reference emits on an empty root, ours must equal it too.

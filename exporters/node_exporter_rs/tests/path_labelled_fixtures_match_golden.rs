@@ -53,7 +53,10 @@ fn path_labelled_collectors_match_their_golden_output() {
             .and_then(|n| n.to_str())
             .expect("utf-8 name");
         let got = render(dir, name);
-        assert!(got.contains("{fixture}"), "{name}: no path label in the output");
+        assert!(
+            got.contains("{fixture}"),
+            "{name}: no path label in the output"
+        );
         let golden = root.join("golden").join(format!("{name}.prom"));
         if update {
             std::fs::write(&golden, &got).expect("write golden");

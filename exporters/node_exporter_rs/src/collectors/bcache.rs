@@ -97,7 +97,8 @@ impl Reader {
         match std::fs::read(&path) {
             Ok(raw) => {
                 // procfs drops the last byte (the newline) whatever it is.
-                let text = String::from_utf8_lossy(&raw[..raw.len().saturating_sub(1)]).into_owned();
+                let text =
+                    String::from_utf8_lossy(&raw[..raw.len().saturating_sub(1)]).into_owned();
                 match dehumanize(&text) {
                     Some(v) => v,
                     None => {
@@ -211,27 +212,118 @@ fn priority_stats(r: &mut Reader, dir: &Path) -> (u64, u64) {
 
 /// (file, metric name after `node_bcache_`, HELP) of a `stats_total` directory.
 const PERIOD_STATS: [(&str, &str, &str); 7] = [
-    ("bypassed", "bypassed_bytes_total", "Amount of IO (both reads and writes) that has bypassed the cache."),
-    ("cache_hits", "cache_hits_total", "Hits counted per individual IO as bcache sees them."),
-    ("cache_misses", "cache_misses_total", "Misses counted per individual IO as bcache sees them."),
-    ("cache_bypass_hits", "cache_bypass_hits_total", "Hits for IO intended to skip the cache."),
-    ("cache_bypass_misses", "cache_bypass_misses_total", "Misses for IO intended to skip the cache."),
-    ("cache_miss_collisions", "cache_miss_collisions_total", "Instances where data insertion from cache miss raced with write (data already present)."),
-    ("cache_readaheads", "cache_readaheads_total", "Count of times readahead occurred."),
+    (
+        "bypassed",
+        "bypassed_bytes_total",
+        "Amount of IO (both reads and writes) that has bypassed the cache.",
+    ),
+    (
+        "cache_hits",
+        "cache_hits_total",
+        "Hits counted per individual IO as bcache sees them.",
+    ),
+    (
+        "cache_misses",
+        "cache_misses_total",
+        "Misses counted per individual IO as bcache sees them.",
+    ),
+    (
+        "cache_bypass_hits",
+        "cache_bypass_hits_total",
+        "Hits for IO intended to skip the cache.",
+    ),
+    (
+        "cache_bypass_misses",
+        "cache_bypass_misses_total",
+        "Misses for IO intended to skip the cache.",
+    ),
+    (
+        "cache_miss_collisions",
+        "cache_miss_collisions_total",
+        "Instances where data insertion from cache miss raced with write (data already present).",
+    ),
+    (
+        "cache_readaheads",
+        "cache_readaheads_total",
+        "Count of times readahead occurred.",
+    ),
 ];
 
 /// (subdirectory, file, metric, HELP, scale, counter) of the cache set itself.
 const SET_STATS: [(&str, &str, &str, &str, f64, bool); 10] = [
-    ("", "average_key_size", "average_key_size_sectors", "Average data per key in the btree (sectors).", 1.0, false),
-    ("", "btree_cache_size", "btree_cache_size_bytes", "Amount of memory currently used by the btree cache.", 1.0, false),
-    ("", "cache_available_percent", "cache_available_percent", "Percentage of cache device without dirty data, usable for writeback (may contain clean cached data).", 1.0, false),
+    (
+        "",
+        "average_key_size",
+        "average_key_size_sectors",
+        "Average data per key in the btree (sectors).",
+        1.0,
+        false,
+    ),
+    (
+        "",
+        "btree_cache_size",
+        "btree_cache_size_bytes",
+        "Amount of memory currently used by the btree cache.",
+        1.0,
+        false,
+    ),
+    (
+        "",
+        "cache_available_percent",
+        "cache_available_percent",
+        "Percentage of cache device without dirty data, usable for writeback (may contain clean cached data).",
+        1.0,
+        false,
+    ),
     ("", "congested", "congested", "Congestion.", 1.0, false),
-    ("", "root_usage_percent", "root_usage_percent", "Percentage of the root btree node in use (tree depth increases if too high).", 1.0, false),
-    ("", "tree_depth", "tree_depth", "Depth of the btree.", 1.0, false),
-    ("internal", "active_journal_entries", "active_journal_entries", "Number of journal entries that are newer than the index.", 1.0, false),
-    ("internal", "btree_nodes", "btree_nodes", "Total nodes in the btree.", 1.0, false),
-    ("internal", "btree_read_average_duration_us", "btree_read_average_duration_seconds", "Average btree read duration.", 1e-9, false),
-    ("internal", "cache_read_races", "cache_read_races_total", "Counts instances where while data was being read from the cache, the bucket was reused and invalidated - i.e. where the pointer was stale after the read completed.", 1.0, true),
+    (
+        "",
+        "root_usage_percent",
+        "root_usage_percent",
+        "Percentage of the root btree node in use (tree depth increases if too high).",
+        1.0,
+        false,
+    ),
+    (
+        "",
+        "tree_depth",
+        "tree_depth",
+        "Depth of the btree.",
+        1.0,
+        false,
+    ),
+    (
+        "internal",
+        "active_journal_entries",
+        "active_journal_entries",
+        "Number of journal entries that are newer than the index.",
+        1.0,
+        false,
+    ),
+    (
+        "internal",
+        "btree_nodes",
+        "btree_nodes",
+        "Total nodes in the btree.",
+        1.0,
+        false,
+    ),
+    (
+        "internal",
+        "btree_read_average_duration_us",
+        "btree_read_average_duration_seconds",
+        "Average btree read duration.",
+        1e-9,
+        false,
+    ),
+    (
+        "internal",
+        "cache_read_races",
+        "cache_read_races_total",
+        "Counts instances where while data was being read from the cache, the bucket was reused and invalidated - i.e. where the pointer was stale after the read completed.",
+        1.0,
+        true,
+    ),
 ];
 
 /// A sample waiting for the uuid-wide error check: (name, HELP, counter, labels, value).
@@ -246,7 +338,13 @@ impl Bcache {
         let uuid_label = || vec![("uuid", uuid.to_string())];
         for (sub, file, name, help, scale, counter) in SET_STATS {
             let v = r.value(&dir.join(sub), file);
-            out.push((name.to_string(), help, counter, uuid_label(), v as f64 * scale));
+            out.push((
+                name.to_string(),
+                help,
+                counter,
+                uuid_label(),
+                v as f64 * scale,
+            ));
         }
         // procfs also reads the set's own period statistics (unreported).
         for sub in ["stats_five_minute", "stats_total"] {
@@ -270,12 +368,36 @@ impl Bcache {
                 totals.push((name, help, r.value(&bdir.join("stats_total"), file)));
             }
             for (name, help, v) in [
-                ("dirty_data_bytes", "Amount of dirty data for this backing device in the cache.", dirty as f64),
-                ("dirty_target_bytes", "Current dirty data target threshold for this backing device in bytes.", w.target as f64),
-                ("writeback_rate", "Current writeback rate for this backing device in bytes.", w.rate as f64),
-                ("writeback_rate_proportional_term", "Current result of proportional controller, part of writeback rate", w.proportional as f64),
-                ("writeback_rate_integral_term", "Current result of integral controller, part of writeback rate", w.integral as f64),
-                ("writeback_change", "Last writeback rate change step for this backing device.", w.change as f64),
+                (
+                    "dirty_data_bytes",
+                    "Amount of dirty data for this backing device in the cache.",
+                    dirty as f64,
+                ),
+                (
+                    "dirty_target_bytes",
+                    "Current dirty data target threshold for this backing device in bytes.",
+                    w.target as f64,
+                ),
+                (
+                    "writeback_rate",
+                    "Current writeback rate for this backing device in bytes.",
+                    w.rate as f64,
+                ),
+                (
+                    "writeback_rate_proportional_term",
+                    "Current result of proportional controller, part of writeback rate",
+                    w.proportional as f64,
+                ),
+                (
+                    "writeback_rate_integral_term",
+                    "Current result of integral controller, part of writeback rate",
+                    w.integral as f64,
+                ),
+                (
+                    "writeback_change",
+                    "Last writeback rate change step for this backing device.",
+                    w.change as f64,
+                ),
             ] {
                 out.push((name.to_string(), help, false, labels(), v));
             }
@@ -354,7 +476,8 @@ impl Collector for Bcache {
         for uuid in entries.iter().filter(|e| e.contains('-')) {
             let samples = self.read_set(uuid)?;
             for (name, help, counter, labels, value) in samples {
-                let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let labels: Vec<(&str, &str)> =
+                    labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 let name = format!("node_bcache_{name}");
                 if counter {
                     f.counter(&name, help, &labels, value);
@@ -376,8 +499,14 @@ mod tests {
     fn human_sizes_use_binary_units_and_tenths_of_1024() {
         assert_eq!(dehumanize("542"), Some(542));
         assert_eq!(dehumanize("1.1k"), Some(1124));
-        assert_eq!(dehumanize("2.5M"), Some(((2.0 + 5.0 / 10.24) * 1048576.0) as u64));
-        assert_eq!(dehumanize("20.4G"), Some(((20.0 + 4.0 / 10.24) * 1073741824.0) as u64));
+        assert_eq!(
+            dehumanize("2.5M"),
+            Some(((2.0 + 5.0 / 10.24) * 1048576.0) as u64)
+        );
+        assert_eq!(
+            dehumanize("20.4G"),
+            Some(((20.0 + 4.0 / 10.24) * 1073741824.0) as u64)
+        );
         assert_eq!(dehumanize("7x"), Some(0));
         assert_eq!(dehumanize(""), None);
         assert_eq!(dehumanize("abc"), None);

@@ -38,15 +38,14 @@ fn read_bonding(net: &Path) -> Result<Vec<(String, u64, u64)>, CollectorError> {
         let slaves = read_string(&dir.join("bonding/slaves"))?;
         let (mut configured, mut active) = (0, 0);
         for slave in slaves.split_whitespace() {
-            let status = match read_string(
-                &dir.join(format!("lower_{slave}/bonding_slave/mii_status")),
-            ) {
-                // Older kernels link slaves as `slave_<name>`.
-                Err(e) if is_not_found(&e) => {
-                    read_string(&dir.join(format!("slave_{slave}/bonding_slave/mii_status")))?
-                }
-                other => other?,
-            };
+            let status =
+                match read_string(&dir.join(format!("lower_{slave}/bonding_slave/mii_status"))) {
+                    // Older kernels link slaves as `slave_<name>`.
+                    Err(e) if is_not_found(&e) => {
+                        read_string(&dir.join(format!("slave_{slave}/bonding_slave/mii_status")))?
+                    }
+                    other => other?,
+                };
             configured += 1;
             if status.trim() == "up" {
                 active += 1;

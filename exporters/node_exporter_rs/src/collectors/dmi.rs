@@ -18,8 +18,9 @@ pub(crate) const ENTRY: Entry = Entry {
     },
     args: no_args,
     build: |ctx| {
-        let labels = read_dmi(&ctx.paths.sys("class/dmi/id"))
-            .map_err(|e| format!("failed to read Desktop Management Interface (DMI) information: {e}"))?;
+        let labels = read_dmi(&ctx.paths.sys("class/dmi/id")).map_err(|e| {
+            format!("failed to read Desktop Management Interface (DMI) information: {e}")
+        })?;
         Ok(Box::new(Dmi { labels }))
     },
 };

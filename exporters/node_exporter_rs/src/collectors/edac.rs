@@ -61,7 +61,12 @@ impl Collector for Edac {
             let controller = number(&mc, "mc");
             let value = |file: &str| read_u64(&dir.join(file)).map(|v| v as f64);
             let c = [("controller", controller)];
-            f.counter("node_edac_correctable_errors_total", ce, &c, value("ce_count")?);
+            f.counter(
+                "node_edac_correctable_errors_total",
+                ce,
+                &c,
+                value("ce_count")?,
+            );
             let unknown = [("controller", controller), ("csrow", "unknown")];
             f.counter(
                 "node_edac_csrow_correctable_errors_total",
@@ -69,7 +74,12 @@ impl Collector for Edac {
                 &unknown,
                 value("ce_noinfo_count")?,
             );
-            f.counter("node_edac_uncorrectable_errors_total", ue, &c, value("ue_count")?);
+            f.counter(
+                "node_edac_uncorrectable_errors_total",
+                ue,
+                &c,
+                value("ue_count")?,
+            );
             f.counter(
                 "node_edac_csrow_uncorrectable_errors_total",
                 row_ue,
@@ -80,9 +90,19 @@ impl Collector for Edac {
                 let row_dir = dir.join(&row);
                 let labels = [("controller", controller), ("csrow", number(&row, "csrow"))];
                 let ce_count = read_u64(&row_dir.join("ce_count"))? as f64;
-                f.counter("node_edac_csrow_correctable_errors_total", row_ce, &labels, ce_count);
+                f.counter(
+                    "node_edac_csrow_correctable_errors_total",
+                    row_ce,
+                    &labels,
+                    ce_count,
+                );
                 let ue_count = read_u64(&row_dir.join("ue_count"))? as f64;
-                f.counter("node_edac_csrow_uncorrectable_errors_total", row_ue, &labels, ue_count);
+                f.counter(
+                    "node_edac_csrow_uncorrectable_errors_total",
+                    row_ue,
+                    &labels,
+                    ue_count,
+                );
             }
         }
         f.push_to(out);

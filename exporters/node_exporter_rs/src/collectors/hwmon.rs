@@ -6,21 +6,52 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use clap::Arg;
 use ember_expfmt::MetricFamily;
 use ember_exporter::{Collector, CollectorError, CollectorFlag};
+use regex::Regex;
 
-use super::{Entry, no_args};
+use super::Entry;
 use crate::sysfs::{Families, is_not_found, list_dir};
+
+const CHIP_INCLUDE: &str = "collector.hwmon.chip-include";
+const CHIP_EXCLUDE: &str = "collector.hwmon.chip-exclude";
+
+/// The chip filters of later node_exporter releases (1.6+); unset, every chip is read
+/// as in 1.5.
+fn args() -> Vec<Arg> {
+    vec![
+        Arg::new(CHIP_INCLUDE)
+            .long(CHIP_INCLUDE)
+            .value_name("REGEX")
+            .help("Regexp of hwmon chip to include (mutually exclusive to device-exclude)."),
+        Arg::new(CHIP_EXCLUDE)
+            .long(CHIP_EXCLUDE)
+            .value_name("REGEX")
+            .help("Regexp of hwmon chip to exclude (mutually exclusive to device-include)."),
+    ]
+}
+
+fn optional_regex(matches: &clap::ArgMatches, name: &str) -> Result<Option<Regex>, String> {
+    match matches.get_one::<String>(name) {
+        Some(p) if !p.is_empty() => Regex::new(p)
+            .map(Some)
+            .map_err(|e| format!("--{name}: {e}")),
+        _ => Ok(None),
+    }
+}
 
 pub(crate) const ENTRY: Entry = Entry {
     flag: CollectorFlag {
         name: "hwmon",
         enabled_by_default: true,
     },
-    args: no_args,
+    args,
     build: |ctx| {
         Ok(Box::new(Hwmon {
             class: ctx.paths.sys("class/hwmon"),
+            include: optional_regex(ctx.matches, CHIP_INCLUDE)?,
+            exclude: optional_regex(ctx.matches, CHIP_EXCLUDE)?,
         }))
     },
 };
@@ -45,6 +76,16 @@ const SENSOR_TYPES: [&str; 13] = [
 #[derive(Debug)]
 struct Hwmon {
     class: PathBuf,
+    include: Option<Regex>,
+    exclude: Option<Regex>,
+}
+
+impl Hwmon {
+    /// Whether the chip filters drop this chip (upstream's `deviceFilter.ignored`).
+    fn ignored(&self, chip: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|r| r.is_match(chip))
+            || self.include.as_ref().is_some_and(|r| !r.is_match(chip))
+    }
 }
 
 /// Sensor (`temp1`) -> property (`input`, `max`, `` for a bare `pwm1`) -> raw value.
@@ -69,7 +110,7 @@ impl Collector for Hwmon {
             if !dir.is_dir() {
                 continue;
             }
-            if let Err(e) = update_chip(&dir, &mut families) {
+            if let Err(e) = update_chip(&dir, &mut families, |chip| self.ignored(chip)) {
                 last_err = Some(e);
             }
         }
@@ -148,7 +189,9 @@ fn human_chip_name(dir: &Path) -> Option<String> {
 /// Splits `temp1_crit_alarm` into (`temp`, 1, `crit_alarm`), as upstream's
 /// `^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$`.
 pub(crate) fn explode_sensor_filename(name: &str) -> Option<(&str, u64, &str)> {
-    let type_end = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
+    let type_end = name
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(name.len());
     if type_end == 0 {
         return None;
     }
@@ -193,8 +236,15 @@ fn collect_sensor_data(dir: &Path, data: &mut SensorData) -> Result<(), Collecto
     Ok(())
 }
 
-fn update_chip(dir: &Path, families: &mut Families) -> Result<(), CollectorError> {
+fn update_chip(
+    dir: &Path,
+    families: &mut Families,
+    ignored: impl Fn(&str) -> bool,
+) -> Result<(), CollectorError> {
     let chip = chip_name(dir)?;
+    if ignored(&chip) {
+        return Ok(());
+    }
     let mut data = SensorData::new();
     collect_sensor_data(dir, &mut data)?;
     let device = dir.join("device");
@@ -414,6 +464,48 @@ mod tests {
         assert_eq!(explode_sensor_filename("in0_min"), Some(("in", 0, "min")));
         assert_eq!(explode_sensor_filename("1abc"), None);
         assert_eq!(explode_sensor_filename("fan1x"), None);
+    }
+
+    #[test]
+    fn chip_filters_select_chips_by_their_label() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hwmon");
+        let chips = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+            let collector = super::super::build_one("hwmon", &crate::Paths::fixture(&dir), &args)
+                .expect("builds");
+            let mut out = Vec::new();
+            collector.update(&mut out).expect("updates");
+            let mut chips: Vec<String> = out
+                .iter()
+                .flat_map(|f| f.metrics.iter())
+                .filter_map(|m| {
+                    m.labels
+                        .iter()
+                        .find(|(k, _)| k == "chip")
+                        .map(|(_, v)| v.clone())
+                })
+                .collect();
+            chips.sort();
+            chips.dedup();
+            chips
+        };
+        assert_eq!(chips(&[]).len(), 5);
+        assert_eq!(
+            chips(&["--collector.hwmon.chip-include=^platform_"]),
+            ["platform_coretemp_0", "platform_nct6775_656"]
+        );
+        assert_eq!(
+            chips(&["--collector.hwmon.chip-exclude=^platform_"]).len(),
+            3
+        );
+        assert!(
+            super::super::build_one(
+                "hwmon",
+                &crate::Paths::fixture(&dir),
+                &["--collector.hwmon.chip-include=(".into()]
+            )
+            .is_err()
+        );
     }
 
     #[test]

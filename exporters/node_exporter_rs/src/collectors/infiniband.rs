@@ -27,36 +27,216 @@ pub(crate) const ENTRY: Entry = Entry {
 
 /// (directory, counter file, metric name after `node_infiniband_`, HELP, multiplier).
 const COUNTERS: [(&str, &str, &str, &str, u64); 30] = [
-    ("counters_ext", "port_multicast_rcv_packets", "legacy_multicast_packets_received_total", "Number of multicast packets received", 1),
-    ("counters_ext", "port_multicast_xmit_packets", "legacy_multicast_packets_transmitted_total", "Number of multicast packets transmitted", 1),
-    ("counters_ext", "port_rcv_data_64", "legacy_data_received_bytes_total", "Number of data octets received on all links", 4),
-    ("counters_ext", "port_rcv_packets_64", "legacy_packets_received_total", "Number of data packets received on all links", 1),
-    ("counters_ext", "port_unicast_rcv_packets", "legacy_unicast_packets_received_total", "Number of unicast packets received", 1),
-    ("counters_ext", "port_unicast_xmit_packets", "legacy_unicast_packets_transmitted_total", "Number of unicast packets transmitted", 1),
-    ("counters_ext", "port_xmit_data_64", "legacy_data_transmitted_bytes_total", "Number of data octets transmitted on all links", 4),
-    ("counters_ext", "port_xmit_packets_64", "legacy_packets_transmitted_total", "Number of data packets received on all links", 1),
-    ("counters", "excessive_buffer_overrun_errors", "excessive_buffer_overrun_errors_total", "Number of times that OverrunErrors consecutive flow control update periods occurred, each having at least one overrun error.", 1),
-    ("counters", "link_downed", "link_downed_total", "Number of times the link failed to recover from an error state and went down", 1),
-    ("counters", "link_error_recovery", "link_error_recovery_total", "Number of times the link successfully recovered from an error state", 1),
-    ("counters", "local_link_integrity_errors", "local_link_integrity_errors_total", "Number of times that the count of local physical errors exceeded the threshold specified by LocalPhyErrors.", 1),
-    ("counters", "multicast_rcv_packets", "multicast_packets_received_total", "Number of multicast packets received (including errors)", 1),
-    ("counters", "multicast_xmit_packets", "multicast_packets_transmitted_total", "Number of multicast packets transmitted (including errors)", 1),
-    ("counters", "port_rcv_constraint_errors", "port_constraint_errors_received_total", "Number of packets received on the switch physical port that are discarded", 1),
-    ("counters", "port_xmit_constraint_errors", "port_constraint_errors_transmitted_total", "Number of packets not transmitted from the switch physical port", 1),
-    ("counters", "port_rcv_data", "port_data_received_bytes_total", "Number of data octets received on all links", 4),
-    ("counters", "port_xmit_data", "port_data_transmitted_bytes_total", "Number of data octets transmitted on all links", 4),
-    ("counters", "port_rcv_discards", "port_discards_received_total", "Number of inbound packets discarded by the port because the port is down or congested", 1),
-    ("counters", "port_xmit_discards", "port_discards_transmitted_total", "Number of outbound packets discarded by the port because the port is down or congested", 1),
-    ("counters", "port_rcv_errors", "port_errors_received_total", "Number of packets containing an error that were received on this port", 1),
-    ("counters", "port_rcv_packets", "port_packets_received_total", "Number of packets received on all VLs by this port (including errors)", 1),
-    ("counters", "port_xmit_packets", "port_packets_transmitted_total", "Number of packets transmitted on all VLs from this port (including errors)", 1),
-    ("counters", "port_xmit_wait", "port_transmit_wait_total", "Number of ticks during which the port had data to transmit but no data was sent during the entire tick", 1),
-    ("counters", "port_rcv_remote_physical_errors", "port_receive_remote_physical_errors_total", "Number of packets marked with the EBP (End of Bad Packet) delimiter received on the port.", 1),
-    ("counters", "port_rcv_switch_relay_errors", "port_receive_switch_relay_errors_total", "Number of packets that could not be forwarded by the switch.", 1),
-    ("counters", "symbol_error", "symbol_error_total", "Number of minor link errors detected on one or more physical lanes.", 1),
-    ("counters", "unicast_rcv_packets", "unicast_packets_received_total", "Number of unicast packets received (including errors)", 1),
-    ("counters", "unicast_xmit_packets", "unicast_packets_transmitted_total", "Number of unicast packets transmitted (including errors)", 1),
-    ("counters", "VL15_dropped", "vl15_dropped_total", "Number of incoming VL15 packets dropped due to resource limitations.", 1),
+    (
+        "counters_ext",
+        "port_multicast_rcv_packets",
+        "legacy_multicast_packets_received_total",
+        "Number of multicast packets received",
+        1,
+    ),
+    (
+        "counters_ext",
+        "port_multicast_xmit_packets",
+        "legacy_multicast_packets_transmitted_total",
+        "Number of multicast packets transmitted",
+        1,
+    ),
+    (
+        "counters_ext",
+        "port_rcv_data_64",
+        "legacy_data_received_bytes_total",
+        "Number of data octets received on all links",
+        4,
+    ),
+    (
+        "counters_ext",
+        "port_rcv_packets_64",
+        "legacy_packets_received_total",
+        "Number of data packets received on all links",
+        1,
+    ),
+    (
+        "counters_ext",
+        "port_unicast_rcv_packets",
+        "legacy_unicast_packets_received_total",
+        "Number of unicast packets received",
+        1,
+    ),
+    (
+        "counters_ext",
+        "port_unicast_xmit_packets",
+        "legacy_unicast_packets_transmitted_total",
+        "Number of unicast packets transmitted",
+        1,
+    ),
+    (
+        "counters_ext",
+        "port_xmit_data_64",
+        "legacy_data_transmitted_bytes_total",
+        "Number of data octets transmitted on all links",
+        4,
+    ),
+    (
+        "counters_ext",
+        "port_xmit_packets_64",
+        "legacy_packets_transmitted_total",
+        "Number of data packets received on all links",
+        1,
+    ),
+    (
+        "counters",
+        "excessive_buffer_overrun_errors",
+        "excessive_buffer_overrun_errors_total",
+        "Number of times that OverrunErrors consecutive flow control update periods occurred, each having at least one overrun error.",
+        1,
+    ),
+    (
+        "counters",
+        "link_downed",
+        "link_downed_total",
+        "Number of times the link failed to recover from an error state and went down",
+        1,
+    ),
+    (
+        "counters",
+        "link_error_recovery",
+        "link_error_recovery_total",
+        "Number of times the link successfully recovered from an error state",
+        1,
+    ),
+    (
+        "counters",
+        "local_link_integrity_errors",
+        "local_link_integrity_errors_total",
+        "Number of times that the count of local physical errors exceeded the threshold specified by LocalPhyErrors.",
+        1,
+    ),
+    (
+        "counters",
+        "multicast_rcv_packets",
+        "multicast_packets_received_total",
+        "Number of multicast packets received (including errors)",
+        1,
+    ),
+    (
+        "counters",
+        "multicast_xmit_packets",
+        "multicast_packets_transmitted_total",
+        "Number of multicast packets transmitted (including errors)",
+        1,
+    ),
+    (
+        "counters",
+        "port_rcv_constraint_errors",
+        "port_constraint_errors_received_total",
+        "Number of packets received on the switch physical port that are discarded",
+        1,
+    ),
+    (
+        "counters",
+        "port_xmit_constraint_errors",
+        "port_constraint_errors_transmitted_total",
+        "Number of packets not transmitted from the switch physical port",
+        1,
+    ),
+    (
+        "counters",
+        "port_rcv_data",
+        "port_data_received_bytes_total",
+        "Number of data octets received on all links",
+        4,
+    ),
+    (
+        "counters",
+        "port_xmit_data",
+        "port_data_transmitted_bytes_total",
+        "Number of data octets transmitted on all links",
+        4,
+    ),
+    (
+        "counters",
+        "port_rcv_discards",
+        "port_discards_received_total",
+        "Number of inbound packets discarded by the port because the port is down or congested",
+        1,
+    ),
+    (
+        "counters",
+        "port_xmit_discards",
+        "port_discards_transmitted_total",
+        "Number of outbound packets discarded by the port because the port is down or congested",
+        1,
+    ),
+    (
+        "counters",
+        "port_rcv_errors",
+        "port_errors_received_total",
+        "Number of packets containing an error that were received on this port",
+        1,
+    ),
+    (
+        "counters",
+        "port_rcv_packets",
+        "port_packets_received_total",
+        "Number of packets received on all VLs by this port (including errors)",
+        1,
+    ),
+    (
+        "counters",
+        "port_xmit_packets",
+        "port_packets_transmitted_total",
+        "Number of packets transmitted on all VLs from this port (including errors)",
+        1,
+    ),
+    (
+        "counters",
+        "port_xmit_wait",
+        "port_transmit_wait_total",
+        "Number of ticks during which the port had data to transmit but no data was sent during the entire tick",
+        1,
+    ),
+    (
+        "counters",
+        "port_rcv_remote_physical_errors",
+        "port_receive_remote_physical_errors_total",
+        "Number of packets marked with the EBP (End of Bad Packet) delimiter received on the port.",
+        1,
+    ),
+    (
+        "counters",
+        "port_rcv_switch_relay_errors",
+        "port_receive_switch_relay_errors_total",
+        "Number of packets that could not be forwarded by the switch.",
+        1,
+    ),
+    (
+        "counters",
+        "symbol_error",
+        "symbol_error_total",
+        "Number of minor link errors detected on one or more physical lanes.",
+        1,
+    ),
+    (
+        "counters",
+        "unicast_rcv_packets",
+        "unicast_packets_received_total",
+        "Number of unicast packets received (including errors)",
+        1,
+    ),
+    (
+        "counters",
+        "unicast_xmit_packets",
+        "unicast_packets_transmitted_total",
+        "Number of unicast packets transmitted (including errors)",
+        1,
+    ),
+    (
+        "counters",
+        "VL15_dropped",
+        "vl15_dropped_total",
+        "Number of incoming VL15 packets dropped due to resource limitations.",
+        1,
+    ),
 ];
 
 #[derive(Debug)]
@@ -85,13 +265,17 @@ struct Device {
 fn parse_state(path: &Path, text: &str) -> Result<u64, CollectorError> {
     let parts: Vec<&str> = text.split(':').collect();
     if parts.len() != 2 {
-        return Err(parse_error(path, format!("failed to split {text:?} into 'ID: NAME'")));
+        return Err(parse_error(
+            path,
+            format!("failed to split {text:?} into 'ID: NAME'"),
+        ));
     }
-    parts[0]
-        .trim()
-        .parse::<u32>()
-        .map(u64::from)
-        .map_err(|_| parse_error(path, format!("failed to convert {:?} into uint", parts[0].trim())))
+    parts[0].trim().parse::<u32>().map(u64::from).map_err(|_| {
+        parse_error(
+            path,
+            format!("failed to convert {:?} into uint", parts[0].trim()),
+        )
+    })
 }
 
 /// `100 Gb/sec (4X EDR)` -> bytes per second.
@@ -130,9 +314,7 @@ fn read_counters(
             }
             Err(source) => return Err(CollectorError::Io { path, source }),
         };
-        let known = COUNTERS
-            .iter()
-            .find(|(d, f, ..)| *d == kind && *f == file);
+        let known = COUNTERS.iter().find(|(d, f, ..)| *d == kind && *f == file);
         if known.is_none() {
             continue;
         }
@@ -266,8 +448,14 @@ mod tests {
         let p = Path::new("state");
         assert_eq!(parse_state(p, "4: ACTIVE\n").expect("parses"), 4);
         assert!(parse_state(p, "ACTIVE").is_err());
-        assert_eq!(parse_rate(p, "100 Gb/sec (4X EDR)\n").expect("parses"), 12_500_000_000);
-        assert_eq!(parse_rate(p, "2.5 Gb/sec (1X SDR)").expect("parses"), 312_500_000);
+        assert_eq!(
+            parse_rate(p, "100 Gb/sec (4X EDR)\n").expect("parses"),
+            12_500_000_000
+        );
+        assert_eq!(
+            parse_rate(p, "2.5 Gb/sec (1X SDR)").expect("parses"),
+            312_500_000
+        );
         assert!(parse_rate(p, "fast").is_err());
     }
 }

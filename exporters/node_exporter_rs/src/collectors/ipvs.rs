@@ -201,7 +201,11 @@ impl Ipvs {
         self.labels
             .iter()
             .map(|label| match *label {
-                "local_address" => b.local_address.as_ref().map(go_ip_string).unwrap_or_default(),
+                "local_address" => b
+                    .local_address
+                    .as_ref()
+                    .map(go_ip_string)
+                    .unwrap_or_default(),
                 "local_port" => b.local_port.to_string(),
                 "remote_address" => go_ip_string(&b.remote_address),
                 "remote_port" => b.remote_port.to_string(),
@@ -226,11 +230,31 @@ impl Collector for Ipvs {
         let totals = parse_stats(&text).map_err(|r| parse_error(&self.stats, r))?;
         let mut f = Families::new();
         for (value, name, help) in [
-            (totals[0], "connections_total", "The total number of connections made."),
-            (totals[1], "incoming_packets_total", "The total number of incoming packets."),
-            (totals[2], "outgoing_packets_total", "The total number of outgoing packets."),
-            (totals[3], "incoming_bytes_total", "The total amount of incoming data."),
-            (totals[4], "outgoing_bytes_total", "The total amount of outgoing data."),
+            (
+                totals[0],
+                "connections_total",
+                "The total number of connections made.",
+            ),
+            (
+                totals[1],
+                "incoming_packets_total",
+                "The total number of incoming packets.",
+            ),
+            (
+                totals[2],
+                "outgoing_packets_total",
+                "The total number of outgoing packets.",
+            ),
+            (
+                totals[3],
+                "incoming_bytes_total",
+                "The total amount of incoming data.",
+            ),
+            (
+                totals[4],
+                "outgoing_bytes_total",
+                "The total amount of outgoing data.",
+            ),
         ] {
             f.counter(&format!("node_ipvs_{name}"), help, &[], value as f64);
         }
@@ -281,7 +305,10 @@ mod tests {
 
     #[test]
     fn label_flag_keeps_canonical_order_and_rejects_unknown_names() {
-        assert_eq!(parse_labels("proto,local_port"), Ok(vec!["local_port", "proto"]));
+        assert_eq!(
+            parse_labels("proto,local_port"),
+            Ok(vec!["local_port", "proto"])
+        );
         assert_eq!(parse_labels(""), Ok(vec![]));
         assert!(parse_labels("proto,bogus").is_err());
     }
@@ -306,15 +333,27 @@ mod tests {
         let tcp443 = active
             .metrics
             .iter()
-            .find(|m| m.labels == [("local_port".into(), "443".into()), ("proto".into(), "TCP".into())])
+            .find(|m| {
+                m.labels
+                    == [
+                        ("local_port".into(), "443".into()),
+                        ("proto".into(), "TCP".into()),
+                    ]
+            })
             .expect("TCP 443");
-        assert_eq!(tcp443.value, ember_expfmt::MetricValue::Gauge(312.0 + 298.0 + 7.0 + 6.0));
+        assert_eq!(
+            tcp443.value,
+            ember_expfmt::MetricValue::Gauge(312.0 + 298.0 + 7.0 + 6.0)
+        );
     }
 
     #[test]
     fn addresses_parse_and_print_as_go() {
         let (ip, port) = parse_ip_port("C0A80016:0CEA").expect("v4");
-        assert_eq!((go_ip_string(&ip), port), ("192.168.0.22".to_string(), 3306));
+        assert_eq!(
+            (go_ip_string(&ip), port),
+            ("192.168.0.22".to_string(), 3306)
+        );
         let (ip, port) =
             parse_ip_port("[2620:0000:0000:0000:0000:0000:0000:0001]:0050").expect("v6");
         assert_eq!((go_ip_string(&ip), port), ("2620::1".to_string(), 80));
@@ -327,6 +366,9 @@ mod tests {
     fn stats_need_their_third_line() {
         assert!(parse_stats("a\nb\n").is_err());
         let text = "   Total Incoming Outgoing         Incoming         Outgoing\n   Conns  Packets  Packets            Bytes            Bytes\n 16AA370 E33656E5        0     51D8C8883AB3                0\n\n";
-        assert_eq!(parse_stats(text), Ok([0x16AA370, 0xE33656E5, 0, 0x51D8C8883AB3, 0]));
+        assert_eq!(
+            parse_stats(text),
+            Ok([0x16AA370, 0xE33656E5, 0, 0x51D8C8883AB3, 0])
+        );
     }
 }

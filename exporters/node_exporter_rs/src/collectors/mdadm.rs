@@ -207,7 +207,11 @@ fn eval_recovery_line(line: &str) -> Result<(i64, f64, f64, f64), String> {
 
 /// The text after the first `open` up to the end position `close` finds in what follows;
 /// empty captures do not match (the `.+` of upstream's expressions).
-fn between<'a>(line: &'a str, open: &str, close: impl Fn(&str) -> Option<usize>) -> Option<&'a str> {
+fn between<'a>(
+    line: &'a str,
+    open: &str,
+    close: impl Fn(&str) -> Option<usize>,
+) -> Option<&'a str> {
     let start = line.find(open)? + open.len();
     let rest = &line[start..];
     let end = close(rest)?;
@@ -298,7 +302,8 @@ mod tests {
 
     #[test]
     fn clean_raid1_is_active_and_fully_synced() {
-        let md = one("md0 : active raid1 sdb1[1] sda1[0]\n      1046528 blocks super 1.2 [2/2] [UU]\n");
+        let md =
+            one("md0 : active raid1 sdb1[1] sda1[0]\n      1046528 blocks super 1.2 [2/2] [UU]\n");
         assert_eq!(md.state, "active");
         assert_eq!((md.disks_active, md.disks_total, md.disks_down), (2, 2, 0));
         assert_eq!((md.blocks_total, md.blocks_synced), (1046528, 1046528));
@@ -315,7 +320,10 @@ mod tests {
         assert_eq!((md.disks_active, md.disks_total, md.disks_down), (3, 4, 1));
         assert_eq!((md.disks_failed, md.disks_spare), (1, 1));
         assert_eq!(md.blocks_synced, 169063040);
-        assert_eq!((md.synced_pct, md.finish_minutes, md.speed), (17.3, 81.4, 165280.0));
+        assert_eq!(
+            (md.synced_pct, md.finish_minutes, md.speed),
+            (17.3, 81.4, 165280.0)
+        );
     }
 
     #[test]
@@ -342,11 +350,16 @@ mod tests {
 
     #[test]
     fn raid0_linear_and_inactive_arrays() {
-        let md = one("md5 : active raid0 sdb[1] sdc[0]\n      1855870976 blocks super 1.2 512k chunks\n");
+        let md = one(
+            "md5 : active raid0 sdb[1] sdc[0]\n      1855870976 blocks super 1.2 512k chunks\n",
+        );
         assert_eq!((md.disks_active, md.disks_total), (2, 2));
-        let md = one("md6 : active linear sda1[1] sdb1[0] sdc1[2]\n      2095104 blocks super 1.2 0k rounding\n");
+        let md = one(
+            "md6 : active linear sda1[1] sdb1[0] sdc1[2]\n      2095104 blocks super 1.2 0k rounding\n",
+        );
         assert_eq!((md.disks_active, md.disks_total), (3, 3));
-        let md = one("md127 : inactive sdb[0](S) sdc[1](S)\n      7932 blocks super external:imsm\n");
+        let md =
+            one("md127 : inactive sdb[0](S) sdc[1](S)\n      7932 blocks super external:imsm\n");
         assert_eq!(md.state, "inactive");
         assert_eq!((md.disks_active, md.disks_total, md.disks_spare), (0, 0, 2));
     }

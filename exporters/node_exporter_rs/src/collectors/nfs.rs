@@ -221,8 +221,18 @@ impl Collector for Nfs {
         let s = parse_client(&text).map_err(|r| parse_error(&self.path, r))?;
         let mut f = Families::new();
         let packets = "Total NFSd network packets (sent+received) by protocol type.";
-        f.counter("node_nfs_packets_total", packets, &[("protocol", "udp")], s.network[1] as f64);
-        f.counter("node_nfs_packets_total", packets, &[("protocol", "tcp")], s.network[2] as f64);
+        f.counter(
+            "node_nfs_packets_total",
+            packets,
+            &[("protocol", "udp")],
+            s.network[1] as f64,
+        );
+        f.counter(
+            "node_nfs_packets_total",
+            packets,
+            &[("protocol", "tcp")],
+            s.network[2] as f64,
+        );
         f.counter(
             "node_nfs_connections_total",
             "Total number of NFSd TCP connections.",

@@ -258,10 +258,20 @@ impl Collector for Nfsd {
         );
         let help = "Total number NFSd Requests by method and protocol.";
         for (method, v) in V2_PROCS.iter().zip(&s.v2).skip(1) {
-            counter("requests_total", help, &[("proto", "2"), ("method", method)], *v);
+            counter(
+                "requests_total",
+                help,
+                &[("proto", "2"), ("method", method)],
+                *v,
+            );
         }
         for (method, v) in V3_PROCS.iter().zip(&s.v3).skip(1) {
-            counter("requests_total", help, &[("proto", "3"), ("method", method)], *v);
+            counter(
+                "requests_total",
+                help,
+                &[("proto", "3"), ("method", method)],
+                *v,
+            );
         }
         for method in V4_REPORTED {
             let idx = V4_OPS.iter().position(|m| *m == method).unwrap_or(0);

@@ -77,9 +77,17 @@ const NUMERIC: [(&str, &str, f64); 49] = [
     ("charge_ampere", "charge_now", 1e6),
     ("charge_term_current", "charge_term_current", 1e6),
     ("constant_charge_current", "constant_charge_current", 1e6),
-    ("constant_charge_current_max", "constant_charge_current_max", 1e6),
+    (
+        "constant_charge_current_max",
+        "constant_charge_current_max",
+        1e6,
+    ),
     ("constant_charge_voltage", "constant_charge_voltage", 1e6),
-    ("constant_charge_voltage_max", "constant_charge_voltage_max", 1e6),
+    (
+        "constant_charge_voltage_max",
+        "constant_charge_voltage_max",
+        1e6,
+    ),
     ("precharge_current", "precharge_current", 1e6),
     ("input_current_limit", "input_current_limit", 1e6),
     ("power_watt", "power_now", 1e6),
@@ -124,10 +132,11 @@ struct PowerSupplyClass {
     ignored: Regex,
 }
 
+/// The integer and the text attributes of one supply.
+type Attributes = (BTreeMap<String, i64>, BTreeMap<String, String>);
+
 /// The integer and text attributes of one supply directory.
-fn read_supply(
-    dir: &Path,
-) -> Result<(BTreeMap<String, i64>, BTreeMap<String, String>), CollectorError> {
+fn read_supply(dir: &Path) -> Result<Attributes, CollectorError> {
     let mut ints = BTreeMap::new();
     let mut texts = BTreeMap::new();
     for name in list_dir(dir)? {

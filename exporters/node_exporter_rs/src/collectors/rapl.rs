@@ -146,7 +146,11 @@ impl Collector for Rapl {
                 f.counter(
                     "node_rapl_joules_total",
                     "Current RAPL value in joules",
-                    &[("index", &index), ("path", &path), ("rapl_zone", &zone.name)],
+                    &[
+                        ("index", &index),
+                        ("path", &path),
+                        ("rapl_zone", &zone.name),
+                    ],
                     joules,
                 );
             } else {
@@ -170,7 +174,10 @@ mod tests {
     #[test]
     fn indices_come_from_the_name_or_the_order_of_appearance() {
         let mut seen = HashMap::new();
-        assert_eq!(index_and_name(&seen, "package-1"), (1, "package".to_string()));
+        assert_eq!(
+            index_and_name(&seen, "package-1"),
+            (1, "package".to_string())
+        );
         assert_eq!(index_and_name(&seen, "core"), (0, "core".to_string()));
         seen.insert("core".to_string(), 1);
         assert_eq!(index_and_name(&seen, "core"), (1, "core".to_string()));
@@ -181,16 +188,23 @@ mod tests {
     fn zone_label_flag_folds_zones_into_one_family() {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_with_paths/rapl");
         let paths = crate::Paths::fixture(&dir);
-        let collector =
-            super::super::build_one("rapl", &paths, &["--collector.rapl.enable-zone-label".into()])
-                .expect("builds");
+        let collector = super::super::build_one(
+            "rapl",
+            &paths,
+            &["--collector.rapl.enable-zone-label".into()],
+        )
+        .expect("builds");
         let mut out = Vec::new();
         collector.update(&mut out).expect("updates");
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].name, "node_rapl_joules_total");
         assert_eq!(out[0].help, "Current RAPL value in joules");
         assert_eq!(out[0].metrics.len(), 8);
-        let labels: Vec<&str> = out[0].metrics[0].labels.iter().map(|(k, _)| k.as_str()).collect();
+        let labels: Vec<&str> = out[0].metrics[0]
+            .labels
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
         assert_eq!(labels, ["index", "path", "rapl_zone"]);
     }
 

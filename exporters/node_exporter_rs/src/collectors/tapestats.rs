@@ -11,13 +11,19 @@ use ember_exporter::{Collector, CollectorError, CollectorFlag};
 use regex::Regex;
 
 use super::Entry;
-use crate::sysfs::{Families, is_not_found, list_dir, parse_go_uint, read_trim, regex_arg, regex_value};
+use crate::sysfs::{
+    Families, is_not_found, list_dir, parse_go_uint, read_trim, regex_arg, regex_value,
+};
 use crate::util::parse_error;
 
 const IGNORED: &str = "collector.tapestats.ignored-devices";
 
 fn args() -> Vec<Arg> {
-    vec![regex_arg(IGNORED, "^$", "Regexp of devices to ignore for tapestats.")]
+    vec![regex_arg(
+        IGNORED,
+        "^$",
+        "Regexp of devices to ignore for tapestats.",
+    )]
 }
 
 pub(crate) const ENTRY: Entry = Entry {
@@ -36,16 +42,76 @@ pub(crate) const ENTRY: Entry = Entry {
 
 /// (stats file, metric name after `node_tape_`, HELP, scale, counter).
 const STATS: [(&str, &str, &str, f64, bool); 10] = [
-    ("in_flight", "io_now", "The number of I/Os currently outstanding to this device.", 1.0, false),
-    ("io_ns", "io_time_seconds_total", "The amount of time spent waiting for all I/O to complete (including read and write). This includes tape movement commands such as seeking between file or set marks and implicit tape movement such as when rewind on close tape devices are used.", 0.000000001, true),
-    ("other_cnt", "io_others_total", "The number of I/Os issued to the tape drive other than read or write commands. The time taken to complete these commands uses the following calculation io_time_seconds_total-read_time_seconds_total-write_time_seconds_total", 1.0, true),
-    ("read_byte_cnt", "read_bytes_total", "The number of bytes read from the tape drive.", 1.0, true),
-    ("read_cnt", "reads_completed_total", "The number of read requests issued to the tape drive.", 1.0, true),
-    ("read_ns", "read_time_seconds_total", "The amount of time spent waiting for read requests to complete.", 0.000000001, true),
-    ("resid_cnt", "residual_total", "The number of times during a read or write we found the residual amount to be non-zero. This should mean that a program is issuing a read larger thean the block size on tape. For write not all data made it to tape.", 1.0, true),
-    ("write_byte_cnt", "written_bytes_total", "The number of bytes written to the tape drive.", 1.0, true),
-    ("write_cnt", "writes_completed_total", "The number of write requests issued to the tape drive.", 1.0, true),
-    ("write_ns", "write_time_seconds_total", "The amount of time spent waiting for write requests to complete.", 0.000000001, true),
+    (
+        "in_flight",
+        "io_now",
+        "The number of I/Os currently outstanding to this device.",
+        1.0,
+        false,
+    ),
+    (
+        "io_ns",
+        "io_time_seconds_total",
+        "The amount of time spent waiting for all I/O to complete (including read and write). This includes tape movement commands such as seeking between file or set marks and implicit tape movement such as when rewind on close tape devices are used.",
+        0.000000001,
+        true,
+    ),
+    (
+        "other_cnt",
+        "io_others_total",
+        "The number of I/Os issued to the tape drive other than read or write commands. The time taken to complete these commands uses the following calculation io_time_seconds_total-read_time_seconds_total-write_time_seconds_total",
+        1.0,
+        true,
+    ),
+    (
+        "read_byte_cnt",
+        "read_bytes_total",
+        "The number of bytes read from the tape drive.",
+        1.0,
+        true,
+    ),
+    (
+        "read_cnt",
+        "reads_completed_total",
+        "The number of read requests issued to the tape drive.",
+        1.0,
+        true,
+    ),
+    (
+        "read_ns",
+        "read_time_seconds_total",
+        "The amount of time spent waiting for read requests to complete.",
+        0.000000001,
+        true,
+    ),
+    (
+        "resid_cnt",
+        "residual_total",
+        "The number of times during a read or write we found the residual amount to be non-zero. This should mean that a program is issuing a read larger thean the block size on tape. For write not all data made it to tape.",
+        1.0,
+        true,
+    ),
+    (
+        "write_byte_cnt",
+        "written_bytes_total",
+        "The number of bytes written to the tape drive.",
+        1.0,
+        true,
+    ),
+    (
+        "write_cnt",
+        "writes_completed_total",
+        "The number of write requests issued to the tape drive.",
+        1.0,
+        true,
+    ),
+    (
+        "write_ns",
+        "write_time_seconds_total",
+        "The amount of time spent waiting for write requests to complete.",
+        0.000000001,
+        true,
+    ),
 ];
 
 #[derive(Debug)]

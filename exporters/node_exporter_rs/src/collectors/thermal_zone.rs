@@ -85,9 +85,7 @@ fn list_or_empty(dir: &Path, prefix: &str) -> Result<Vec<String>, CollectorError
 
 /// One zone; `None` for a zone whose sensor answers ENODATA (skipped upstream).
 fn parse_zone(dir: &Path) -> Result<Option<Zone>, CollectorError> {
-    let enodata = |e: &CollectorError| {
-        matches!(e, CollectorError::Io { source, .. } if source.raw_os_error() == Some(61))
-    };
+    let enodata = |e: &CollectorError| matches!(e, CollectorError::Io { source, .. } if source.raw_os_error() == Some(61));
     let kind = read_trim(&dir.join("type"))?;
     read_trim(&dir.join("policy"))?;
     let temp = match read_i64(&dir.join("temp")) {

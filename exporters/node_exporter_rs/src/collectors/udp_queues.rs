@@ -61,15 +61,23 @@ fn parse_socket_line(line: &str) -> Result<(u64, u64), String> {
         .filter(|(_, rest)| rest.is_empty())
         .and_then(|(n, _)| parse_go_int(n));
     if sl.is_none() {
-        return Err(format!("cannot parse sl field in socket line {:?}", fields[0]));
+        return Err(format!(
+            "cannot parse sl field in socket line {:?}",
+            fields[0]
+        ));
     }
     for address in &fields[1..3] {
         if !valid_address(address) {
-            return Err(format!("cannot parse address field in socket line {address:?}"));
+            return Err(format!(
+                "cannot parse address field in socket line {address:?}"
+            ));
         }
     }
     if hex_u64(fields[3]).is_none() {
-        return Err(format!("cannot parse st value in socket line {:?}", fields[3]));
+        return Err(format!(
+            "cannot parse st value in socket line {:?}",
+            fields[3]
+        ));
     }
     let (tx, rx) = fields[4]
         .split_once(':')
@@ -95,9 +103,7 @@ pub(crate) fn summarize(text: &str) -> Result<(u64, u64), String> {
 /// `Ok(None)` when the file does not exist (no IPv6, for example).
 fn read_summary(path: &Path) -> Result<Option<(u64, u64)>, CollectorError> {
     match read_string(path) {
-        Ok(text) => summarize(&text)
-            .map(Some)
-            .map_err(|r| parse_error(path, r)),
+        Ok(text) => summarize(&text).map(Some).map_err(|r| parse_error(path, r)),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
     }
@@ -118,8 +124,18 @@ impl Collector for UdpQueues {
         let help = "Number of allocated memory in the kernel for UDP datagrams in bytes.";
         for (ip, sums) in [("v4", v4), ("v6", v6)] {
             if let Some((tx, rx)) = sums {
-                f.gauge("node_udp_queues", help, &[("queue", "tx"), ("ip", ip)], tx as f64);
-                f.gauge("node_udp_queues", help, &[("queue", "rx"), ("ip", ip)], rx as f64);
+                f.gauge(
+                    "node_udp_queues",
+                    help,
+                    &[("queue", "tx"), ("ip", ip)],
+                    tx as f64,
+                );
+                f.gauge(
+                    "node_udp_queues",
+                    help,
+                    &[("queue", "rx"), ("ip", ip)],
+                    rx as f64,
+                );
             }
         }
         f.push_to(out);

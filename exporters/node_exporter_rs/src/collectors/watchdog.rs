@@ -38,7 +38,13 @@ const NUMERIC: [(&str, &str); 7] = [
 ];
 
 /// Text attributes, reported as `node_watchdog_info` labels (empty when absent).
-const TEXT: [&str; 5] = ["options", "identity", "state", "status", "pretimeout_governor"];
+const TEXT: [&str; 5] = [
+    "options",
+    "identity",
+    "state",
+    "status",
+    "pretimeout_governor",
+];
 
 #[derive(Debug)]
 struct Watchdog {
@@ -59,7 +65,9 @@ fn read_device(dir: &Path, name: &str) -> Result<Device, CollectorError> {
         let path = dir.join(attr);
         let value = match read_trim(&path) {
             Ok(v) => v,
-            Err(CollectorError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(CollectorError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
                 continue;
             }
             Err(e) => return Err(e),
@@ -157,7 +165,10 @@ mod tests {
         assert!(matches!(w.update(&mut out), Err(CollectorError::NoData)));
         std::fs::create_dir_all(root.join("class/watchdog/watchdog0")).expect("mkdir");
         std::fs::write(root.join("class/watchdog/watchdog0/timeout"), "soon\n").expect("write");
-        assert!(matches!(w.update(&mut out), Err(CollectorError::Parse { .. })));
+        assert!(matches!(
+            w.update(&mut out),
+            Err(CollectorError::Parse { .. })
+        ));
         let _ = std::fs::remove_dir_all(&root);
     }
 }

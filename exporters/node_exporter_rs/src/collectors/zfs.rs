@@ -42,12 +42,7 @@ const SUBSYSTEMS: [(&str, &str); 10] = [
 ];
 
 const POOL_STATES: [&str; 6] = [
-    "online",
-    "degraded",
-    "faulted",
-    "offline",
-    "removed",
-    "unavail",
+    "online", "degraded", "faulted", "offline", "removed", "unavail",
 ];
 
 /// The only kstat data type node_exporter 1.5 reports: KSTAT_DATA_UINT64 (signed
@@ -113,7 +108,9 @@ pub(crate) fn parse_pool_io(text: &str) -> Result<Vec<(String, u64)>, String> {
                 .get(i)
                 .ok_or_else(|| format!("io row has no value for {field}"))?;
             let value = raw.parse::<u64>().map_err(|e| {
-                format!("could not parse expected integer value for \"kstat.zfs.misc.io.{field}\": {e}")
+                format!(
+                    "could not parse expected integer value for \"kstat.zfs.misc.io.{field}\": {e}"
+                )
             })?;
             out.push(((*field).to_string(), value));
         }

@@ -54,6 +54,13 @@ pub fn optional<T>(result: Result<T, CollectorError>) -> Result<Option<T>, Colle
 
 /// Whether the error is a read of something that does not exist (or is not readable by
 /// us): the "subsystem absent on this host" case.
+///
+/// ```
+/// use node_exporter_rs::sysfs::{is_absent, read_u64};
+///
+/// let err = read_u64(std::path::Path::new("/nonexistent/energy_uj")).unwrap_err();
+/// assert!(is_absent(&err));
+/// ```
 pub fn is_absent(err: &CollectorError) -> bool {
     match err {
         CollectorError::Io { source, .. } => matches!(
@@ -101,6 +108,20 @@ pub fn list_prefixed(dir: &Path, prefix: &str) -> Result<Vec<String>, CollectorE
 
 /// Families keyed by metric name, emitted in name order: collectors that report the same
 /// metric for many devices add samples here instead of building one family per device.
+///
+/// ```
+/// use node_exporter_rs::sysfs::Families;
+///
+/// let mut f = Families::new();
+/// f.gauge("node_b", "B.", &[("dev", "sda")], 1.0);
+/// f.counter("node_a_total", "A.", &[], 2.0);
+/// f.gauge("node_b", "B.", &[("dev", "sdb")], 3.0);
+/// let mut out = Vec::new();
+/// f.push_to(&mut out);
+/// let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
+/// assert_eq!(names, ["node_a_total", "node_b"]);
+/// assert_eq!(out[1].metrics.len(), 2);
+/// ```
 #[derive(Debug, Default)]
 pub struct Families(BTreeMap<String, Family>);
 
@@ -175,6 +196,14 @@ pub fn regex_value(matches: &clap::ArgMatches, name: &str) -> Result<regex::Rege
 
 /// Parses an integer as Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then a
 /// `0x`, `0o`, `0b` or leading-`0` (octal) prefix selects the base.
+///
+/// ```
+/// use node_exporter_rs::sysfs::parse_go_int;
+///
+/// assert_eq!(parse_go_int("-350000"), Some(-350000));
+/// assert_eq!(parse_go_int("0x8180"), Some(0x8180));
+/// assert_eq!(parse_go_int("N/A"), None);
+/// ```
 pub fn parse_go_int(text: &str) -> Option<i64> {
     let (negative, body) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
@@ -202,6 +231,13 @@ pub fn parse_go_int(text: &str) -> Option<i64> {
 
 /// Parses an unsigned integer as Go's `strconv.ParseUint(s, 0, 64)` (see
 /// [`parse_go_int`] for the prefixes).
+///
+/// ```
+/// use node_exporter_rs::sysfs::parse_go_uint;
+///
+/// assert_eq!(parse_go_uint("0xffffffffffffffff"), Some(u64::MAX));
+/// assert_eq!(parse_go_uint("-1"), None);
+/// ```
 pub fn parse_go_uint(text: &str) -> Option<u64> {
     if text.starts_with(['+', '-']) {
         return None;

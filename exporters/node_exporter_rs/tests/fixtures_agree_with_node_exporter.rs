@@ -42,6 +42,17 @@ const CHECKED: &[&str] = &[
     "zfs",
 ];
 
+/// The same fixtures again with other flags: (collector, arguments replacing the
+/// fixture's `args` file).
+const VARIANTS: &[(&str, &[&str])] = &[
+    ("bcache", &[]),
+    ("ipvs", &["--collector.ipvs.backend-labels=local_port,proto"]),
+    ("ipvs", &["--collector.ipvs.backend-labels=remote_address"]),
+    ("powersupplyclass", &[]),
+    ("rapl", &["--collector.rapl.enable-zone-label"]),
+    ("tapestats", &[]),
+];
+
 /// Also run on the empty root: selinux, whose Go collector reads the host's own selinuxfs,
 /// so this agrees only on a host without SELinux (as this project's machines are).
 const ALSO_ON_EMPTY_ROOT: &[&str] = &["selinux"];
@@ -208,6 +219,36 @@ fn every_fixture_renders_as_node_exporter_renders_it() {
                 failures.extend(diff(name, &want, &got));
             }
             Err(e) => failures.push(format!("--- {name}: ours failed: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn fixtures_render_as_node_exporter_renders_them_with_other_flags() {
+    require_binary(BINARY, "prometheus-node-exporter");
+    let mut failures = Vec::new();
+    for (name, args) in VARIANTS {
+        let dir = ["tests/fixtures", "tests/fixtures_with_paths"]
+            .iter()
+            .map(|d| crate_dir().join(d).join(name))
+            .find(|d| d.is_dir())
+            .unwrap_or_default();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+        let text = scrape_reference(&dir, &[name], &args);
+        let reference = parse(text.as_bytes(), Format::Text).expect("reference output parses");
+        let label = format!("{name} {args:?}");
+        if success_of(&reference, name) != Some(1.0) {
+            failures.push(format!("--- {label}: node_exporter failed on the fixture"));
+            continue;
+        }
+        match ours(&dir, name, &args) {
+            Ok(got) => {
+                let want = normalize(&reference, is_collector_family);
+                let got = normalize(&got, |_| true);
+                failures.extend(diff(&label, &want, &got));
+            }
+            Err(e) => failures.push(format!("--- {label}: ours failed: {e}")),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -5,6 +5,10 @@
 //! label sets and values. A second test runs every listed collector on an empty root and
 //! checks that each one succeeds or reports no data exactly as the Go collector does.
 //!
+//! A third test runs the damaged trees of `tests/fixtures_broken/<collector>/<case>/`
+//! (a truncated mdstat, an unknown nfsd line, an attribute missing, a counter out of
+//! range): node_exporter fails each of them, and so must ours.
+//!
 //! Collectors whose output does not come from the fixture tree alone (selinux reads the
 //! host's selinuxfs through libselinux in Go) are not listed.
 
@@ -249,6 +253,39 @@ fn fixtures_render_as_node_exporter_renders_them_with_other_flags() {
                 failures.extend(diff(&label, &want, &got));
             }
             Err(e) => failures.push(format!("--- {label}: ours failed: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn damaged_trees_fail_as_node_exporter_fails_them() {
+    require_binary(BINARY, "prometheus-node-exporter");
+    let broken = crate_dir().join("tests/fixtures_broken");
+    let mut cases = Vec::new();
+    for collector in std::fs::read_dir(&broken).expect("tests/fixtures_broken exists") {
+        let collector = collector.expect("readable").path();
+        for case in std::fs::read_dir(&collector).expect("readable") {
+            cases.push(case.expect("readable").path());
+        }
+    }
+    cases.sort();
+    assert!(!cases.is_empty());
+    let mut failures = Vec::new();
+    for dir in &cases {
+        let name = dir
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .expect("utf-8 collector name");
+        let label = dir.display().to_string();
+        let text = scrape_reference(dir, &[name], &[]);
+        let reference = parse(text.as_bytes(), Format::Text).expect("reference output parses");
+        if success_of(&reference, name) != Some(0.0) {
+            failures.push(format!("{label}: node_exporter did not fail it"));
+        }
+        if let Ok(families) = ours(dir, name, &[]) {
+            failures.push(format!("{label}: ours succeeded with {} families", families.len()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -50,7 +50,10 @@ const CHECKED: &[&str] = &[
 /// fixture's `args` file).
 const VARIANTS: &[(&str, &[&str])] = &[
     ("bcache", &[]),
-    ("ipvs", &["--collector.ipvs.backend-labels=local_port,proto"]),
+    (
+        "ipvs",
+        &["--collector.ipvs.backend-labels=local_port,proto"],
+    ),
     ("ipvs", &["--collector.ipvs.backend-labels=remote_address"]),
     ("powersupplyclass", &[]),
     ("rapl", &["--collector.rapl.enable-zone-label"]),
@@ -285,7 +288,10 @@ fn damaged_trees_fail_as_node_exporter_fails_them() {
             failures.push(format!("{label}: node_exporter did not fail it"));
         }
         if let Ok(families) = ours(dir, name, &[]) {
-            failures.push(format!("{label}: ours succeeded with {} families", families.len()));
+            failures.push(format!(
+                "{label}: ours succeeded with {} families",
+                families.len()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

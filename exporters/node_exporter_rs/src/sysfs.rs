@@ -260,6 +260,32 @@ pub fn parse_go_uint(text: &str) -> Option<u64> {
     u64::from_str_radix(digits, radix).ok()
 }
 
+/// Input generators for the parsers' property tests: text made of lines of tokens
+/// drawn from a format's own vocabulary, mixed with arbitrary characters, so that the
+/// parsers' deeper branches are reached with malformed values.
+#[cfg(test)]
+pub(crate) mod testing {
+    use proptest::prelude::*;
+
+    /// Lines of 0..12 tokens, each a vocabulary word, a number or arbitrary text.
+    pub(crate) fn text(vocabulary: &'static [&'static str]) -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            4 => proptest::sample::select(vocabulary).prop_map(str::to_string),
+            2 => any::<u64>().prop_map(|n| n.to_string()),
+            1 => any::<i64>().prop_map(|n| format!("{n:x}")),
+            1 => "\\PC{0,12}",
+        ];
+        let separator = proptest::sample::select(&[" ", "  ", "\t", "", ":", "/"][..]);
+        let line = proptest::collection::vec((token, separator), 0..12).prop_map(|parts| {
+            parts
+                .into_iter()
+                .map(|(t, s)| format!("{t}{s}"))
+                .collect::<String>()
+        });
+        proptest::collection::vec(line, 0..10).prop_map(|lines| lines.join("\n"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

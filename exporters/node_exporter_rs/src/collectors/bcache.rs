@@ -70,7 +70,8 @@ pub(crate) fn dehumanize(s: &str) -> Option<u64> {
             b'Y' => 1024f64.powi(8),
             _ => 0.0,
         };
-        let mantissa = parse_pseudo_float(&s[..s.len() - 1])?;
+        // A non-ASCII last byte leaves no valid number in front of it.
+        let mantissa = parse_pseudo_float(s.get(..s.len() - 1)?)?;
         Some((mantissa * multiplier) as u64)
     } else {
         Some(s.parse::<f64>().ok()? as u64)
@@ -79,7 +80,11 @@ pub(crate) fn dehumanize(s: &str) -> Option<u64> {
 
 fn dehumanize_signed(s: &str) -> Option<i64> {
     let value = dehumanize(s.strip_prefix('-').unwrap_or(s))? as i64;
-    Some(if s.starts_with('-') { -value } else { value })
+    Some(if s.starts_with('-') {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// procfs's reader: the first error sticks and later reads return 0; a missing file
@@ -510,6 +515,15 @@ mod tests {
         assert_eq!(dehumanize("7x"), Some(0));
         assert_eq!(dehumanize(""), None);
         assert_eq!(dehumanize("abc"), None);
+        assert_eq!(dehumanize("1é"), None);
         assert_eq!(dehumanize_signed("-3.0k"), Some(-3072));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_size_text_parses_or_errs_without_panicking(s in "\\PC{0,16}") {
+            let _ = dehumanize(&s);
+            let _ = dehumanize_signed(&s);
+        }
     }
 }

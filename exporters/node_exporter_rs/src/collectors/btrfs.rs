@@ -165,7 +165,7 @@ fn read_stats(dir: &Path) -> Result<Stats, CollectorError> {
     let mut devices = BTreeMap::new();
     for name in r.list_files("devices") {
         let size = r.read_value(&format!("devices/{name}/size"));
-        devices.insert(name, SECTOR_SIZE * size);
+        devices.insert(name, SECTOR_SIZE.wrapping_mul(size));
     }
     r.dev_count = devices.len();
     let label = r.read_file("label");

@@ -131,7 +131,7 @@ fn read_host(dir: &Path, name: &str) -> Result<Host, CollectorError> {
         // WWNs and the port id are printed as `0x...`; procfs drops the prefix.
         if matches!(attr, "node_name" | "port_id" | "port_name" | "fabric_name") && value.len() > 2
         {
-            value = value[2..].to_string();
+            value = String::from_utf8_lossy(&value.as_bytes()[2..]).into_owned();
         }
         attrs.insert(attr, value);
     }

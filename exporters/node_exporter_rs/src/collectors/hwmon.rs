@@ -514,4 +514,12 @@ mod tests {
         assert_eq!(clean_name("coretemp.0"), "coretemp_0");
         assert_eq!(clean_name("-ACPI000D:00-"), "acpi000d:00");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_file_name_splits_or_is_skipped_without_panicking(s in "\\PC{0,24}") {
+            let _ = explode_sensor_filename(&s);
+            let _ = clean_name(&s);
+        }
+    }
 }

@@ -120,18 +120,27 @@ pub(crate) struct Backend {
 fn parse_ip_port(s: &str) -> Result<(IpAddr, u16), String> {
     let ip = match s.len() {
         13 => {
-            let raw = u32::from_str_radix(&s[..8], 16).map_err(|e| format!("{s:?}: {e}"))?;
+            let hex = s
+                .get(..8)
+                .ok_or_else(|| format!("unexpected IP:Port: {s}"))?;
+            let raw = u32::from_str_radix(hex, 16).map_err(|e| format!("{s:?}: {e}"))?;
             IpAddr::V4(Ipv4Addr::from(raw))
         }
         46 => {
-            let v6: Ipv6Addr = s[1..40]
+            let text = s
+                .get(1..40)
+                .ok_or_else(|| format!("unexpected IP:Port: {s}"))?;
+            let v6: Ipv6Addr = text
                 .parse()
-                .map_err(|_| format!("invalid IPv6 address: {}", &s[1..40]))?;
+                .map_err(|_| format!("invalid IPv6 address: {text}"))?;
             IpAddr::V6(v6)
         }
         _ => return Err(format!("unexpected IP:Port: {s}")),
     };
-    let port = u16::from_str_radix(&s[s.len() - 4..], 16).map_err(|e| format!("{s:?}: {e}"))?;
+    let port = s
+        .get(s.len() - 4..)
+        .ok_or_else(|| format!("unexpected port string format: {s}"))?;
+    let port = u16::from_str_radix(port, 16).map_err(|e| format!("{s:?}: {e}"))?;
     Ok((ip, port))
 }
 
@@ -264,9 +273,10 @@ impl Collector for Ipvs {
         let mut sums: BTreeMap<Vec<String>, (u64, u64, u64)> = BTreeMap::new();
         for b in &backends {
             let sum = sums.entry(self.label_values(b)).or_default();
-            sum.0 += b.active;
-            sum.1 += b.inactive;
-            sum.2 += b.weight;
+            // Go's unsigned sums wrap rather than fail.
+            sum.0 = sum.0.wrapping_add(b.active);
+            sum.1 = sum.1.wrapping_add(b.inactive);
+            sum.2 = sum.2.wrapping_add(b.weight);
         }
         for (values, (active, inactive, weight)) in &sums {
             let labels: Vec<(&str, &str)> = self
@@ -360,6 +370,9 @@ mod tests {
         let (ip, _) = parse_ip_port("[0000:0000:0000:0000:0000:ffff:0a00:0001]:0050").expect("v6");
         assert_eq!(go_ip_string(&ip), "10.0.0.1");
         assert!(parse_ip_port("C0A80016:CEA").is_err());
+        // Lengths match but a multi-byte character straddles the slices: an error, not a panic.
+        assert!(parse_ip_port("C0A8001é:CEA").is_err());
+        assert!(parse_ip_port("C0A80016:0Cé").is_err());
     }
 
     #[test]
@@ -370,5 +383,19 @@ mod tests {
             parse_stats(text),
             Ok([0x16AA370, 0xE33656E5, 0, 0x51D8C8883AB3, 0])
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_ipvs_text_parses_or_errs_without_panicking(
+            text in crate::sysfs::testing::text(&[
+                "TCP", "UDP", "FWM", "->", "IP", "Prot", "RemoteAddress:Port", "C0A80016:0CEA",
+                "[2620:0000:0000:0000:0000:0000:0000:0001]:0050", "Masq", "1", "0", "wlc",
+                "C0A8é016:0CEA", "[2620:0000:0000:0000:0000:0000:0000:00é]:0050",
+            ])
+        ) {
+            let _ = parse_backends(&text);
+            let _ = parse_stats(&text);
+        }
     }
 }

@@ -375,4 +375,19 @@ mod tests {
             .is_err()
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_mdstat_text_parses_or_errs_without_panicking(
+            text in crate::sysfs::testing::text(&[
+                "md0", ":", "active", "inactive", "raid1", "raid0", "linear", "sda1[0]",
+                "sdb1[1](F)", "sdc[2](S)", "blocks", "super", "1.2", "[2/2]", "[U_]", "[UU]",
+                "bitmap:", "recovery", "resync", "check", "=", "8.5%", "(12/100)",
+                "finish=1.5min", "speed=1000K/sec", "resync=DELAYED", "PENDING", "Personalities",
+                "unused", "      ",
+            ])
+        ) {
+            let _ = parse_mdstat(&text);
+        }
+    }
 }

@@ -147,10 +147,10 @@ pub(crate) fn parse_line(line: &str) -> Result<(&str, Vec<u64>), String> {
 /// Checks a `procN` line whose first value is the count of those that follow.
 pub(crate) fn counted(values: &[u64], min: usize, what: &str) -> Result<Vec<u64>, String> {
     let count = values.first().copied().unwrap_or(0) as usize;
-    if values.len() - 1 != count || count < min {
+    if values.len().saturating_sub(1) != count || count < min || values.is_empty() {
         return Err(format!("invalid {what} line {values:?}"));
     }
-    Ok(values[1..].to_vec())
+    Ok(values.get(1..).unwrap_or_default().to_vec())
 }
 
 /// Checks that a line has exactly `n` values.
@@ -304,5 +304,14 @@ mod tests {
         assert!(parse_client("bogus 1 2\n").is_err());
         assert!(parse_client("net\n").is_err());
         assert!(parse_client("net 1 2 x 4\n").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_client_text_parses_or_errs_without_panicking(
+            text in crate::sysfs::testing::text(&["net", "rpc", "proc2", "proc3", "proc4", "18", "22", "0", "3"])
+        ) {
+            let _ = parse_client(&text);
+        }
     }
 }

@@ -325,4 +325,16 @@ mod tests {
         assert!(parse_server("proc4 3 1 2 3\n").is_err());
         assert!(parse_server("th 8\n").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_server_text_parses_or_errs_without_panicking(
+            text in crate::sysfs::testing::text(&[
+                "rc", "fh", "io", "th", "ra", "net", "rpc", "proc2", "proc3", "proc4", "proc4ops",
+                "2", "39", "0.000", "0",
+            ])
+        ) {
+            let _ = parse_server(&text);
+        }
+    }
 }

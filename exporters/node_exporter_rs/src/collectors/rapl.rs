@@ -77,7 +77,7 @@ fn zones(dir: &Path) -> Result<Vec<Zone>, CollectorError> {
         };
         let (index, name) = index_and_name(&seen, raw.trim());
         read_u64(&zone_dir.join("max_energy_range_uj"))?;
-        seen.insert(name.clone(), index + 1);
+        seen.insert(name.clone(), index.wrapping_add(1));
         zones.push(Zone {
             name,
             index,

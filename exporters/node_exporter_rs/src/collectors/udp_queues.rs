@@ -94,8 +94,9 @@ pub(crate) fn summarize(text: &str) -> Result<(u64, u64), String> {
     let mut sums = (0u64, 0u64);
     for line in text.lines().skip(1) {
         let (tx, rx) = parse_socket_line(line)?;
-        sums.0 += tx;
-        sums.1 += rx;
+        // Go's unsigned sums wrap rather than fail.
+        sums.0 = sums.0.wrapping_add(tx);
+        sums.1 = sums.1.wrapping_add(rx);
     }
     Ok(sums)
 }
@@ -176,5 +177,17 @@ mod tests {
         );
         assert!(summarize(&no_colon).is_err());
         assert_eq!(summarize(HEADER), Ok((0, 0)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_socket_table_parses_or_errs_without_panicking(
+            text in crate::sysfs::testing::text(&[
+                "sl", "0:", "0100007F:0035", "00000000:0000", "07", "00000000:00000A00",
+                "00:00000000", "00000000", "104", "0", "19714", "2", "ffff", "0x1",
+            ])
+        ) {
+            let _ = summarize(&text);
+        }
     }
 }

@@ -387,4 +387,13 @@ mod tests {
         assert!(parse_stats("rmapbt 5000000000 1\n").is_err());
         assert!(parse_stats("rmapbt 1 2 3 4 5\n").is_ok());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_stats_text_parses_or_errs_without_panicking(
+            text in crate::sysfs::testing::text(&["extent_alloc", "rw", "vnodes", "xpc", "qm", "ig", "1", "4294967296"])
+        ) {
+            let _ = parse_stats(&text);
+        }
+    }
 }

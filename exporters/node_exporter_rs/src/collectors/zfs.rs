@@ -315,4 +315,19 @@ mod tests {
     fn dashes_become_underscores_in_names() {
         assert_eq!(metric_name("arc_meta-used"), "arc_meta_used");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_kstat_text_parses_or_errs_without_panicking(
+            text in crate::sysfs::testing::text(&[
+                "name", "type", "data", "hits", "4", "3", "7", "nread", "nwritten", "reads",
+                "writes", "wtime", "wlentime", "wupdate", "rtime", "rlentime", "rupdate", "wcnt",
+                "rcnt", "dataset_name", "pool/fs",
+            ])
+        ) {
+            let _ = parse_kstat(&text, "arcstats");
+            let _ = parse_pool_io(&text);
+            let _ = parse_objset(&text);
+        }
+    }
 }

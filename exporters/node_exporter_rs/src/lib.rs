@@ -7,6 +7,7 @@
 
 pub mod collectors;
 mod paths;
+pub mod sysfs;
 pub mod util;
 
 pub use paths::Paths;

@@ -9,7 +9,29 @@ use ember_exporter::{Collector, CollectorFlag};
 
 use crate::Paths;
 
+mod bcache;
+mod bonding;
+mod btrfs;
+mod dmi;
+mod edac;
+mod fibrechannel;
+mod hwmon;
+mod infiniband;
+mod ipvs;
 mod loadavg;
+mod mdadm;
+mod nfs;
+mod nfsd;
+mod nvme;
+mod powersupplyclass;
+mod rapl;
+mod selinux;
+mod tapestats;
+mod thermal_zone;
+mod udp_queues;
+mod watchdog;
+mod xfs;
+mod zfs;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
 /// collector's own `--collector.NAME.*` flags).
@@ -40,7 +62,29 @@ pub(crate) fn no_args() -> Vec<Arg> {
 /// Every collector, in name order.
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
+    bcache::ENTRY,
+    bonding::ENTRY,
+    btrfs::ENTRY,
+    dmi::ENTRY,
+    edac::ENTRY,
+    fibrechannel::ENTRY,
+    hwmon::ENTRY,
+    infiniband::ENTRY,
+    ipvs::ENTRY,
     loadavg::ENTRY,
+    mdadm::ENTRY,
+    nfs::ENTRY,
+    nfsd::ENTRY,
+    nvme::ENTRY,
+    powersupplyclass::ENTRY,
+    rapl::ENTRY,
+    selinux::ENTRY,
+    tapestats::ENTRY,
+    thermal_zone::ENTRY,
+    udp_queues::ENTRY,
+    watchdog::ENTRY,
+    xfs::ENTRY,
+    zfs::ENTRY,
 ];
 
 /// The flags of all collectors, for [`ember_exporter::command`].

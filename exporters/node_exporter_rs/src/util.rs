@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
+use clap::{Arg, ArgAction, ArgMatches};
 use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
 use ember_exporter::CollectorError;
+use regex::Regex;
 
 /// Reads a whole file as UTF-8, naming the file in the error.
 pub fn read_string(path: &Path) -> Result<String, CollectorError> {
@@ -90,5 +92,152 @@ impl Family {
     /// The finished family.
     pub fn into_inner(self) -> MetricFamily {
         self.0
+    }
+}
+
+/// Reads a file and trims surrounding whitespace (sysfs attributes end in a newline).
+pub fn read_trimmed(path: &Path) -> Result<String, CollectorError> {
+    read_string(path).map(|s| s.trim().to_string())
+}
+
+/// Reads a file holding one unsigned integer, as sysfs attributes do.
+pub fn read_u64(path: &Path) -> Result<u64, CollectorError> {
+    let text = read_trimmed(path)?;
+    text.parse()
+        .map_err(|_| parse_error(path, format!("expected an integer, found {text:?}")))
+}
+
+/// Parses a number as node_exporter does with `strconv.ParseFloat`, naming the file in
+/// the error.
+pub fn parse_f64(path: &Path, text: &str) -> Result<f64, CollectorError> {
+    text.parse()
+        .map_err(|_| parse_error(path, format!("expected a number, found {text:?}")))
+}
+
+/// The names of the entries of a directory, sorted; a missing directory is an I/O error
+/// naming it.
+pub fn dir_names(path: &Path) -> Result<Vec<String>, CollectorError> {
+    let io = |source| CollectorError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// A `--collector.X.flag=VALUE` argument with a default, spelled as upstream.
+pub fn value_arg(name: &'static str, default: Option<&'static str>, help: &'static str) -> Arg {
+    let arg = Arg::new(name).long(name).value_name("VALUE").help(help);
+    match default {
+        Some(d) => arg.default_value(d),
+        None => arg,
+    }
+}
+
+/// A boolean `--collector.X.flag` switch and its `--no-collector.X.flag` negation, as
+/// kingpin offers for every bool flag. Read it with [`arg_flag`].
+pub fn bool_args(name: &'static str, help: &'static str) -> Vec<Arg> {
+    let no = format!("no-{name}");
+    vec![
+        Arg::new(name)
+            .long(name)
+            .action(ArgAction::SetTrue)
+            .overrides_with(no.clone())
+            .help(help),
+        Arg::new(no.clone())
+            .long(no)
+            .action(ArgAction::SetTrue)
+            .overrides_with(name)
+            .hide(true),
+    ]
+}
+
+/// Whether a switch built with [`bool_args`] is on: the last of `--NAME` / `--no-NAME`
+/// given wins, else `default`.
+pub fn arg_flag(matches: &ArgMatches, name: &str, default: bool) -> bool {
+    let set = |id: &str| {
+        matches
+            .try_get_one::<bool>(id)
+            .ok()
+            .flatten()
+            .copied()
+            .unwrap_or(false)
+    };
+    if set(&format!("no-{name}")) {
+        false
+    } else if set(name) {
+        true
+    } else {
+        default
+    }
+}
+
+/// The string value of an argument built with [`value_arg`], if set.
+pub fn arg_str<'a>(matches: &'a ArgMatches, name: &str) -> Option<&'a str> {
+    matches
+        .try_get_one::<String>(name)
+        .ok()
+        .flatten()
+        .map(String::as_str)
+}
+
+/// Compiles the regular expression given to argument `name`, if it is set and not empty.
+pub fn arg_regex(matches: &ArgMatches, name: &str) -> Result<Option<Regex>, String> {
+    match arg_str(matches, name) {
+        Some(text) if !text.is_empty() => Regex::new(text)
+            .map(Some)
+            .map_err(|e| format!("--{name}: {e}")),
+        _ => Ok(None),
+    }
+}
+
+/// node_exporter's device filter: an include or an exclude pattern (not both).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    include: Option<Regex>,
+    exclude: Option<Regex>,
+}
+
+impl DeviceFilter {
+    /// A filter from two patterns; both set is an error, as upstream.
+    pub fn new(include: Option<Regex>, exclude: Option<Regex>) -> Result<Self, String> {
+        if include.is_some() && exclude.is_some() {
+            return Err("device-include and device-exclude are mutually exclusive".into());
+        }
+        Ok(DeviceFilter { include, exclude })
+    }
+
+    /// A filter from the arguments `<prefix>.device-include` and `<prefix>.device-exclude`.
+    /// An exclude pattern that only has its default value is dropped when an include
+    /// pattern is given, as node_exporter does.
+    pub fn from_args(matches: &ArgMatches, prefix: &str) -> Result<Self, String> {
+        let include = arg_regex(matches, &format!("{prefix}.device-include"))?;
+        let exclude_name = format!("{prefix}.device-exclude");
+        let exclude_is_default = matches.value_source(&exclude_name)
+            == Some(clap::parser::ValueSource::DefaultValue);
+        let exclude = if include.is_some() && exclude_is_default {
+            None
+        } else {
+            arg_regex(matches, &exclude_name)?
+        };
+        DeviceFilter::new(include, exclude)
+    }
+
+    /// Whether a device is filtered out.
+    pub fn ignored(&self, name: &str) -> bool {
+        if let Some(exclude) = &self.exclude {
+            return exclude.is_match(name);
+        }
+        if let Some(include) = &self.include {
+            return !include.is_match(name);
+        }
+        false
     }
 }

@@ -9,6 +9,7 @@ use ember_exporter::{Collector, CollectorFlag};
 
 use crate::Paths;
 
+mod cpu;
 mod loadavg;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
@@ -40,6 +41,7 @@ pub(crate) fn no_args() -> Vec<Arg> {
 /// Every collector, in name order.
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
+    cpu::ENTRY,
     loadavg::ENTRY,
 ];
 

@@ -220,8 +220,8 @@ impl DeviceFilter {
     pub fn from_args(matches: &ArgMatches, prefix: &str) -> Result<Self, String> {
         let include = arg_regex(matches, &format!("{prefix}.device-include"))?;
         let exclude_name = format!("{prefix}.device-exclude");
-        let exclude_is_default = matches.value_source(&exclude_name)
-            == Some(clap::parser::ValueSource::DefaultValue);
+        let exclude_is_default =
+            matches.value_source(&exclude_name) == Some(clap::parser::ValueSource::DefaultValue);
         let exclude = if include.is_some() && exclude_is_default {
             None
         } else {

@@ -18,8 +18,8 @@ use regex::Regex;
 
 use super::Entry;
 use crate::util::{
-    Family, arg_flag, arg_regex, arg_str, bool_args, dir_names, parse_error, read_string,
-    read_u64, value_arg,
+    Family, arg_flag, arg_regex, arg_str, bool_args, dir_names, parse_error, read_string, read_u64,
+    value_arg,
 };
 
 /// `USER_HZ`: the unit of the `/proc/stat` CPU columns on every Linux architecture.
@@ -45,7 +45,10 @@ pub(crate) const ENTRY: Entry = Entry {
         let isolated_path = ctx.paths.sys("devices/system/cpu/isolated");
         let isolated = match std::fs::read_to_string(&isolated_path) {
             Ok(text) => Some(parse_cpu_list(&text).map_err(|e| {
-                format!("unable to get isolated cpus from {}: {e}", isolated_path.display())
+                format!(
+                    "unable to get isolated cpus from {}: {e}",
+                    isolated_path.display()
+                )
             })?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(format!("unable to get isolated cpus: {e}")),
@@ -372,9 +375,9 @@ impl Cpu {
             ) else {
                 continue;
             };
-            cores
-                .entry((package, core))
-                .or_insert_with(|| read_u64(&dir.join("thermal_throttle/core_throttle_count")).ok());
+            cores.entry((package, core)).or_insert_with(|| {
+                read_u64(&dir.join("thermal_throttle/core_throttle_count")).ok()
+            });
             if let std::collections::btree_map::Entry::Vacant(slot) = packages.entry(package) {
                 if let Ok(n) = read_u64(&dir.join("thermal_throttle/package_throttle_count")) {
                     slot.insert(n);
@@ -395,7 +398,10 @@ impl Cpu {
         for ((package, core), count) in &cores {
             if let Some(count) = count {
                 core_family.add(
-                    &[("package", &package.to_string()), ("core", &core.to_string())],
+                    &[
+                        ("package", &package.to_string()),
+                        ("core", &core.to_string()),
+                    ],
                     *count as f64,
                 );
             }

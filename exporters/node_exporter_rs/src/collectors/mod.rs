@@ -10,7 +10,12 @@ use ember_exporter::{Collector, CollectorFlag};
 use crate::Paths;
 
 mod cpu;
+mod entropy;
+mod filefd;
 mod loadavg;
+mod meminfo;
+mod stat;
+mod vmstat;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
 /// collector's own `--collector.NAME.*` flags).
@@ -42,7 +47,12 @@ pub(crate) fn no_args() -> Vec<Arg> {
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
     cpu::ENTRY,
+    entropy::ENTRY,
+    filefd::ENTRY,
     loadavg::ENTRY,
+    meminfo::ENTRY,
+    stat::ENTRY,
+    vmstat::ENTRY,
 ];
 
 /// The flags of all collectors, for [`ember_exporter::command`].

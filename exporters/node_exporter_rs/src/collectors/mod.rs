@@ -12,6 +12,7 @@ use crate::Paths;
 mod cpu;
 mod entropy;
 mod filefd;
+mod filesystem;
 mod loadavg;
 mod meminfo;
 mod stat;
@@ -49,6 +50,7 @@ pub const ALL: &[Entry] = &[
     cpu::ENTRY,
     entropy::ENTRY,
     filefd::ENTRY,
+    filesystem::ENTRY,
     loadavg::ENTRY,
     meminfo::ENTRY,
     stat::ENTRY,

@@ -56,7 +56,7 @@ impl Collector for Stat {
 
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let text = read_string(&self.path)?;
-        let mut first = |key: &str| -> Result<f64, CollectorError> {
+        let first = |key: &str| -> Result<f64, CollectorError> {
             let line = text
                 .lines()
                 .find(|l| l.split_whitespace().next() == Some(key))

@@ -10,6 +10,7 @@ use ember_exporter::{Collector, CollectorFlag};
 use crate::Paths;
 
 mod cpu;
+mod diskstats;
 mod entropy;
 mod filefd;
 mod filesystem;
@@ -48,6 +49,7 @@ pub(crate) fn no_args() -> Vec<Arg> {
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
     cpu::ENTRY,
+    diskstats::ENTRY,
     entropy::ENTRY,
     filefd::ENTRY,
     filesystem::ENTRY,

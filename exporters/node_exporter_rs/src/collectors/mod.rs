@@ -16,6 +16,7 @@ mod filefd;
 mod filesystem;
 mod loadavg;
 mod meminfo;
+mod netdev;
 mod stat;
 mod vmstat;
 
@@ -55,6 +56,7 @@ pub const ALL: &[Entry] = &[
     filesystem::ENTRY,
     loadavg::ENTRY,
     meminfo::ENTRY,
+    netdev::ENTRY,
     stat::ENTRY,
     vmstat::ENTRY,
 ];

@@ -1,0 +1,261 @@
+//! `netdev`: per-interface traffic counters as `node_network_<stat>_total{device}`.
+//!
+//! node_exporter 1.5 reads them over rtnetlink by default (`--collector.netdev.netlink`,
+//! on) and from `/proc/net/dev` with `--no-collector.netdev.netlink`. Netlink's
+//! `IFLA_STATS64` are the same kernel counters that `/sys/class/net/<dev>/statistics/`
+//! shows one per file, so the default mode here reads those files (same names, same
+//! values, including `receive_nohandler`) through `--path.sysfs`; the `/proc/net/dev`
+//! mode is kept as upstream's. `--collector.netdev.device-exclude` defaults to `^lo$` as in
+//! Debian's 1.5 build.
+
+use std::path::{Path, PathBuf};
+
+use clap::Arg;
+use ember_expfmt::MetricFamily;
+use ember_exporter::{Collector, CollectorError, CollectorFlag};
+
+use super::Entry;
+use crate::util::{
+    DeviceFilter, Family, arg_flag, bool_args, dir_names, parse_error, read_string, read_u64,
+    value_arg,
+};
+
+pub(crate) const ENTRY: Entry = Entry {
+    flag: CollectorFlag {
+        name: "netdev",
+        enabled_by_default: true,
+    },
+    args,
+    build: |ctx| {
+        Ok(Box::new(Netdev {
+            proc_net_dev: ctx.paths.proc("net/dev"),
+            sys_class_net: ctx.paths.sys("class/net"),
+            netlink: arg_flag(ctx.matches, "collector.netdev.netlink", true),
+            filter: DeviceFilter::from_args(ctx.matches, "collector.netdev")?,
+        }))
+    },
+};
+
+fn args() -> Vec<Arg> {
+    let mut args = vec![
+        value_arg(
+            "collector.netdev.device-include",
+            None,
+            "Regexp of net devices to include (mutually exclusive to device-exclude).",
+        ),
+        value_arg(
+            "collector.netdev.device-exclude",
+            Some("^lo$"),
+            "Regexp of net devices to exclude (mutually exclusive to device-include).",
+        ),
+    ];
+    args.extend(bool_args(
+        "collector.netdev.netlink",
+        "Use netlink to gather stats instead of /proc/net/dev.",
+    ));
+    args
+}
+
+/// `/proc/net/dev` columns, in order.
+const PROC_COLUMNS: [&str; 16] = [
+    "receive_bytes",
+    "receive_packets",
+    "receive_errs",
+    "receive_drop",
+    "receive_fifo",
+    "receive_frame",
+    "receive_compressed",
+    "receive_multicast",
+    "transmit_bytes",
+    "transmit_packets",
+    "transmit_errs",
+    "transmit_drop",
+    "transmit_fifo",
+    "transmit_colls",
+    "transmit_carrier",
+    "transmit_compressed",
+];
+
+/// node_exporter's netlink names and the sysfs statistics file holding each
+/// `rtnl_link_stats64` field it uses.
+const STATS64: [(&str, &str); 17] = [
+    ("receive_packets", "rx_packets"),
+    ("transmit_packets", "tx_packets"),
+    ("receive_bytes", "rx_bytes"),
+    ("transmit_bytes", "tx_bytes"),
+    ("receive_errs", "rx_errors"),
+    ("transmit_errs", "tx_errors"),
+    ("receive_drop", "rx_dropped"),
+    ("transmit_drop", "tx_dropped"),
+    ("receive_multicast", "multicast"),
+    ("transmit_colls", "collisions"),
+    ("receive_frame", "rx_frame_errors"),
+    ("receive_fifo", "rx_fifo_errors"),
+    ("transmit_carrier", "tx_carrier_errors"),
+    ("transmit_fifo", "tx_fifo_errors"),
+    ("receive_compressed", "rx_compressed"),
+    ("transmit_compressed", "tx_compressed"),
+    ("receive_nohandler", "rx_nohandler"),
+];
+
+#[derive(Debug)]
+struct Netdev {
+    proc_net_dev: PathBuf,
+    sys_class_net: PathBuf,
+    netlink: bool,
+    filter: DeviceFilter,
+}
+
+/// One device's counters: (stat name, value) pairs.
+type DevStats = (String, Vec<(&'static str, u64)>);
+
+/// Parses `/proc/net/dev` (two header lines, then `name: 16 counters`).
+pub(crate) fn parse_proc_net_dev(path: &Path, text: &str) -> Result<Vec<DevStats>, CollectorError> {
+    let mut out = Vec::new();
+    for line in text.lines().skip(2) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (name, rest) = line
+            .split_once(':')
+            .ok_or_else(|| parse_error(path, format!("invalid line {line:?}")))?;
+        let values: Vec<u64> = rest
+            .split_whitespace()
+            .map(|v| v.parse::<u64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| parse_error(path, format!("invalid line {line:?}")))?;
+        if values.len() != PROC_COLUMNS.len() {
+            return Err(parse_error(path, format!("expected 16 counters in {line:?}")));
+        }
+        out.push((
+            name.trim().to_string(),
+            PROC_COLUMNS.iter().copied().zip(values).collect(),
+        ));
+    }
+    Ok(out)
+}
+
+impl Netdev {
+    fn sysfs_stats(&self) -> Result<Vec<DevStats>, CollectorError> {
+        let mut out = Vec::new();
+        for dev in dir_names(&self.sys_class_net)? {
+            let dir = self.sys_class_net.join(&dev).join("statistics");
+            if !dir.is_dir() {
+                continue;
+            }
+            let stats = STATS64
+                .iter()
+                .map(|(name, file)| (*name, read_u64(&dir.join(file)).unwrap_or(0)))
+                .collect();
+            out.push((dev, stats));
+        }
+        Ok(out)
+    }
+}
+
+impl Collector for Netdev {
+    fn name(&self) -> &str {
+        "netdev"
+    }
+
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        let devices = if self.netlink {
+            self.sysfs_stats()?
+        } else {
+            parse_proc_net_dev(&self.proc_net_dev, &read_string(&self.proc_net_dev)?)?
+        };
+        let names: &[&str] = if self.netlink {
+            &[
+                "receive_packets",
+                "transmit_packets",
+                "receive_bytes",
+                "transmit_bytes",
+                "receive_errs",
+                "transmit_errs",
+                "receive_drop",
+                "transmit_drop",
+                "receive_multicast",
+                "transmit_colls",
+                "receive_frame",
+                "receive_fifo",
+                "transmit_carrier",
+                "transmit_fifo",
+                "receive_compressed",
+                "transmit_compressed",
+                "receive_nohandler",
+            ]
+        } else {
+            &PROC_COLUMNS
+        };
+        let mut families: Vec<Family> = names
+            .iter()
+            .map(|n| {
+                Family::counter(
+                    format!("node_network_{n}_total"),
+                    format!("Network device statistic {n}."),
+                )
+            })
+            .collect();
+        for (dev, stats) in devices.iter().filter(|(d, _)| !self.filter.ignored(d)) {
+            for (family, (_, value)) in families.iter_mut().zip(stats) {
+                family.add(&[("device", dev)], *value as f64);
+            }
+        }
+        for family in families {
+            family.push_to(out);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Paths;
+
+    #[test]
+    fn proc_net_dev_needs_sixteen_counters() {
+        let head = "Inter-|   Receive\n face |bytes\n";
+        let ok = format!("{head}  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n");
+        let devs = parse_proc_net_dev(Path::new("d"), &ok).unwrap();
+        assert_eq!(devs[0].0, "eth0");
+        assert_eq!(devs[0].1[8], ("transmit_bytes", 9));
+        let short = format!("{head}  eth0: 1 2 3\n");
+        assert!(parse_proc_net_dev(Path::new("d"), &short).is_err());
+    }
+
+    #[test]
+    fn default_mode_reads_sysfs_statistics_with_nohandler() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/netdev");
+        let paths = Paths::fixture(&dir);
+        let c = Netdev {
+            proc_net_dev: paths.proc("net/dev"),
+            sys_class_net: paths.sys("class/net"),
+            netlink: true,
+            filter: DeviceFilter::new(None, regex::Regex::new("^lo$").ok()).unwrap(),
+        };
+        let mut out = Vec::new();
+        c.update(&mut out).unwrap();
+        let nohandler = out
+            .iter()
+            .find(|f| f.name == "node_network_receive_nohandler_total")
+            .unwrap();
+        assert_eq!(nohandler.metrics.len(), 2);
+        let bytes = out
+            .iter()
+            .find(|f| f.name == "node_network_receive_bytes_total")
+            .unwrap();
+        let eth0 = bytes
+            .metrics
+            .iter()
+            .find(|m| m.labels[0].1 == "eth0")
+            .unwrap();
+        assert_eq!(
+            eth0.value,
+            ember_expfmt::MetricValue::Counter {
+                value: 241424193.0,
+                exemplar: None
+            }
+        );
+    }
+}

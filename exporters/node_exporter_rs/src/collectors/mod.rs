@@ -17,7 +17,10 @@ mod filesystem;
 mod loadavg;
 mod meminfo;
 mod netdev;
+mod os;
 mod stat;
+mod time;
+mod uname;
 mod vmstat;
 
 /// What a collector's constructor gets: the roots and the parsed command line (for the
@@ -57,7 +60,10 @@ pub const ALL: &[Entry] = &[
     loadavg::ENTRY,
     meminfo::ENTRY,
     netdev::ENTRY,
+    os::ENTRY,
     stat::ENTRY,
+    time::ENTRY,
+    uname::ENTRY,
     vmstat::ENTRY,
 ];
 

@@ -60,30 +60,127 @@ struct Diskstats {
 
 /// The counters in `/proc/diskstats` column order: name, HELP, counter?, scale.
 const COUNTERS: [(&str, &str, bool, f64); 17] = [
-    ("reads_completed_total", "The total number of reads completed successfully.", true, 1.0),
-    ("reads_merged_total", "The total number of reads merged.", true, 1.0),
-    ("read_bytes_total", "The total number of bytes read successfully.", true, SECTOR_SIZE),
-    ("read_time_seconds_total", "The total number of seconds spent by all reads.", true, SECONDS_PER_TICK),
-    ("writes_completed_total", "The total number of writes completed successfully.", true, 1.0),
-    ("writes_merged_total", "The number of writes merged.", true, 1.0),
-    ("written_bytes_total", "The total number of bytes written successfully.", true, SECTOR_SIZE),
-    ("write_time_seconds_total", "This is the total number of seconds spent by all writes.", true, SECONDS_PER_TICK),
-    ("io_now", "The number of I/Os currently in progress.", false, 1.0),
-    ("io_time_seconds_total", "Total seconds spent doing I/Os.", true, SECONDS_PER_TICK),
-    ("io_time_weighted_seconds_total", "The weighted # of seconds spent doing I/Os.", true, SECONDS_PER_TICK),
-    ("discards_completed_total", "The total number of discards completed successfully.", true, 1.0),
-    ("discards_merged_total", "The total number of discards merged.", true, 1.0),
-    ("discarded_sectors_total", "The total number of sectors discarded successfully.", true, 1.0),
-    ("discard_time_seconds_total", "This is the total number of seconds spent by all discards.", true, SECONDS_PER_TICK),
-    ("flush_requests_total", "The total number of flush requests completed successfully", true, 1.0),
-    ("flush_requests_time_seconds_total", "This is the total number of seconds spent by all flush requests.", true, SECONDS_PER_TICK),
+    (
+        "reads_completed_total",
+        "The total number of reads completed successfully.",
+        true,
+        1.0,
+    ),
+    (
+        "reads_merged_total",
+        "The total number of reads merged.",
+        true,
+        1.0,
+    ),
+    (
+        "read_bytes_total",
+        "The total number of bytes read successfully.",
+        true,
+        SECTOR_SIZE,
+    ),
+    (
+        "read_time_seconds_total",
+        "The total number of seconds spent by all reads.",
+        true,
+        SECONDS_PER_TICK,
+    ),
+    (
+        "writes_completed_total",
+        "The total number of writes completed successfully.",
+        true,
+        1.0,
+    ),
+    (
+        "writes_merged_total",
+        "The number of writes merged.",
+        true,
+        1.0,
+    ),
+    (
+        "written_bytes_total",
+        "The total number of bytes written successfully.",
+        true,
+        SECTOR_SIZE,
+    ),
+    (
+        "write_time_seconds_total",
+        "This is the total number of seconds spent by all writes.",
+        true,
+        SECONDS_PER_TICK,
+    ),
+    (
+        "io_now",
+        "The number of I/Os currently in progress.",
+        false,
+        1.0,
+    ),
+    (
+        "io_time_seconds_total",
+        "Total seconds spent doing I/Os.",
+        true,
+        SECONDS_PER_TICK,
+    ),
+    (
+        "io_time_weighted_seconds_total",
+        "The weighted # of seconds spent doing I/Os.",
+        true,
+        SECONDS_PER_TICK,
+    ),
+    (
+        "discards_completed_total",
+        "The total number of discards completed successfully.",
+        true,
+        1.0,
+    ),
+    (
+        "discards_merged_total",
+        "The total number of discards merged.",
+        true,
+        1.0,
+    ),
+    (
+        "discarded_sectors_total",
+        "The total number of sectors discarded successfully.",
+        true,
+        1.0,
+    ),
+    (
+        "discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.",
+        true,
+        SECONDS_PER_TICK,
+    ),
+    (
+        "flush_requests_total",
+        "The total number of flush requests completed successfully",
+        true,
+        1.0,
+    ),
+    (
+        "flush_requests_time_seconds_total",
+        "This is the total number of seconds spent by all flush requests.",
+        true,
+        SECONDS_PER_TICK,
+    ),
 ];
 
 /// The ATA gauges taken from udev properties.
 const ATA: [(&str, &str, &str); 3] = [
-    ("ID_ATA_WRITE_CACHE", "node_disk_ata_write_cache", "ATA disk has a write cache."),
-    ("ID_ATA_WRITE_CACHE_ENABLED", "node_disk_ata_write_cache_enabled", "ATA disk has its write cache enabled."),
-    ("ID_ATA_ROTATION_RATE_RPM", "node_disk_ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs)."),
+    (
+        "ID_ATA_WRITE_CACHE",
+        "node_disk_ata_write_cache",
+        "ATA disk has a write cache.",
+    ),
+    (
+        "ID_ATA_WRITE_CACHE_ENABLED",
+        "node_disk_ata_write_cache_enabled",
+        "ATA disk has its write cache enabled.",
+    ),
+    (
+        "ID_ATA_ROTATION_RATE_RPM",
+        "node_disk_ata_rotation_rate_rpm",
+        "ATA disk rotation rate in RPMs (0 for SSDs).",
+    ),
 ];
 
 /// One line of `/proc/diskstats`.
@@ -155,8 +252,10 @@ impl Collector for Diskstats {
             })
             .collect();
         let mut fs_info = Family::gauge("node_disk_filesystem_info", "Info about disk filesystem.");
-        let mut dm_info =
-            Family::gauge("node_disk_device_mapper_info", "Info about disk device mapper.");
+        let mut dm_info = Family::gauge(
+            "node_disk_device_mapper_info",
+            "Info about disk device mapper.",
+        );
         let mut ata: Vec<Family> = ATA
             .iter()
             .map(|(_, name, help)| Family::gauge(*name, *help))

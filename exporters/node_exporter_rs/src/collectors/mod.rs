@@ -9,6 +9,8 @@ use ember_exporter::{Collector, CollectorFlag};
 
 use crate::Paths;
 
+mod arp;
+mod conntrack;
 mod cpu;
 mod diskstats;
 mod entropy;
@@ -17,7 +19,12 @@ mod filesystem;
 mod loadavg;
 mod meminfo;
 mod netdev;
+mod netstat;
 mod os;
+mod pressure;
+mod schedstat;
+mod sockstat;
+mod softnet;
 mod stat;
 mod time;
 mod uname;
@@ -52,6 +59,8 @@ pub(crate) fn no_args() -> Vec<Arg> {
 /// Every collector, in name order.
 pub const ALL: &[Entry] = &[
     // -- collectors (keep in name order) --
+    arp::ENTRY,
+    conntrack::ENTRY,
     cpu::ENTRY,
     diskstats::ENTRY,
     entropy::ENTRY,
@@ -60,7 +69,12 @@ pub const ALL: &[Entry] = &[
     loadavg::ENTRY,
     meminfo::ENTRY,
     netdev::ENTRY,
+    netstat::ENTRY,
     os::ENTRY,
+    pressure::ENTRY,
+    schedstat::ENTRY,
+    sockstat::ENTRY,
+    softnet::ENTRY,
     stat::ENTRY,
     time::ENTRY,
     uname::ENTRY,

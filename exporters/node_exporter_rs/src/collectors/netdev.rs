@@ -125,7 +125,10 @@ pub(crate) fn parse_proc_net_dev(path: &Path, text: &str) -> Result<Vec<DevStats
             .collect::<Result<_, _>>()
             .map_err(|_| parse_error(path, format!("invalid line {line:?}")))?;
         if values.len() != PROC_COLUMNS.len() {
-            return Err(parse_error(path, format!("expected 16 counters in {line:?}")));
+            return Err(parse_error(
+                path,
+                format!("expected 16 counters in {line:?}"),
+            ));
         }
         out.push((
             name.trim().to_string(),

@@ -97,7 +97,10 @@ pub(crate) fn version_number(version_id: &str) -> f64 {
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(version_id.len() - end);
     }
-    version_id[..end].trim_end_matches('.').parse().unwrap_or(0.0)
+    version_id[..end]
+        .trim_end_matches('.')
+        .parse()
+        .unwrap_or(0.0)
 }
 
 impl Collector for Os {
@@ -134,7 +137,11 @@ impl Collector for Os {
             "Metric containing the major.minor part of the OS version.",
         );
         version.add(
-            &[("id", get("ID")), ("id_like", get("ID_LIKE")), ("name", get("NAME"))],
+            &[
+                ("id", get("ID")),
+                ("id_like", get("ID_LIKE")),
+                ("name", get("NAME")),
+            ],
             version_number(get("VERSION_ID")),
         );
         version.push_to(out);

@@ -64,8 +64,14 @@ pub(crate) fn tzif_zone_at(data: &[u8], now: i64) -> Option<(String, i64)> {
         let b = data.get(20 + 4 * i..24 + 4 * i)?;
         Some(u32::from_be_bytes(b.try_into().ok()?) as usize)
     };
-    let (isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt) =
-        (count(0)?, count(1)?, count(2)?, count(3)?, count(4)?, count(5)?);
+    let (isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt) = (
+        count(0)?,
+        count(1)?,
+        count(2)?,
+        count(3)?,
+        count(4)?,
+        count(5)?,
+    );
     let _ = (isutcnt, isstdcnt, leapcnt);
     let times = 44;
     let indices = times + 4 * timecnt;
@@ -102,8 +108,10 @@ impl Collector for Time {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        let mut family =
-            Family::gauge("node_time_seconds", "System time in seconds since epoch (1970).");
+        let mut family = Family::gauge(
+            "node_time_seconds",
+            "System time in seconds since epoch (1970).",
+        );
         family.add(&[], now);
         family.push_to(out);
         let (zone, offset) = local_zone(now as i64);
@@ -173,8 +181,14 @@ mod tests {
     fn the_host_zone_file_parses_when_present() {
         if let Ok(data) = std::fs::read("/usr/share/zoneinfo/Europe/Berlin") {
             // 2024-07-01 is summer time, 2024-01-01 winter time.
-            assert_eq!(tzif_zone_at(&data, 1_719_792_000), Some(("CEST".into(), 7200)));
-            assert_eq!(tzif_zone_at(&data, 1_704_067_200), Some(("CET".into(), 3600)));
+            assert_eq!(
+                tzif_zone_at(&data, 1_719_792_000),
+                Some(("CEST".into(), 7200))
+            );
+            assert_eq!(
+                tzif_zone_at(&data, 1_704_067_200),
+                Some(("CET".into(), 3600))
+            );
         }
     }
 }

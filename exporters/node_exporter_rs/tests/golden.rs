@@ -4,7 +4,7 @@
 //! collector's output, in the text format, must equal `tests/golden/<collector>.prom`.
 //!
 //! A few values come from the live host rather than the fixture (the clock, the local
-//! time zone, `uname(2)`'s machine); [`mask_host_dependent`] replaces exactly those with
+//! time zone, `uname(2)`'s machine, the checkout's file times and absolute paths); [`mask_host_dependent`] replaces exactly those with
 //! placeholders before comparing, and the collectors' unit tests check them.
 //!
 //! Collectors of this crate without a fixture directory, and why:
@@ -84,6 +84,11 @@ fn mask_host_dependent(name: &str, text: &str) -> String {
             "time" if line.starts_with("node_time_zone_offset_seconds{") => {
                 "node_time_zone_offset_seconds{time_zone=\"<local>\"} <offset>".to_string()
             }
+            "textfile" if line.starts_with("node_textfile_mtime_seconds{") => {
+                let end = line.rfind(' ').expect("sample value");
+                format!("{} <mtime>", &line[..end]).replace(env!("CARGO_MANIFEST_DIR"), "<root>")
+            }
+            "textfile" => line.replace(env!("CARGO_MANIFEST_DIR"), "<root>"),
             "uname" if line.starts_with("node_uname_info{") => {
                 let start = line.find("machine=\"").expect("machine label") + 9;
                 let end = start + line[start..].find('"').expect("closing quote");

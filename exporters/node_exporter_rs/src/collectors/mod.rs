@@ -26,6 +26,7 @@ mod schedstat;
 mod sockstat;
 mod softnet;
 mod stat;
+mod textfile;
 mod time;
 mod uname;
 mod vmstat;
@@ -76,6 +77,7 @@ pub const ALL: &[Entry] = &[
     sockstat::ENTRY,
     softnet::ENTRY,
     stat::ENTRY,
+    textfile::ENTRY,
     time::ENTRY,
     uname::ENTRY,
     vmstat::ENTRY,

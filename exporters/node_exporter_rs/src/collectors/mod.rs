@@ -18,6 +18,7 @@ mod filefd;
 mod filesystem;
 mod loadavg;
 mod meminfo;
+mod netclass;
 mod netdev;
 mod netstat;
 mod os;
@@ -69,6 +70,7 @@ pub const ALL: &[Entry] = &[
     filesystem::ENTRY,
     loadavg::ENTRY,
     meminfo::ENTRY,
+    netclass::ENTRY,
     netdev::ENTRY,
     netstat::ENTRY,
     os::ENTRY,

@@ -12,6 +12,7 @@ use crate::Paths;
 mod arp;
 mod conntrack;
 mod cpu;
+mod cpufreq;
 mod diskstats;
 mod entropy;
 mod filefd;
@@ -64,6 +65,7 @@ pub const ALL: &[Entry] = &[
     arp::ENTRY,
     conntrack::ENTRY,
     cpu::ENTRY,
+    cpufreq::ENTRY,
     diskstats::ENTRY,
     entropy::ENTRY,
     filefd::ENTRY,

@@ -74,6 +74,24 @@ fn collectors_match_their_golden_output() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Collectors in the table that have no fixture directory, each with the reason.
+const WITHOUT_FIXTURE: &[(&str, &str)] = &[];
+
+#[test]
+fn every_collector_has_a_fixture_or_a_reason() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let missing: Vec<&str> = node_exporter_rs::collectors::ALL
+        .iter()
+        .map(|e| e.flag.name)
+        .filter(|name| !root.join(name).is_dir())
+        .filter(|name| !WITHOUT_FIXTURE.iter().any(|(n, _)| n == name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "collectors without fixture: {missing:?}"
+    );
+}
+
 /// Replaces the values that the host, not the fixture, decides with placeholders.
 fn mask_host_dependent(name: &str, text: &str) -> String {
     text.lines()

@@ -35,12 +35,12 @@ struct Sockstat {
 /// The fields node_exporter exports, in its order.
 const FIELDS: [&str; 6] = ["inuse", "orphan", "tw", "alloc", "mem", "memory"];
 
+/// A protocol and its (field, value) pairs.
+pub(crate) type ProtocolLine = (String, Vec<(String, f64)>);
+
 /// One protocol line: name and (field, value) pairs; `sockets: used N` comes back as
 /// protocol `sockets`.
-pub(crate) fn parse_sockstat(
-    path: &Path,
-    text: &str,
-) -> Result<Vec<(String, Vec<(String, f64)>)>, CollectorError> {
+pub(crate) fn parse_sockstat(path: &Path, text: &str) -> Result<Vec<ProtocolLine>, CollectorError> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (protocol, rest) = line

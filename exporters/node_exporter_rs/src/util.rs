@@ -218,14 +218,29 @@ impl DeviceFilter {
     /// An exclude pattern that only has its default value is dropped when an include
     /// pattern is given, as node_exporter does.
     pub fn from_args(matches: &ArgMatches, prefix: &str) -> Result<Self, String> {
-        let include = arg_regex(matches, &format!("{prefix}.device-include"))?;
+        DeviceFilter::from_args_with_aliases(matches, prefix, None, None)
+    }
+
+    /// Like [`DeviceFilter::from_args`], also honouring upstream's deprecated hidden
+    /// spellings of the two flags (for example `--collector.netdev.device-whitelist`):
+    /// an old flag stands in for its new one unless both are given, which is an error.
+    pub fn from_args_with_aliases(
+        matches: &ArgMatches,
+        prefix: &str,
+        old_include: Option<&str>,
+        old_exclude: Option<&str>,
+    ) -> Result<Self, String> {
+        let include_name = format!("{prefix}.device-include");
         let exclude_name = format!("{prefix}.device-exclude");
-        let exclude_is_default =
-            matches.value_source(&exclude_name) == Some(clap::parser::ValueSource::DefaultValue);
+        let include = aliased_regex(matches, &include_name, old_include)?;
+        let old_exclude_used =
+            old_exclude.is_some_and(|o| arg_str(matches, o).is_some_and(|v| !v.is_empty()));
+        let exclude_is_default = !old_exclude_used
+            && matches.value_source(&exclude_name) == Some(clap::parser::ValueSource::DefaultValue);
         let exclude = if include.is_some() && exclude_is_default {
             None
         } else {
-            arg_regex(matches, &exclude_name)?
+            aliased_regex(matches, &exclude_name, old_exclude)?
         };
         DeviceFilter::new(include, exclude)
     }
@@ -275,4 +290,90 @@ pub fn parse_go_duration(text: &str) -> Result<std::time::Duration, String> {
         rest = &rest[unit_len..];
     }
     std::time::Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
+/// Whether an argument was given on the command line (not only defaulted).
+pub fn arg_given(matches: &ArgMatches, name: &str) -> bool {
+    matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine)
+}
+
+/// The regular expression of argument `name`, or of its deprecated spelling `old` when
+/// only that one is given (upstream logs a deprecation warning and uses it); both given
+/// is an error, as upstream.
+pub fn aliased_regex(
+    matches: &ArgMatches,
+    name: &str,
+    old: Option<&str>,
+) -> Result<Option<Regex>, String> {
+    if let Some(old) = old {
+        if arg_str(matches, old).is_some_and(|v| !v.is_empty()) {
+            if arg_given(matches, name) {
+                return Err(format!("--{old} and --{name} are mutually exclusive"));
+            }
+            tracing::warn!("--{old} is DEPRECATED and will be removed in 2.0.0, use --{name}");
+            return arg_regex(matches, old);
+        }
+    }
+    arg_regex(matches, name)
+}
+
+/// A hidden argument for a deprecated flag spelling kept for compatibility.
+pub fn deprecated_arg(name: &'static str, help: &'static str) -> Arg {
+    value_arg(name, None, help).hide(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ArgMatches {
+        clap::Command::new("t")
+            .arg(value_arg("x.device-include", None, "i"))
+            .arg(value_arg("x.device-exclude", Some("^lo$"), "e"))
+            .arg(deprecated_arg("x.device-whitelist", "old i"))
+            .arg(deprecated_arg("x.device-blacklist", "old e"))
+            .try_get_matches_from(std::iter::once("t").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    fn filter(args: &[&str]) -> Result<DeviceFilter, String> {
+        DeviceFilter::from_args_with_aliases(
+            &parse(args),
+            "x",
+            Some("x.device-whitelist"),
+            Some("x.device-blacklist"),
+        )
+    }
+
+    #[test]
+    fn default_exclude_applies_until_an_include_is_given() {
+        let f = filter(&[]).unwrap();
+        assert!(f.ignored("lo") && !f.ignored("eth0"));
+        let f = filter(&["--x.device-include=^eth"]).unwrap();
+        assert!(f.ignored("lo") && !f.ignored("eth0") && f.ignored("wlan0"));
+        assert!(filter(&["--x.device-include=^eth", "--x.device-exclude=^lo$"]).is_err());
+    }
+
+    #[test]
+    fn deprecated_spellings_stand_in_for_the_new_flags() {
+        let f = filter(&["--x.device-blacklist=^wlan"]).unwrap();
+        assert!(f.ignored("wlan0") && !f.ignored("lo"));
+        let f = filter(&["--x.device-whitelist=^wlan"]).unwrap();
+        assert!(!f.ignored("wlan0") && f.ignored("eth0"));
+        assert!(filter(&["--x.device-blacklist=a", "--x.device-exclude=b"]).is_err());
+    }
+
+    #[test]
+    fn bool_flags_have_a_negation_and_the_last_wins() {
+        let cmd = || clap::Command::new("t").args(bool_args("x.on", "h"));
+        let m = cmd().try_get_matches_from(["t"]).unwrap();
+        assert!(arg_flag(&m, "x.on", true));
+        assert!(!arg_flag(&m, "x.on", false));
+        let m = cmd().try_get_matches_from(["t", "--no-x.on"]).unwrap();
+        assert!(!arg_flag(&m, "x.on", true));
+        let m = cmd()
+            .try_get_matches_from(["t", "--no-x.on", "--x.on"])
+            .unwrap();
+        assert!(arg_flag(&m, "x.on", false));
+    }
 }

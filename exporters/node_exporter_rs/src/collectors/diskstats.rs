@@ -15,7 +15,7 @@ use ember_expfmt::MetricFamily;
 use ember_exporter::{Collector, CollectorError, CollectorFlag};
 
 use super::Entry;
-use crate::util::{DeviceFilter, Family, parse_error, read_string, value_arg};
+use crate::util::{DeviceFilter, Family, deprecated_arg, parse_error, read_string, value_arg};
 
 const DEVICE_EXCLUDE_DEFAULT: &str = "^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$";
 const SECONDS_PER_TICK: f64 = 1.0 / 1000.0;
@@ -31,7 +31,12 @@ pub(crate) const ENTRY: Entry = Entry {
         Ok(Box::new(Diskstats {
             path: ctx.paths.proc("diskstats"),
             udev: ctx.paths.udev_data.clone(),
-            filter: DeviceFilter::from_args(ctx.matches, "collector.diskstats")?,
+            filter: DeviceFilter::from_args_with_aliases(
+                ctx.matches,
+                "collector.diskstats",
+                None,
+                Some("collector.diskstats.ignored-devices"),
+            )?,
         }))
     },
 };
@@ -47,6 +52,10 @@ fn args() -> Vec<Arg> {
             "collector.diskstats.device-include",
             None,
             "Regexp of diskstats devices to include (mutually exclusive to device-exclude).",
+        ),
+        deprecated_arg(
+            "collector.diskstats.ignored-devices",
+            "DEPRECATED: Use collector.diskstats.device-exclude",
         ),
     ]
 }

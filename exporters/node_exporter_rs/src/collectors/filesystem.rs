@@ -22,7 +22,9 @@ use ember_exporter::{Collector, CollectorError, CollectorFlag};
 use regex::Regex;
 
 use super::Entry;
-use crate::util::{Family, arg_regex, arg_str, parse_error, parse_go_duration, value_arg};
+use crate::util::{
+    Family, aliased_regex, arg_str, deprecated_arg, parse_error, parse_go_duration, value_arg,
+};
 
 const MOUNT_POINTS_EXCLUDE_DEFAULT: &str =
     "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
@@ -37,10 +39,18 @@ pub(crate) const ENTRY: Entry = Entry {
     build: |ctx| {
         let m = ctx.matches;
         let never = || Regex::new("^$").map_err(|e| e.to_string());
-        let mount_points_exclude =
-            arg_regex(m, "collector.filesystem.mount-points-exclude")?.map_or_else(never, Ok)?;
-        let fs_types_exclude =
-            arg_regex(m, "collector.filesystem.fs-types-exclude")?.map_or_else(never, Ok)?;
+        let mount_points_exclude = aliased_regex(
+            m,
+            "collector.filesystem.mount-points-exclude",
+            Some("collector.filesystem.ignored-mount-points"),
+        )?
+        .map_or_else(never, Ok)?;
+        let fs_types_exclude = aliased_regex(
+            m,
+            "collector.filesystem.fs-types-exclude",
+            Some("collector.filesystem.ignored-fs-types"),
+        )?
+        .map_or_else(never, Ok)?;
         let timeout =
             parse_go_duration(arg_str(m, "collector.filesystem.mount-timeout").unwrap_or("5s"))
                 .map_err(|e| format!("--collector.filesystem.mount-timeout: {e}"))?;
@@ -74,6 +84,14 @@ fn args() -> Vec<Arg> {
             "how long to wait for a mount to respond before marking it as stale",
         )
         .hide(true),
+        deprecated_arg(
+            "collector.filesystem.ignored-mount-points",
+            "Regexp of mount points to ignore for filesystem collector.",
+        ),
+        deprecated_arg(
+            "collector.filesystem.ignored-fs-types",
+            "Regexp of filesystem types to ignore for filesystem collector.",
+        ),
     ]
 }
 

@@ -16,8 +16,8 @@ use ember_exporter::{Collector, CollectorError, CollectorFlag};
 
 use super::Entry;
 use crate::util::{
-    DeviceFilter, Family, arg_flag, bool_args, dir_names, parse_error, read_string, read_u64,
-    value_arg,
+    DeviceFilter, Family, arg_flag, bool_args, deprecated_arg, dir_names, parse_error, read_string,
+    read_u64, value_arg,
 };
 
 pub(crate) const ENTRY: Entry = Entry {
@@ -31,7 +31,12 @@ pub(crate) const ENTRY: Entry = Entry {
             proc_net_dev: ctx.paths.proc("net/dev"),
             sys_class_net: ctx.paths.sys("class/net"),
             netlink: arg_flag(ctx.matches, "collector.netdev.netlink", true),
-            filter: DeviceFilter::from_args(ctx.matches, "collector.netdev")?,
+            filter: DeviceFilter::from_args_with_aliases(
+                ctx.matches,
+                "collector.netdev",
+                Some("collector.netdev.device-whitelist"),
+                Some("collector.netdev.device-blacklist"),
+            )?,
         }))
     },
 };
@@ -49,6 +54,14 @@ fn args() -> Vec<Arg> {
             "Regexp of net devices to exclude (mutually exclusive to device-include).",
         ),
     ];
+    args.push(deprecated_arg(
+        "collector.netdev.device-whitelist",
+        "DEPRECATED: Use collector.netdev.device-include",
+    ));
+    args.push(deprecated_arg(
+        "collector.netdev.device-blacklist",
+        "DEPRECATED: Use collector.netdev.device-exclude",
+    ));
     args.extend(bool_args(
         "collector.netdev.netlink",
         "Use netlink to gather stats instead of /proc/net/dev.",

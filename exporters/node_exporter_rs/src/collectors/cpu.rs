@@ -489,4 +489,32 @@ mod tests {
         assert_eq!(cpus[1].model_name, "Xeon: fast");
         assert_eq!(cpus[1].bugs, ["spectre_v1"]);
     }
+
+    fn families(args: &[&str]) -> Vec<String> {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cpu");
+        let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+        let c = crate::collectors::build_one("cpu", &crate::Paths::fixture(&dir), &args).unwrap();
+        let mut out = Vec::new();
+        c.update(&mut out).unwrap();
+        out.into_iter().map(|f| f.name).collect()
+    }
+
+    #[test]
+    fn info_is_off_and_guest_on_by_default_as_upstream() {
+        let names = families(&[]);
+        assert!(names.contains(&"node_cpu_guest_seconds_total".to_string()));
+        assert!(!names.iter().any(|n| n.starts_with("node_cpu_info")));
+        assert!(!names.iter().any(|n| n.ends_with("flag_info")));
+
+        let names = families(&["--no-collector.cpu.guest", "--collector.cpu.info"]);
+        assert!(!names.contains(&"node_cpu_guest_seconds_total".to_string()));
+        assert!(names.contains(&"node_cpu_info".to_string()));
+        // Without an include pattern no flag or bug is exported.
+        assert!(!names.iter().any(|n| n.ends_with("flag_info")));
+
+        // An include pattern turns the info metrics on by itself.
+        let names = families(&["--collector.cpu.info.bugs-include=."]);
+        assert!(names.contains(&"node_cpu_info".to_string()));
+        assert!(names.contains(&"node_cpu_bug_info".to_string()));
+    }
 }

@@ -3,15 +3,17 @@
 //!
 //! Mounts come from `<procfs>/1/mounts`, falling back to `<procfs>/mounts`; mount points
 //! and types matching `--collector.filesystem.mount-points-exclude` /
-//! `--collector.filesystem.fs-types-exclude` are skipped. `statfs` runs on its own thread
-//! per mount and the scrape waits at most `--collector.filesystem.mount-timeout` for all
-//! of them: a mount that has not answered by then is reported with
-//! `node_filesystem_device_error 1` and marked stuck, and gets no new thread until the
-//! old call returns. So a hung NFS server costs one parked thread, never a hung scrape,
-//! and the threads are bounded by the number of distinct mount points.
+//! `--collector.filesystem.fs-types-exclude` are skipped. `statfs` runs on a few worker
+//! threads started for the scrape, which waits at most
+//! `--collector.filesystem.mount-timeout` for all mounts: a mount that has not answered
+//! by then is reported with `node_filesystem_device_error 1`, and one whose call is still
+//! blocked stays marked stuck and is not asked again until that call returns. So a hung
+//! NFS server costs one parked thread, never a hung scrape, and parked threads are
+//! bounded by the number of distinct mount points.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -25,6 +27,9 @@ use super::Entry;
 use crate::util::{
     Family, aliased_regex, arg_str, deprecated_arg, parse_error, parse_go_duration, value_arg,
 };
+
+/// The most `statfs` threads one scrape starts.
+const MAX_WORKERS: usize = 4;
 
 const MOUNT_POINTS_EXCLUDE_DEFAULT: &str =
     "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
@@ -212,57 +217,74 @@ impl Filesystem {
         parse_mounts(&path, &text, &self.rootfs)
     }
 
-    /// Stats every mount on its own thread; `None` for a mount that failed, timed out or
-    /// is still stuck from an earlier scrape.
+    /// Stats the mounts on at most [`MAX_WORKERS`] threads started for this scrape;
+    /// `None` for a mount that failed, did not answer before the deadline, or is still
+    /// stuck from an earlier scrape.
     fn stat_all(&self, mounts: &[Mount]) -> Vec<Option<FsStat>> {
-        let (tx, rx) = mpsc::channel();
         let mut results: Vec<Option<FsStat>> = vec![None; mounts.len()];
-        let mut pending = HashSet::new();
-        for (i, mount) in mounts.iter().enumerate() {
-            {
-                let mut stuck = self.stuck.lock().unwrap_or_else(PoisonError::into_inner);
-                if !stuck.insert(mount.mount_point.clone()) {
-                    // A statfs on this mount point is already outstanding.
-                    continue;
-                }
-            }
-            let target = self.rootfs.join(mount.mount_point.trim_start_matches('/'));
-            let stat = Arc::clone(&self.stat);
-            let stuck = Arc::clone(&self.stuck);
-            let key = mount.mount_point.clone();
-            let tx = tx.clone();
-            let spawned = std::thread::Builder::new()
-                .name("statfs".into())
-                .spawn(move || {
+        let queue: VecDeque<(usize, String, PathBuf)> = {
+            let stuck = self.stuck.lock().unwrap_or_else(PoisonError::into_inner);
+            mounts
+                .iter()
+                .enumerate()
+                // A mount whose earlier statfs has not returned is not asked again.
+                .filter(|(_, m)| !stuck.contains(&m.mount_point))
+                .map(|(i, m)| {
+                    let target = self.rootfs.join(m.mount_point.trim_start_matches('/'));
+                    (i, m.mount_point.clone(), target)
+                })
+                .collect()
+        };
+        let mut pending = queue.len();
+        let queue = Arc::new(Mutex::new(queue));
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..pending.min(MAX_WORKERS) {
+            let (queue, cancelled, tx) = (Arc::clone(&queue), Arc::clone(&cancelled), tx.clone());
+            let (stat, stuck) = (Arc::clone(&self.stat), Arc::clone(&self.stuck));
+            let worker = move || {
+                while !cancelled.load(Ordering::Relaxed) {
+                    let job = queue
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .pop_front();
+                    let Some((i, key, target)) = job else { break };
+                    stuck
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key.clone());
                     let result = stat(&target).ok();
                     stuck
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .remove(&key);
-                    // The receiver is gone when the scrape gave up on this mount.
+                    // The receiver is gone once the scrape gave up waiting.
                     let _ = tx.send((i, result));
-                });
-            if spawned.is_ok() {
-                pending.insert(i);
-            } else {
-                self.stuck
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&mount.mount_point);
+                }
+            };
+            if std::thread::Builder::new()
+                .name("statfs".into())
+                .spawn(worker)
+                .is_err()
+            {
+                break;
             }
         }
         drop(tx);
         let deadline = Instant::now() + self.timeout;
-        while !pending.is_empty() {
+        while pending > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok((i, result)) => {
-                    pending.remove(&i);
+                    pending -= 1;
                     results[i] = result;
                 }
+                // Deadline passed, or every worker is gone (none could be started).
                 Err(_) => break,
             }
         }
+        // Workers still blocked in statfs leave their mount marked stuck; the others stop.
+        cancelled.store(true, Ordering::Relaxed);
         results
     }
 }
@@ -470,6 +492,42 @@ mod tests {
             sample(&out, "node_filesystem_device_error", "/srv/nfs"),
             Some(0.0)
         );
+    }
+
+    #[test]
+    fn more_mounts_than_workers_are_all_answered() {
+        let table: String = (0..10)
+            .map(|i| format!("/dev/vd{i} /srv/d{i} ext4 rw 0 0\n"))
+            .collect();
+        let dir = fixture_with(&table);
+        let stat: Arc<StatFn> = Arc::new(|p: &Path| {
+            let n: f64 = p
+                .to_string_lossy()
+                .rsplit('d')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            Ok(FsStat {
+                size: n,
+                free: 0.0,
+                avail: 0.0,
+                files: 0.0,
+                files_free: 0.0,
+            })
+        });
+        let c = collector(&dir, stat, Duration::from_secs(30));
+        let mut out = Vec::new();
+        c.update(&mut out).unwrap();
+        for i in 0..10 {
+            let mp = format!("/srv/d{i}");
+            assert_eq!(sample(&out, "node_filesystem_device_error", &mp), Some(0.0));
+            assert_eq!(
+                sample(&out, "node_filesystem_size_bytes", &mp),
+                Some(f64::from(i))
+            );
+        }
+        assert!(c.stuck.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -128,7 +128,15 @@ impl Collector for Conntrack {
         family.add(&[], max as f64);
         family.push_to(out);
 
-        let sums = parse_stat(&self.stat, &read_string(&self.stat)?)?;
+        let text = match std::fs::read_to_string(&self.stat) {
+            Ok(text) => text,
+            // nf_conntrack not loaded: upstream reports no data.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CollectorError::NoData);
+            }
+            Err(_) => read_string(&self.stat)?,
+        };
+        let sums = parse_stat(&self.stat, &text)?;
         for (column, suffix, help) in STATS {
             let value = sums
                 .iter()

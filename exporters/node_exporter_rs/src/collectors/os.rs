@@ -173,4 +173,26 @@ mod tests {
         assert_eq!(version_number("rolling"), 0.0);
         assert_eq!(version_number(""), 0.0);
     }
+
+    #[test]
+    fn falls_back_to_usr_lib_and_fails_when_neither_exists() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/os");
+        let os = Os {
+            files: vec![root.join("etc/missing"), root.join("usr/lib/os-release")],
+        };
+        let mut out = Vec::new();
+        os.update(&mut out).unwrap();
+        let want =
+            parse_os_release(&std::fs::read_to_string(root.join("usr/lib/os-release")).unwrap());
+        let id = out[0].metrics[0]
+            .labels
+            .iter()
+            .find(|(k, _)| k == "id")
+            .unwrap();
+        assert_eq!(id.1, want["ID"]);
+        let none = Os {
+            files: vec![root.join("etc/missing")],
+        };
+        assert!(none.update(&mut Vec::new()).is_err());
+    }
 }

@@ -24,6 +24,7 @@ pub(crate) const ENTRY: Entry = Entry {
     build: |ctx| {
         Ok(Box::new(Time {
             clocksource: ctx.paths.sys("devices/system/clocksource"),
+            zone: local_zone_file(),
         }))
     },
 };
@@ -31,13 +32,17 @@ pub(crate) const ENTRY: Entry = Entry {
 #[derive(Debug)]
 struct Time {
     clocksource: PathBuf,
+    /// The local zone's TZif data, read once at start-up as Go's `time.Local` is;
+    /// `None` means UTC.
+    zone: Option<Vec<u8>>,
 }
 
-/// The zone in force at `now` (Unix seconds): abbreviation and offset east of UTC.
-pub(crate) fn local_zone(now: i64) -> (String, i64) {
-    let utc = ("UTC".to_string(), 0);
+/// The TZif data of the local zone: `$TZ` (empty or `UTC` means UTC, a name is looked
+/// up under `/usr/share/zoneinfo`), else `/etc/localtime`; `None` for UTC or when the
+/// file cannot be read.
+pub(crate) fn local_zone_file() -> Option<Vec<u8>> {
     let file = match std::env::var("TZ") {
-        Ok(tz) if tz.is_empty() || tz == "UTC" => return utc,
+        Ok(tz) if tz.is_empty() || tz == "UTC" => return None,
         Ok(tz) => {
             let name = tz.trim_start_matches(':');
             if name.starts_with('/') {
@@ -48,10 +53,13 @@ pub(crate) fn local_zone(now: i64) -> (String, i64) {
         }
         Err(_) => PathBuf::from("/etc/localtime"),
     };
-    std::fs::read(file)
-        .ok()
-        .and_then(|data| tzif_zone_at(&data, now))
-        .unwrap_or(utc)
+    std::fs::read(file).ok()
+}
+
+/// The zone in force at `now` (Unix seconds): abbreviation and offset east of UTC.
+pub(crate) fn zone_at(zone: Option<&[u8]>, now: i64) -> (String, i64) {
+    zone.and_then(|data| tzif_zone_at(data, now))
+        .unwrap_or_else(|| ("UTC".to_string(), 0))
 }
 
 /// Reads the version 1 data block of a TZif file (RFC 8536) and returns the local time
@@ -114,7 +122,7 @@ impl Collector for Time {
         );
         family.add(&[], now);
         family.push_to(out);
-        let (zone, offset) = local_zone(now as i64);
+        let (zone, offset) = zone_at(self.zone.as_deref(), now as i64);
         let mut family = Family::gauge(
             "node_time_zone_offset_seconds",
             "System time zone offset in seconds.",
@@ -175,6 +183,13 @@ mod tests {
         assert_eq!(tzif_zone_at(&data, 1_000), Some(("CEST".into(), 7200)));
         assert_eq!(tzif_zone_at(b"nope", 0), None);
         assert_eq!(tzif_zone_at(&data[..30], 0), None);
+    }
+
+    #[test]
+    fn no_zone_data_means_utc() {
+        assert_eq!(zone_at(None, 0), ("UTC".to_string(), 0));
+        assert_eq!(zone_at(Some(b"garbage"), 0), ("UTC".to_string(), 0));
+        assert_eq!(zone_at(Some(&tzif(10)), 20), ("CEST".to_string(), 7200));
     }
 
     #[test]

@@ -59,7 +59,6 @@ enum FileError {
     Read(std::io::Error),
     Parse(ember_expfmt::Error),
     Timestamps,
-    Shape(String),
 }
 
 impl std::fmt::Display for FileError {
@@ -68,7 +67,6 @@ impl std::fmt::Display for FileError {
             FileError::Read(e) => write!(f, "reading: {e}"),
             FileError::Parse(e) => write!(f, "parsing: {e}"),
             FileError::Timestamps => f.write_str("contains unsupported client-side timestamps"),
-            FileError::Shape(s) => f.write_str(s),
         }
     }
 }
@@ -79,11 +77,12 @@ fn labels_without(labels: &[Label], skip: &str) -> Vec<Label> {
 }
 
 /// Groups a parsed family's flat samples into metrics of its type.
-pub(crate) fn convert(family: ParsedFamily, path: &Path) -> Result<MetricFamily, String> {
+/// `default_help` stands in for a missing HELP (upstream: `Metric read from <files>`).
+pub(crate) fn convert(family: ParsedFamily, default_help: &str) -> Result<MetricFamily, String> {
     let help = family
         .help
         .clone()
-        .unwrap_or_else(|| format!("Metric read from {}", path.display()));
+        .unwrap_or_else(|| default_help.to_string());
     let mut metric_type = family.metric_type;
     if metric_type == MetricType::Counter && !family.name.ends_with("_total") {
         metric_type = MetricType::Unknown;
@@ -174,6 +173,47 @@ pub(crate) fn convert(family: ParsedFamily, path: &Path) -> Result<MetricFamily,
     })
 }
 
+/// Adds a family to those already read, as Prometheus's registry gathers them: metrics
+/// of a name already seen join that family; a family whose HELP or type differs from
+/// the earlier one, or a metric whose label set was already seen, is dropped with an
+/// error log, so the exposition never holds a name twice.
+pub(crate) fn merge(families: &mut Vec<MetricFamily>, family: MetricFamily) {
+    let Some(existing) = families.iter_mut().find(|f| f.name == family.name) else {
+        families.push(family);
+        return;
+    };
+    if existing.help != family.help {
+        tracing::error!(
+            metric = %family.name,
+            help = %family.help,
+            want = %existing.help,
+            "textfile metric has a different HELP than earlier; dropping it"
+        );
+        return;
+    }
+    if existing.metric_type != family.metric_type {
+        tracing::error!(
+            metric = %family.name,
+            "textfile metric declared with two different types; dropping the later one"
+        );
+        return;
+    }
+    for metric in family.metrics {
+        let mut labels = metric.labels.clone();
+        labels.sort();
+        let seen = existing.metrics.iter().any(|m| {
+            let mut other = m.labels.clone();
+            other.sort();
+            other == labels
+        });
+        if seen {
+            tracing::error!(metric = %family.name, "textfile metric collected twice with the same labels; dropping the later one");
+        } else {
+            existing.metrics.push(metric);
+        }
+    }
+}
+
 fn parse_bound(v: &str) -> Result<f64, String> {
     match v {
         "+Inf" | "Inf" => Ok(f64::INFINITY),
@@ -182,7 +222,7 @@ fn parse_bound(v: &str) -> Result<f64, String> {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<MetricFamily>, FileError> {
+fn read_file(path: &Path) -> Result<Vec<ParsedFamily>, FileError> {
     let bytes = std::fs::read(path).map_err(FileError::Read)?;
     let parsed = parse_text(&bytes).map_err(FileError::Parse)?;
     if parsed
@@ -191,10 +231,7 @@ fn read_file(path: &Path) -> Result<Vec<MetricFamily>, FileError> {
     {
         return Err(FileError::Timestamps);
     }
-    parsed
-        .into_iter()
-        .map(|f| convert(f, path).map_err(FileError::Shape))
-        .collect()
+    Ok(parsed)
 }
 
 impl Collector for Textfile {
@@ -205,6 +242,7 @@ impl Collector for Textfile {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let mut error = false;
         let mut mtimes: Vec<(String, f64)> = Vec::new();
+        let mut parsed_files: Vec<(PathBuf, Vec<ParsedFamily>)> = Vec::new();
         match std::fs::read_dir(&self.dir) {
             Ok(entries) => {
                 let mut files: Vec<PathBuf> = entries
@@ -220,7 +258,7 @@ impl Collector for Textfile {
                         .and_then(|t| t.duration_since(UNIX_EPOCH).ok());
                     match (read_file(&path), mtime) {
                         (Ok(families), Some(mtime)) => {
-                            out.extend(families);
+                            parsed_files.push((path.clone(), families));
                             mtimes.push((path.display().to_string(), mtime.as_secs_f64().floor()));
                         }
                         (Err(e), _) => {
@@ -236,6 +274,40 @@ impl Collector for Textfile {
                 error = true;
             }
         }
+        // Upstream's default HELP names every file that holds the metric.
+        let mut files_of: HashMap<&str, Vec<String>> = HashMap::new();
+        for (path, families) in &parsed_files {
+            for family in families {
+                let files = files_of.entry(family.name.as_str()).or_default();
+                let file = path.display().to_string();
+                if files.last() != Some(&file) {
+                    files.push(file);
+                }
+            }
+        }
+        let default_help: HashMap<String, String> = files_of
+            .into_iter()
+            .map(|(name, files)| {
+                (
+                    name.to_string(),
+                    format!("Metric read from {}", files.join(", ")),
+                )
+            })
+            .collect();
+        let mut merged: Vec<MetricFamily> = Vec::new();
+        for (path, families) in parsed_files {
+            for family in families {
+                let help = default_help.get(&family.name).cloned().unwrap_or_default();
+                match convert(family, &help) {
+                    Ok(family) => merge(&mut merged, family),
+                    Err(e) => {
+                        tracing::error!(file = %path.display(), error = %e, "failed to read textfile");
+                        error = true;
+                    }
+                }
+            }
+        }
+        out.extend(merged);
         let mut family = Family::gauge(
             "node_textfile_mtime_seconds",
             "Unixtime mtime of textfiles successfully read.",
@@ -259,6 +331,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn families_of_one_name_from_two_files_merge() {
+        let read = |text: &str| -> Vec<MetricFamily> {
+            parse_text(text.as_bytes())
+                .unwrap()
+                .into_iter()
+                .map(|f| convert(f, "Metric read from x.prom").unwrap())
+                .collect()
+        };
+        let mut all = Vec::new();
+        for f in read("# HELP r First.\n# TYPE r gauge\nr{a=\"1\"} 1\n") {
+            merge(&mut all, f);
+        }
+        for f in read("# HELP r First.\n# TYPE r gauge\nr{a=\"2\"} 2\nr{a=\"1\"} 9\n") {
+            merge(&mut all, f);
+        }
+        // A different HELP or type: dropped, as Prometheus's registry refuses it.
+        for f in read("# HELP r Other.\n# TYPE r gauge\nr{a=\"3\"} 3\n") {
+            merge(&mut all, f);
+        }
+        for f in read("# TYPE r summary\nr_sum 1\nr_count 1\n") {
+            merge(&mut all, f);
+        }
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].help, "First.");
+        assert_eq!(all[0].metrics.len(), 2);
+        assert_eq!(all[0].metrics[1].value, MetricValue::Gauge(2.0));
+    }
+
+    #[test]
     fn histograms_and_summaries_regroup() {
         let text = "# TYPE h histogram\nh_bucket{a=\"1\",le=\"0.5\"} 2\nh_bucket{a=\"1\",le=\"+Inf\"} 3\n\
                     h_sum{a=\"1\"} 1.5\nh_count{a=\"1\"} 3\n\
@@ -267,7 +368,7 @@ mod tests {
         let parsed = parse_text(text.as_bytes()).unwrap();
         let fams: Vec<MetricFamily> = parsed
             .into_iter()
-            .map(|f| convert(f, Path::new("x.prom")).unwrap())
+            .map(|f| convert(f, "Metric read from x.prom").unwrap())
             .collect();
         match &fams[0].metrics[0].value {
             MetricValue::Histogram {

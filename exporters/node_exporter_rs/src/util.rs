@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
+use clap::{Arg, ArgAction, ArgMatches};
 use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
 use ember_exporter::CollectorError;
+use regex::Regex;
 
 /// Reads a whole file as UTF-8, naming the file in the error.
 pub fn read_string(path: &Path) -> Result<String, CollectorError> {
@@ -90,5 +92,288 @@ impl Family {
     /// The finished family.
     pub fn into_inner(self) -> MetricFamily {
         self.0
+    }
+}
+
+/// Reads a file and trims surrounding whitespace (sysfs attributes end in a newline).
+pub fn read_trimmed(path: &Path) -> Result<String, CollectorError> {
+    read_string(path).map(|s| s.trim().to_string())
+}
+
+/// Reads a file holding one unsigned integer, as sysfs attributes do.
+pub fn read_u64(path: &Path) -> Result<u64, CollectorError> {
+    let text = read_trimmed(path)?;
+    text.parse()
+        .map_err(|_| parse_error(path, format!("expected an integer, found {text:?}")))
+}
+
+/// Parses a number as node_exporter does with `strconv.ParseFloat`, naming the file in
+/// the error.
+pub fn parse_f64(path: &Path, text: &str) -> Result<f64, CollectorError> {
+    text.parse()
+        .map_err(|_| parse_error(path, format!("expected a number, found {text:?}")))
+}
+
+/// The names of the entries of a directory, sorted; a missing directory is an I/O error
+/// naming it.
+pub fn dir_names(path: &Path) -> Result<Vec<String>, CollectorError> {
+    let io = |source| CollectorError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// A `--collector.X.flag=VALUE` argument with a default, spelled as upstream.
+pub fn value_arg(name: &'static str, default: Option<&'static str>, help: &'static str) -> Arg {
+    let arg = Arg::new(name).long(name).value_name("VALUE").help(help);
+    match default {
+        Some(d) => arg.default_value(d),
+        None => arg,
+    }
+}
+
+/// A boolean `--collector.X.flag` switch and its `--no-collector.X.flag` negation, as
+/// kingpin offers for every bool flag. Read it with [`arg_flag`].
+pub fn bool_args(name: &'static str, help: &'static str) -> Vec<Arg> {
+    let no = format!("no-{name}");
+    vec![
+        Arg::new(name)
+            .long(name)
+            .action(ArgAction::SetTrue)
+            .overrides_with(no.clone())
+            .help(help),
+        Arg::new(no.clone())
+            .long(no)
+            .action(ArgAction::SetTrue)
+            .overrides_with(name)
+            .hide(true),
+    ]
+}
+
+/// Whether a switch built with [`bool_args`] is on: the last of `--NAME` / `--no-NAME`
+/// given wins, else `default`.
+pub fn arg_flag(matches: &ArgMatches, name: &str, default: bool) -> bool {
+    let set = |id: &str| {
+        matches
+            .try_get_one::<bool>(id)
+            .ok()
+            .flatten()
+            .copied()
+            .unwrap_or(false)
+    };
+    if set(&format!("no-{name}")) {
+        false
+    } else if set(name) {
+        true
+    } else {
+        default
+    }
+}
+
+/// The string value of an argument built with [`value_arg`], if set.
+pub fn arg_str<'a>(matches: &'a ArgMatches, name: &str) -> Option<&'a str> {
+    matches
+        .try_get_one::<String>(name)
+        .ok()
+        .flatten()
+        .map(String::as_str)
+}
+
+/// Compiles the regular expression given to argument `name`, if it is set and not empty.
+pub fn arg_regex(matches: &ArgMatches, name: &str) -> Result<Option<Regex>, String> {
+    match arg_str(matches, name) {
+        Some(text) if !text.is_empty() => Regex::new(text)
+            .map(Some)
+            .map_err(|e| format!("--{name}: {e}")),
+        _ => Ok(None),
+    }
+}
+
+/// node_exporter's device filter: an include or an exclude pattern (not both).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    include: Option<Regex>,
+    exclude: Option<Regex>,
+}
+
+impl DeviceFilter {
+    /// A filter from two patterns; both set is an error, as upstream.
+    pub fn new(include: Option<Regex>, exclude: Option<Regex>) -> Result<Self, String> {
+        if include.is_some() && exclude.is_some() {
+            return Err("device-include and device-exclude are mutually exclusive".into());
+        }
+        Ok(DeviceFilter { include, exclude })
+    }
+
+    /// A filter from the arguments `<prefix>.device-include` and `<prefix>.device-exclude`.
+    /// An exclude pattern that only has its default value is dropped when an include
+    /// pattern is given, as node_exporter does.
+    pub fn from_args(matches: &ArgMatches, prefix: &str) -> Result<Self, String> {
+        DeviceFilter::from_args_with_aliases(matches, prefix, None, None)
+    }
+
+    /// Like [`DeviceFilter::from_args`], also honouring upstream's deprecated hidden
+    /// spellings of the two flags (for example `--collector.netdev.device-whitelist`):
+    /// an old flag stands in for its new one unless both are given, which is an error.
+    pub fn from_args_with_aliases(
+        matches: &ArgMatches,
+        prefix: &str,
+        old_include: Option<&str>,
+        old_exclude: Option<&str>,
+    ) -> Result<Self, String> {
+        let include_name = format!("{prefix}.device-include");
+        let exclude_name = format!("{prefix}.device-exclude");
+        let include = aliased_regex(matches, &include_name, old_include)?;
+        let old_exclude_used =
+            old_exclude.is_some_and(|o| arg_str(matches, o).is_some_and(|v| !v.is_empty()));
+        let exclude_is_default = !old_exclude_used
+            && matches.value_source(&exclude_name) == Some(clap::parser::ValueSource::DefaultValue);
+        let exclude = if include.is_some() && exclude_is_default {
+            None
+        } else {
+            aliased_regex(matches, &exclude_name, old_exclude)?
+        };
+        DeviceFilter::new(include, exclude)
+    }
+
+    /// Whether a device is filtered out.
+    pub fn ignored(&self, name: &str) -> bool {
+        if let Some(exclude) = &self.exclude {
+            return exclude.is_match(name);
+        }
+        if let Some(include) = &self.include {
+            return !include.is_match(name);
+        }
+        false
+    }
+}
+
+/// Parses a Go duration as kingpin flags take it: `5s`, `500ms`, `1m30s`, `2h`.
+pub fn parse_go_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("invalid duration {text:?}");
+    let mut rest = text.trim();
+    if rest == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0.0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    std::time::Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
+/// Whether an argument was given on the command line (not only defaulted).
+pub fn arg_given(matches: &ArgMatches, name: &str) -> bool {
+    matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine)
+}
+
+/// The regular expression of argument `name`, or of its deprecated spelling `old` when
+/// only that one is given (upstream logs a deprecation warning and uses it); both given
+/// is an error, as upstream.
+pub fn aliased_regex(
+    matches: &ArgMatches,
+    name: &str,
+    old: Option<&str>,
+) -> Result<Option<Regex>, String> {
+    if let Some(old) = old {
+        if arg_str(matches, old).is_some_and(|v| !v.is_empty()) {
+            if arg_given(matches, name) {
+                return Err(format!("--{old} and --{name} are mutually exclusive"));
+            }
+            tracing::warn!("--{old} is DEPRECATED and will be removed in 2.0.0, use --{name}");
+            return arg_regex(matches, old);
+        }
+    }
+    arg_regex(matches, name)
+}
+
+/// A hidden argument for a deprecated flag spelling kept for compatibility.
+pub fn deprecated_arg(name: &'static str, help: &'static str) -> Arg {
+    value_arg(name, None, help).hide(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ArgMatches {
+        clap::Command::new("t")
+            .arg(value_arg("x.device-include", None, "i"))
+            .arg(value_arg("x.device-exclude", Some("^lo$"), "e"))
+            .arg(deprecated_arg("x.device-whitelist", "old i"))
+            .arg(deprecated_arg("x.device-blacklist", "old e"))
+            .try_get_matches_from(std::iter::once("t").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    fn filter(args: &[&str]) -> Result<DeviceFilter, String> {
+        DeviceFilter::from_args_with_aliases(
+            &parse(args),
+            "x",
+            Some("x.device-whitelist"),
+            Some("x.device-blacklist"),
+        )
+    }
+
+    #[test]
+    fn default_exclude_applies_until_an_include_is_given() {
+        let f = filter(&[]).unwrap();
+        assert!(f.ignored("lo") && !f.ignored("eth0"));
+        let f = filter(&["--x.device-include=^eth"]).unwrap();
+        assert!(f.ignored("lo") && !f.ignored("eth0") && f.ignored("wlan0"));
+        assert!(filter(&["--x.device-include=^eth", "--x.device-exclude=^lo$"]).is_err());
+    }
+
+    #[test]
+    fn deprecated_spellings_stand_in_for_the_new_flags() {
+        let f = filter(&["--x.device-blacklist=^wlan"]).unwrap();
+        assert!(f.ignored("wlan0") && !f.ignored("lo"));
+        let f = filter(&["--x.device-whitelist=^wlan"]).unwrap();
+        assert!(!f.ignored("wlan0") && f.ignored("eth0"));
+        assert!(filter(&["--x.device-blacklist=a", "--x.device-exclude=b"]).is_err());
+    }
+
+    #[test]
+    fn bool_flags_have_a_negation_and_the_last_wins() {
+        let cmd = || clap::Command::new("t").args(bool_args("x.on", "h"));
+        let m = cmd().try_get_matches_from(["t"]).unwrap();
+        assert!(arg_flag(&m, "x.on", true));
+        assert!(!arg_flag(&m, "x.on", false));
+        let m = cmd().try_get_matches_from(["t", "--no-x.on"]).unwrap();
+        assert!(!arg_flag(&m, "x.on", true));
+        let m = cmd()
+            .try_get_matches_from(["t", "--no-x.on", "--x.on"])
+            .unwrap();
+        assert!(arg_flag(&m, "x.on", false));
     }
 }

@@ -106,8 +106,11 @@ proptest! {
                 _ => { want.samples_appended += 1; m.insert(t, v); prop_assert!(res.is_ok()); }
             }
         }
-        prop_assert_eq!(h.stats(), want);
+        let mut got = h.stats();
+        (got.chunks_created, got.chunks_removed) = (0, 0);
+        prop_assert_eq!(got, want);
         prop_assert_eq!(h.num_series(), model.len());
+        prop_assert_eq!(h.num_chunks(), h.stats().chunks_created as usize);
         for (l, m) in &model {
             let id = h.get(l).unwrap();
             let got: Vec<(i64, u64)> = h.samples(id).unwrap().map(|(t, v)| (t, v.to_bits())).collect();

@@ -44,11 +44,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn labels(i: usize) -> Labels {
-    Labels::new([
-        ("__name__", format!("m{}", i % 2)),
-        ("i", i.to_string()),
-    ])
-    .expect("valid labels")
+    Labels::new([("__name__", format!("m{}", i % 2)), ("i", i.to_string())]).expect("valid labels")
 }
 
 fn value(v: u8) -> f64 {
@@ -129,10 +125,12 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
                 let mut accepted = vec![];
                 for (s, t, v) in samples {
                     let v = value(v);
-                    let last = pending
-                        .get(&s)
-                        .copied()
-                        .or_else(|| model.series.get(&labels(s)).and_then(|m| m.last_key_value().map(|(&t, &b)| (t, b))));
+                    let last = pending.get(&s).copied().or_else(|| {
+                        model
+                            .series
+                            .get(&labels(s))
+                            .and_then(|m| m.last_key_value().map(|(&t, &b)| (t, b)))
+                    });
                     let res = app.append(&labels(s), t, v);
                     match last {
                         _ if t < model.min_valid => {
@@ -143,7 +141,10 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
                         }
                         Some((lt, lb)) if t == lt && lb == v.to_bits() => prop_assert!(res.is_ok()),
                         Some((lt, _)) if t == lt => {
-                            prop_assert!(matches!(res, Err(Error::DuplicateSample { .. })), "{res:?}");
+                            prop_assert!(
+                                matches!(res, Err(Error::DuplicateSample { .. })),
+                                "{res:?}"
+                            );
                         }
                         _ => {
                             prop_assert!(res.is_ok(), "{res:?}");
@@ -153,7 +154,8 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
                     }
                 }
                 if commit {
-                    app.commit().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    app.commit()
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
                     for (s, t, b) in accepted {
                         model.series.entry(labels(s)).or_default().insert(t, b);
                     }
@@ -164,7 +166,8 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
             Op::Meta { series, help } => {
                 let mut app = db.appender();
                 app.update_metadata(&labels(series), metadata(help));
-                app.commit().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                app.commit()
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 model.series.entry(labels(series)).or_default();
                 model.meta.insert(labels(series), metadata(help));
             }
@@ -177,7 +180,8 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
                     }
                     Ok(())
                 };
-                db.cut(t, &mut sink).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                db.cut(t, &mut sink)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let mut want = BTreeMap::new();
                 for (l, m) in &mut model.series {
                     let keep = m.split_off(&t);
@@ -206,7 +210,14 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
                 let want: BTreeMap<Labels, Vec<(i64, u64)>> = model
                     .series
                     .iter()
-                    .map(|(l, m)| (l.clone(), m.range(mint..=maxt).map(|(&t, &b)| (t, b)).collect::<Vec<_>>()))
+                    .map(|(l, m)| {
+                        (
+                            l.clone(),
+                            m.range(mint..=maxt)
+                                .map(|(&t, &b)| (t, b))
+                                .collect::<Vec<_>>(),
+                        )
+                    })
                     .filter(|(_, v)| !v.is_empty())
                     .collect();
                 prop_assert_eq!(dump(&db, mint, maxt), want);
@@ -216,7 +227,12 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
         let all: BTreeMap<Labels, Vec<(i64, u64)>> = model
             .series
             .iter()
-            .map(|(l, m)| (l.clone(), m.iter().map(|(&t, &b)| (t, b)).collect::<Vec<_>>()))
+            .map(|(l, m)| {
+                (
+                    l.clone(),
+                    m.iter().map(|(&t, &b)| (t, b)).collect::<Vec<_>>(),
+                )
+            })
             .filter(|(_, v)| !v.is_empty())
             .collect();
         prop_assert_eq!(dump(&db, i64::MIN, i64::MAX), all);

@@ -161,7 +161,10 @@ fn bench(c: &mut Criterion) {
         let n = data[0].samples.len();
         b.iter(|| {
             let mut head = Head::new(HeadOptions::default());
-            let ids: Vec<_> = labels.iter().map(|l| head.series_id(l.clone())).collect();
+            let ids: Vec<_> = labels
+                .iter()
+                .map(|l| head.series_id(l.clone()).expect("few series"))
+                .collect();
             for i in 0..n {
                 for (s, &id) in data.iter().zip(&ids) {
                     let (t, v) = s.samples[i];

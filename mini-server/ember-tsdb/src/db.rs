@@ -337,7 +337,7 @@ impl Db {
     }
 
     /// Ends the current WAL segment and writes checkpoint `N` (`N` = that segment's
-    /// number): the head's series, metadata, minimum valid time and samples, as WAL
+    /// number): the head's series, metadata, samples and minimum valid time, as WAL
     /// records in `wal/checkpoint.N`. It is written to `checkpoint.N.tmp`, synced, and
     /// renamed (the directory synced too); then segments `0..=N` and older checkpoints are
     /// deleted. Replay is then this checkpoint plus segments after `N`.
@@ -369,9 +369,6 @@ impl Db {
         let mut w = WalWriter::create(&tmp, options)?;
         let head = &self.head;
         let (mut series, mut samples) = (0u64, 0u64);
-        if head.min_valid_time() != i64::MIN {
-            w.append(&Record::HeadCut(head.min_valid_time()))?;
-        }
         let ids: Vec<SeriesId> = head.series_ids().collect();
         // Records are sized to fit a segment.
         let budget = self
@@ -438,6 +435,10 @@ impl Db {
         if !buf.is_empty() {
             samples += buf.len() as u64;
             w.append(&Record::Samples(buf))?;
+        }
+        // Last, so replay refuses nothing the head holds.
+        if head.min_valid_time() != i64::MIN {
+            w.append(&Record::HeadCut(head.min_valid_time()))?;
         }
         w.sync()?;
         drop(w);
@@ -525,7 +526,7 @@ impl Appender<'_> {
     /// Adds a sample of the series with these labels (created if new); returns the
     /// series' id, which [`Appender::append_id`] takes for later samples.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesId, Error> {
-        let id = self.series(labels);
+        let id = self.series(labels)?;
         self.append_id(id, t, v)?;
         Ok(id)
     }
@@ -539,21 +540,22 @@ impl Appender<'_> {
     }
 
     /// The id of the series with these labels, created (for this batch) if new.
-    pub fn series(&mut self, labels: &Labels) -> SeriesId {
+    pub fn series(&mut self, labels: &Labels) -> Result<SeriesId, Error> {
         if let Some(id) = self.db.head.get(labels) {
-            return id;
+            return Ok(id);
         }
-        let (id, _) = self.db.head.get_or_create(labels.clone());
+        let (id, _) = self.db.head.get_or_create(labels.clone())?;
         self.new_series.push(id);
-        id
+        Ok(id)
     }
 
     /// Sets a series' metadata (logged only if it differs from the stored one).
-    pub fn update_metadata(&mut self, labels: &Labels, metadata: Metadata) {
-        let id = self.series(labels);
+    pub fn update_metadata(&mut self, labels: &Labels, metadata: Metadata) -> Result<(), Error> {
+        let id = self.series(labels)?;
         if self.db.head.metadata(id) != Some(&metadata) {
             self.metadata.push(MetadataRecord { id: id.0, metadata });
         }
+        Ok(())
     }
 
     /// Logs the batch (one write, synced per the [`SyncPolicy`]) and applies it to the
@@ -692,7 +694,10 @@ impl Replayer {
                         self.unknown += 1;
                         continue;
                     };
-                    let id = self.head.replay_series(SeriesId(s.id), labels);
+                    let Some(id) = self.head.replay_series(SeriesId(s.id), labels) else {
+                        self.unknown += 1;
+                        continue;
+                    };
                     if id.0 == s.id {
                         self.remap.remove(&s.id);
                     } else {

@@ -25,6 +25,10 @@ use crate::chunk::{Chunk, ChunkAppender, ChunkIter};
 use crate::labels::Labels;
 use crate::record::Metadata;
 
+/// Most series ids a head hands out (ids are reused, so this bounds the series held at
+/// once); WAL records naming a larger id are treated as corrupt.
+pub const MAX_SERIES: u64 = 1 << 24;
+
 /// Id of a series in a [`Head`]; the same number names the series in the WAL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesId(pub u64);
@@ -149,7 +153,7 @@ impl MemSeries {
 /// use ember_tsdb::{Head, HeadOptions, Labels};
 ///
 /// let mut head = Head::new(HeadOptions::default());
-/// let id = head.series_id(Labels::new([("__name__", "up"), ("job", "node")])?);
+/// let id = head.series_id(Labels::new([("__name__", "up"), ("job", "node")])?)?;
 /// head.append(id, 1_000, 1.0)?;
 /// head.append(id, 16_000, 1.0)?;
 /// assert!(head.append(id, 2_000, 0.0).is_err()); // out of order
@@ -164,7 +168,7 @@ pub struct Head {
     /// `(labels hash, id)` of every live series.
     index: HashTable<(u64, SeriesId)>,
     /// Slot `i` holds series `i`; `None` for free ids.
-    series: Vec<Option<MemSeries>>,
+    series: Vec<Option<Box<MemSeries>>>,
     /// Free ids, reused last-in first-out.
     free: Vec<u64>,
     live: usize,
@@ -192,36 +196,42 @@ impl Head {
     }
 
     /// The id of the series with these labels, creating the series if it is new.
-    pub fn series_id(&mut self, labels: Labels) -> SeriesId {
-        self.get_or_create(labels).0
+    pub fn series_id(&mut self, labels: Labels) -> Result<SeriesId, Error> {
+        self.get_or_create(labels).map(|(id, _)| id)
     }
 
-    /// The id of the series with these labels and whether it was created by this call.
-    pub fn get_or_create(&mut self, labels: Labels) -> (SeriesId, bool) {
+    /// The id of the series with these labels and whether it was created by this call;
+    /// an error if the head already holds [`MAX_SERIES`] series.
+    pub fn get_or_create(&mut self, labels: Labels) -> Result<(SeriesId, bool), Error> {
         if let Some(id) = self.get(&labels) {
-            return (id, false);
+            return Ok((id, false));
         }
         let id = match self.free.pop() {
             Some(id) => id,
-            None => self.series.len() as u64,
+            None if (self.series.len() as u64) < MAX_SERIES => self.series.len() as u64,
+            None => return Err(Error::TooManySeries { max: MAX_SERIES }),
         };
         self.insert_at(SeriesId(id), labels);
-        (SeriesId(id), true)
+        Ok((SeriesId(id), true))
     }
 
     /// Creates series `id` with `labels`, replacing whatever series had that id (WAL
     /// replay: a series record names the id). If another id already has these labels,
-    /// nothing is created and that id is returned.
-    pub(crate) fn replay_series(&mut self, id: SeriesId, labels: Labels) -> SeriesId {
+    /// nothing is created and that id is returned; `None` for an id of [`MAX_SERIES`] or
+    /// more.
+    pub(crate) fn replay_series(&mut self, id: SeriesId, labels: Labels) -> Option<SeriesId> {
+        if id.0 >= MAX_SERIES {
+            return None;
+        }
         if let Some(existing) = self.get(&labels) {
-            return existing;
+            return Some(existing);
         }
         if self.slot(id).is_some() {
             self.remove(id);
         }
         self.free.retain(|&f| f != id.0);
         self.insert_at(id, labels);
-        id
+        Some(id)
     }
 
     /// After a replay that named ids out of order: every empty slot below the highest id
@@ -239,7 +249,7 @@ impl Head {
         if self.series.len() <= i {
             self.series.resize_with(i + 1, || None);
         }
-        self.series[i] = Some(MemSeries::new(labels));
+        self.series[i] = Some(Box::new(MemSeries::new(labels)));
         self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
         self.live += 1;
         self.stats.series_created += 1;
@@ -506,15 +516,15 @@ impl Head {
         usize::try_from(id.0)
             .ok()
             .and_then(|i| self.series.get(i))
-            .and_then(Option::as_ref)
+            .and_then(Option::as_deref)
     }
 }
 
-fn slot_mut(series: &mut [Option<MemSeries>], id: SeriesId) -> Result<&mut MemSeries, Error> {
+fn slot_mut(series: &mut [Option<Box<MemSeries>>], id: SeriesId) -> Result<&mut MemSeries, Error> {
     usize::try_from(id.0)
         .ok()
         .and_then(|i| series.get_mut(i))
-        .and_then(Option::as_mut)
+        .and_then(Option::as_deref_mut)
         .ok_or(Error::UnknownSeries(id.0))
 }
 

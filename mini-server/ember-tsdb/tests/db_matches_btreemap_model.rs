@@ -165,7 +165,8 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
             }
             Op::Meta { series, help } => {
                 let mut app = db.appender();
-                app.update_metadata(&labels(series), metadata(help));
+                app.update_metadata(&labels(series), metadata(help))
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 app.commit()
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 model.series.entry(labels(series)).or_default();

@@ -177,7 +177,7 @@ fn metadata_is_logged_and_last_wins() {
         help: "CPU time.".into(),
     };
     let mut app = db.appender();
-    app.update_metadata(&labels(0), counter.clone());
+    app.update_metadata(&labels(0), counter.clone()).unwrap();
     app.append(&labels(0), 1, 1.0).unwrap();
     app.commit().unwrap();
     assert_eq!(db.metadata(&labels(0)), Some(&counter));
@@ -187,7 +187,7 @@ fn metadata_is_logged_and_last_wins() {
         help: "Changed.".into(),
     };
     let mut app = db.appender();
-    app.update_metadata(&labels(0), gauge.clone());
+    app.update_metadata(&labels(0), gauge.clone()).unwrap();
     app.commit().unwrap();
     drop(db);
     let (mut db, _) = Db::open(&d.0, opts(SyncPolicy::Never)).unwrap();

@@ -9,10 +9,10 @@ fn labels(i: usize) -> Labels {
 #[test]
 fn series_ids_are_stable_and_dense() {
     let mut h = Head::new(HeadOptions::default());
-    let a = h.series_id(labels(0));
-    let b = h.series_id(labels(1));
+    let a = h.series_id(labels(0)).unwrap();
+    let b = h.series_id(labels(1)).unwrap();
     assert_eq!((a, b), (SeriesId(0), SeriesId(1)));
-    assert_eq!(h.series_id(labels(0)), a);
+    assert_eq!(h.series_id(labels(0)).unwrap(), a);
     assert_eq!(h.get(&labels(1)), Some(b));
     assert_eq!(h.labels(b), Some(&labels(1)));
     assert_eq!(h.num_series(), 2);
@@ -26,7 +26,7 @@ fn series_ids_are_stable_and_dense() {
 #[test]
 fn duplicates_and_out_of_order_are_counted() {
     let mut h = Head::new(HeadOptions::default());
-    let id = h.series_id(labels(0));
+    let id = h.series_id(labels(0)).unwrap();
     h.append(id, 10, 1.0).unwrap();
     h.append(id, 10, 1.0).unwrap(); // identical: ignored
     assert!(matches!(
@@ -64,7 +64,7 @@ fn duplicates_and_out_of_order_are_counted() {
 #[test]
 fn cut_chunks_are_compressed() {
     let mut h = Head::new(HeadOptions { chunk_samples: 120 });
-    let id = h.series_id(labels(0));
+    let id = h.series_id(labels(0)).unwrap();
     for i in 0..1200 {
         h.append(id, i * 15_000, (i * 3) as f64).unwrap();
     }
@@ -96,7 +96,7 @@ proptest! {
             let Op::Append { series, t, v } = op;
             let v = if v == 3 { f64::from_bits(0x7ff0_0000_0000_0002) } else { f64::from(v) * 0.25 };
             let l = labels(series);
-            let id = h.series_id(l.clone());
+            let id = h.series_id(l.clone()).unwrap();
             let m = model.entry(l).or_insert_with(|| { want.series_created += 1; BTreeMap::new() });
             let res = h.append(id, t, v);
             match m.last_key_value() {

@@ -3,6 +3,7 @@
 //! head cuts, flipped bytes, truncated files), `Db::open` succeeds, and opening again
 //! finds a clean log and exactly the same head. The `db_open` fuzz target checks the same
 //! on arbitrary bytes.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,8 @@ impl Drop for TestDir {
     }
 }
 
+type Edit<'a> = &'a dyn Fn(&mut Vec<u8>);
+
 type State = (
     BTreeMap<Labels, Vec<(i64, u64)>>,
     BTreeMap<Labels, Metadata>,
@@ -119,7 +122,7 @@ fn write(dir: &Path, records: &[Record]) {
 }
 
 fn damage_file(dir: &Path, d: &Damage) {
-    let (checkpoint, f): (bool, &dyn Fn(&mut Vec<u8>)) = match d {
+    let (checkpoint, f): (bool, Edit<'_>) = match d {
         Damage::None => return,
         Damage::Flip {
             checkpoint,

@@ -637,7 +637,9 @@ impl Appender<'_> {
                 _ => {}
             }
         }
+        // Keep the (empty) list, not the batch's buffers.
         db.records = records;
+        db.records.clear();
         db.publish();
         Ok(())
     }

@@ -352,7 +352,8 @@ impl Head {
         let s = slot_mut(&mut self.series, id)?;
         if s.open.len() >= chunk_samples {
             let samples: Vec<(i64, f64)> = s.open.iter().collect();
-            s.chunks.push(Chunk::encode_quick(&samples)?);
+            s.chunks.reserve_exact(1);
+            s.chunks.push(encode_tight(&samples)?);
             s.open = new_open();
         }
         if s.open.is_empty() {
@@ -634,7 +635,7 @@ fn split_series(s: &MemSeries, t: i64) -> Result<Option<(OldPart, usize)>, Error
             old.chunks.push(Chunk::encode_quick(&samples[..n_old])?);
             old.samples += n_old as u64;
             old.split = true;
-            old.straddling_tail = Some(Tail::Closed(Chunk::encode_quick(&samples[n_old..])?));
+            old.straddling_tail = Some(Tail::Closed(encode_tight(&samples[n_old..])?));
         }
         return Ok((!old.chunks.is_empty()).then_some((old, i)));
     }
@@ -651,6 +652,13 @@ fn split_series(s: &MemSeries, t: i64) -> Result<Option<(OldPart, usize)>, Error
         old.straddling_tail = Some(Tail::Open(app));
     }
     Ok((!old.chunks.is_empty()).then_some((old, s.chunks.len())))
+}
+
+/// [`Chunk::encode_quick`] into a buffer of exactly the chunk's size (the encoder's
+/// buffer grows by doubling; the head keeps closed chunks for hours).
+fn encode_tight(samples: &[(i64, f64)]) -> Result<Chunk, Error> {
+    let c = Chunk::encode_quick(samples)?;
+    Chunk::from_bytes(c.as_bytes().to_vec())
 }
 
 fn new_open() -> ChunkAppender {

@@ -9,14 +9,20 @@
 //! - `db_append_sync_default`: the default policy (`fdatasync` when a commit finds the
 //!   last one at least 1 s old).
 //! - `db_append_100k_series_sync_never`: 100,000 series of 5 labels, 10 scrapes.
-
+//!
+//! Times are the benchmark thread's CPU time (`support/cpu_time.rs`), so samples/s are
+//! per core however busy the machine is; the `fdatasync` wait of the default policy is
+//! not CPU time and so is not counted (run with `EMBER_BENCH_WALL=1` for wall time).
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group};
+use criterion::measurement::{Measurement, WallTime};
+use criterion::{BatchSize, Criterion, Throughput};
 use ember_tsdb::{Db, Head, HeadOptions, Labels, Options, SeriesId, SyncPolicy, WalOptions};
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
 #[path = "support/dataset.rs"]
 #[allow(dead_code)] // `family` is used by the chunk bench only
 mod dataset;
@@ -75,12 +81,15 @@ fn node_labels(i: usize) -> Labels {
         ("cpu", (i % 64).to_string()),
         ("instance", format!("host-{:05}:9100", i / 64)),
         ("job", "node".to_string()),
-        ("mode", ["idle", "user", "system", "iowait"][i % 4].to_string()),
+        (
+            "mode",
+            ["idle", "user", "system", "iowait"][i % 4].to_string(),
+        ),
     ])
     .expect("distinct names")
 }
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement>(c: &mut Criterion<M>) {
     let data = dataset::generate(10, 4.0, 15);
     let labels: Vec<Labels> = data
         .iter()
@@ -130,7 +139,12 @@ fn bench(c: &mut Criterion) {
     let big: Vec<Vec<(i64, f64)>> = (0..n)
         .map(|s| {
             (0..10)
-                .map(|i| (1_700_000_000_000 + i * 15_000, (s as i64 * 10 + i) as f64 / 100.0))
+                .map(|i| {
+                    (
+                        1_700_000_000_000 + i * 15_000,
+                        (s as i64 * 10 + i) as f64 / 100.0,
+                    )
+                })
                 .collect()
         })
         .collect();
@@ -149,9 +163,18 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    if std::env::var_os("EMBER_BENCH_WALL").is_some() {
+        let mut c = Criterion::default()
+            .with_measurement(WallTime)
+            .configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default()
+            .with_measurement(cpu_time::CpuTime)
+            .configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+    }
 }

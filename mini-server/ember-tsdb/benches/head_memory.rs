@@ -50,7 +50,10 @@ fn node_labels(i: usize) -> Labels {
         ("cpu", (i % 64).to_string()),
         ("instance", format!("host-{:05}:9100", i / 64)),
         ("job", "node".to_string()),
-        ("mode", ["idle", "user", "system", "iowait"][i % 4].to_string()),
+        (
+            "mode",
+            ["idle", "user", "system", "iowait"][i % 4].to_string(),
+        ),
     ])
     .expect("distinct names")
 }

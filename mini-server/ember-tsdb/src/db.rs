@@ -337,7 +337,7 @@ impl Db {
     }
 
     /// Ends the current WAL segment and writes checkpoint `N` (`N` = that segment's
-    /// number): the head's series, metadata, samples and minimum valid time, as WAL
+    /// number): the head's minimum valid time, series, metadata and samples, as WAL
     /// records in `wal/checkpoint.N`. It is written to `checkpoint.N.tmp`, synced, and
     /// renamed (the directory synced too); then segments `0..=N` and older checkpoints are
     /// deleted. Replay is then this checkpoint plus segments after `N`.
@@ -369,6 +369,10 @@ impl Db {
         let mut w = WalWriter::create(&tmp, options)?;
         let head = &self.head;
         let (mut series, mut samples) = (0u64, 0u64);
+        // First, so a damaged checkpoint tail does not lose it.
+        if head.min_valid_time() != i64::MIN {
+            w.append(&Record::HeadCut(head.min_valid_time()))?;
+        }
         let ids: Vec<SeriesId> = head.series_ids().collect();
         // Records are sized to fit a segment.
         let budget = self
@@ -435,10 +439,6 @@ impl Db {
         if !buf.is_empty() {
             samples += buf.len() as u64;
             w.append(&Record::Samples(buf))?;
-        }
-        // Last, so replay refuses nothing the head holds.
-        if head.min_valid_time() != i64::MIN {
-            w.append(&Record::HeadCut(head.min_valid_time()))?;
         }
         w.sync()?;
         drop(w);
@@ -709,7 +709,7 @@ impl Replayer {
             }
             Record::Samples(samples) => {
                 for s in samples {
-                    match self.head.append(self.id(s.id), s.t, s.v) {
+                    match self.head.append_replayed(self.id(s.id), s.t, s.v) {
                         Ok(()) => self.samples += 1,
                         Err(Error::UnknownSeries(_)) => self.unknown += 1,
                         Err(_) => self.rejected += 1,

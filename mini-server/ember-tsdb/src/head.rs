@@ -15,7 +15,7 @@
 //! The head knows nothing of the WAL; [`crate::Db`] logs to the WAL and replays into the
 //! head.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
@@ -115,9 +115,94 @@ where
     }
 }
 
+/// A label set packed in one allocation: `name 0xFF value 0xFF` per pair, in name
+/// order (0xFF never occurs in UTF-8). A quarter of `Labels`'s size for typical series,
+/// one allocation instead of one per name and value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PackedLabels(Box<[u8]>);
+
+impl PackedLabels {
+    fn new(labels: &Labels) -> Self {
+        let len = labels
+            .pairs()
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 2)
+            .sum();
+        let mut b = Vec::with_capacity(len);
+        for (n, v) in labels.pairs() {
+            b.extend_from_slice(n.as_bytes());
+            b.push(0xff);
+            b.extend_from_slice(v.as_bytes());
+            b.push(0xff);
+        }
+        Self(b.into_boxed_slice())
+    }
+
+    fn pairs(&self) -> LabelPairs<'_> {
+        LabelPairs { rest: &self.0 }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs().find(|&(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The labels (names were unique when packed, so this does not fail).
+    fn to_labels(&self) -> Result<Labels, Error> {
+        Labels::new(self.pairs())
+    }
+
+    fn eq_labels(&self, labels: &Labels) -> bool {
+        self.pairs()
+            .eq(labels.pairs().iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    }
+}
+
+/// The `(name, value)` pairs of a head series, in name order, borrowed from the head.
+#[derive(Debug, Clone)]
+pub struct LabelPairs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for LabelPairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        let mut field = || {
+            let end = self.rest.iter().position(|&b| b == 0xff)?;
+            let (f, rest) = self.rest.split_at(end);
+            self.rest = &rest[1..];
+            // Packed from `String`s, split at bytes that UTF-8 never uses.
+            Some(std::str::from_utf8(f).unwrap_or_default())
+        };
+        Some((field()?, field()?))
+    }
+}
+
+/// Hash of a label set, the same whether packed or not.
+fn hash_pairs<'a>(
+    hasher: &DefaultHashBuilder,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    let mut h = hasher.build_hasher();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+fn hash_labels(hasher: &DefaultHashBuilder, labels: &Labels) -> u64 {
+    hash_pairs(
+        hasher,
+        labels.pairs().iter().map(|(n, v)| (n.as_str(), v.as_str())),
+    )
+}
+
 #[derive(Debug)]
 struct MemSeries {
-    labels: Labels,
+    labels: PackedLabels,
     chunks: Vec<Chunk>,
     open: ChunkAppender,
     /// Last accepted sample `(t, value bits)`, pending ones of a batch included.
@@ -126,9 +211,9 @@ struct MemSeries {
 }
 
 impl MemSeries {
-    fn new(labels: Labels) -> Self {
+    fn new(labels: &Labels) -> Self {
         Self {
-            labels,
+            labels: PackedLabels::new(labels),
             chunks: Vec::new(),
             open: new_open(),
             last: None,
@@ -244,12 +329,12 @@ impl Head {
     }
 
     fn insert_at(&mut self, id: SeriesId, labels: Labels) {
-        let hash = self.hasher.hash_one(&labels);
+        let hash = hash_labels(&self.hasher, &labels);
         let i = id.0 as usize;
         if self.series.len() <= i {
             self.series.resize_with(i + 1, || None);
         }
-        self.series[i] = Some(Box::new(MemSeries::new(labels)));
+        self.series[i] = Some(Box::new(MemSeries::new(&labels)));
         self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
         self.live += 1;
         self.stats.series_created += 1;
@@ -260,7 +345,7 @@ impl Head {
         let Some(s) = self.series.get_mut(id.0 as usize).and_then(Option::take) else {
             return;
         };
-        let hash = self.hasher.hash_one(&s.labels);
+        let hash = hash_pairs(&self.hasher, s.labels.pairs());
         if let Ok(entry) = self.index.find_entry(hash, |&(_, i)| i == id) {
             entry.remove();
         }
@@ -273,17 +358,27 @@ impl Head {
 
     /// The id of an existing series.
     pub fn get(&self, labels: &Labels) -> Option<SeriesId> {
-        let hash = self.hasher.hash_one(labels);
+        let hash = hash_labels(&self.hasher, labels);
         self.index
-            .find(hash, |&(_, id)| {
-                self.slot(id).is_some_and(|s| s.labels == *labels)
+            .find(hash, |&(h, id)| {
+                h == hash && self.slot(id).is_some_and(|s| s.labels.eq_labels(labels))
             })
             .map(|&(_, id)| id)
     }
 
-    /// The labels of a series.
-    pub fn labels(&self, id: SeriesId) -> Option<&Labels> {
-        self.slot(id).map(|s| &s.labels)
+    /// The labels of a series (built from the head's packed form).
+    pub fn labels(&self, id: SeriesId) -> Option<Labels> {
+        self.slot(id).and_then(|s| s.labels.to_labels().ok())
+    }
+
+    /// The label pairs of a series, borrowed (no allocation), in name order.
+    pub fn label_pairs(&self, id: SeriesId) -> Option<LabelPairs<'_>> {
+        self.slot(id).map(|s| s.labels.pairs())
+    }
+
+    /// The value of label `name` of a series.
+    pub fn label_value(&self, id: SeriesId, name: &str) -> Option<&str> {
+        self.slot(id).and_then(|s| s.labels.get(name))
     }
 
     /// Number of series.
@@ -322,9 +417,28 @@ impl Head {
     /// series' last sample; `Ok(false)` for an identical sample (to be ignored). The
     /// caller must then [`Head::store`] it or [`Head::forget_pending`] the series.
     pub(crate) fn admit(&mut self, id: SeriesId, t: i64, v: f64) -> Result<bool, Error> {
+        self.admit_checked(id, t, v, true)
+    }
+
+    /// [`Head::append`] for WAL replay: the minimum valid time is not checked (the WAL
+    /// holds only samples that passed it when they were appended).
+    pub(crate) fn append_replayed(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), Error> {
+        if self.admit_checked(id, t, v, false)? {
+            self.store(id, t, v)?;
+        }
+        Ok(())
+    }
+
+    fn admit_checked(
+        &mut self,
+        id: SeriesId,
+        t: i64,
+        v: f64,
+        check_bounds: bool,
+    ) -> Result<bool, Error> {
         let min_valid = self.min_valid_time;
         let s = slot_mut(&mut self.series, id)?;
-        if t < min_valid {
+        if check_bounds && t < min_valid {
             self.stats.out_of_bounds += 1;
             return Err(Error::OutOfBounds { t, min_valid });
         }
@@ -414,7 +528,7 @@ impl Head {
             samples.peek()?;
             Some(HeadSeries {
                 id: SeriesId(i as u64),
-                labels: &s.labels,
+                labels: s.labels.to_labels().ok()?,
                 samples,
             })
         })
@@ -435,7 +549,7 @@ impl Head {
             .series
             .iter()
             .flatten()
-            .flat_map(|s| s.labels.pairs().iter().map(|(n, _)| n.as_str()))
+            .flat_map(|s| s.labels.pairs().map(|(n, _)| n))
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -480,7 +594,7 @@ impl Head {
             let Some((old, keep_from)) = split_series(s, t)? else {
                 continue;
             };
-            sink.write_series(&s.labels, s.meta.as_deref(), &old.chunks)?;
+            sink.write_series(&s.labels.to_labels()?, s.meta.as_deref(), &old.chunks)?;
             stats.series_handed_out += 1;
             stats.chunks_handed_out += old.chunks.len() as u64;
             stats.samples_handed_out += old.samples;
@@ -535,7 +649,7 @@ pub struct HeadSeries<'a> {
     /// The series' id.
     pub id: SeriesId,
     /// Its labels.
-    pub labels: &'a Labels,
+    pub labels: Labels,
     /// Its samples in the range, in time order.
     pub samples: HeadSamples<'a>,
 }

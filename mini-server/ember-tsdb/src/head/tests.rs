@@ -14,7 +14,12 @@ fn series_ids_are_stable_and_dense() {
     assert_eq!((a, b), (SeriesId(0), SeriesId(1)));
     assert_eq!(h.series_id(labels(0)).unwrap(), a);
     assert_eq!(h.get(&labels(1)), Some(b));
-    assert_eq!(h.labels(b), Some(&labels(1)));
+    assert_eq!(h.labels(b), Some(labels(1)));
+    assert_eq!(h.label_value(b, "i"), Some("1"));
+    assert_eq!(
+        h.label_pairs(b).unwrap().collect::<Vec<_>>(),
+        [("__name__", "m1"), ("i", "1")]
+    );
     assert_eq!(h.num_series(), 2);
     assert_eq!(h.stats().series_created, 2);
     assert!(matches!(

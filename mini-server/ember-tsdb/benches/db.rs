@@ -8,7 +8,10 @@
 //! - `db_append_sync_never`: through [`Db`], WAL written, never synced;
 //! - `db_append_sync_default`: the default policy (`fdatasync` when a commit finds the
 //!   last one at least 1 s old).
-//! - `db_append_100k_series_sync_never`: 100,000 series of 5 labels, 10 scrapes.
+//! - `db_append_100k_series_sync_never`: 100,000 series of 5 labels, 10 scrapes, series
+//!   creation (the first scrape) included;
+//! - `db_append_100k_series_existing_sync_never`: the same series already created, 9 more
+//!   scrapes.
 //!
 //! Times are the benchmark thread's CPU time (`support/cpu_time.rs`), so samples/s are
 //! per core however busy the machine is; the `fdatasync` wait of the default policy is
@@ -155,6 +158,36 @@ fn bench<M: Measurement>(c: &mut Criterion<M>) {
             || fresh(SyncPolicy::Never),
             |mut store| {
                 scrape_into(&mut store.db, &big_labels, &big_refs);
+                store
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The same 100,000 series already created (first scrape in the untimed setup):
+    // 9 more scrapes by cached id.
+    let rest: Vec<&[(i64, f64)]> = big.iter().map(|s| &s[1..]).collect();
+    g.throughput(Throughput::Elements((n * 9) as u64));
+    g.bench_function("db_append_100k_series_existing_sync_never", |b| {
+        b.iter_batched(
+            || {
+                let mut store = fresh(SyncPolicy::Never);
+                let first: Vec<&[(i64, f64)]> = big.iter().map(|s| &s[..1]).collect();
+                scrape_into(&mut store.db, &big_labels, &first);
+                let ids: Vec<SeriesId> = big_labels
+                    .iter()
+                    .map(|l| store.db.head().get(l).expect("created"))
+                    .collect();
+                (store, ids)
+            },
+            |(mut store, ids)| {
+                for i in 0..rest[0].len() {
+                    let mut app = store.db.appender();
+                    for (&id, s) in ids.iter().zip(&rest) {
+                        let (t, v) = s[i];
+                        app.append_id(id, t, v).expect("in order");
+                    }
+                    app.commit().expect("commit");
+                }
                 store
             },
             BatchSize::PerIteration,

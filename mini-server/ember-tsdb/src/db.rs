@@ -516,7 +516,8 @@ impl Db {
 #[derive(Debug)]
 pub struct Appender<'a> {
     db: &'a mut Db,
-    new_series: Vec<SeriesId>,
+    /// Series created by this batch, with their labels for the series record.
+    new_series: Vec<SeriesRecord>,
     samples: Vec<SampleRecord>,
     metadata: Vec<MetadataRecord>,
     done: bool,
@@ -544,8 +545,11 @@ impl Appender<'_> {
         if let Some(id) = self.db.head.get(labels) {
             return Ok(id);
         }
-        let (id, _) = self.db.head.get_or_create(labels.clone())?;
-        self.new_series.push(id);
+        let (id, _) = self.db.head.get_or_create(labels)?;
+        self.new_series.push(SeriesRecord {
+            id: id.0,
+            labels: labels.pairs().to_vec(),
+        });
         Ok(id)
     }
 
@@ -567,14 +571,12 @@ impl Appender<'_> {
         db.records.clear();
         // New series without a sample or metadata in the batch are not kept.
         let mut logged = Vec::with_capacity(self.new_series.len());
-        for &id in &self.new_series {
-            let used = db.head.has_pending(id) || self.metadata.iter().any(|m| m.id == id.0);
-            if used {
-                let labels = db.head.labels(id).ok_or(Error::UnknownSeries(id.0))?;
-                logged.push(SeriesRecord {
-                    id: id.0,
-                    labels: labels.pairs().to_vec(),
-                });
+        let with_metadata: std::collections::HashSet<u64> =
+            self.metadata.iter().map(|m| m.id).collect();
+        for rec in std::mem::take(&mut self.new_series) {
+            let id = SeriesId(rec.id);
+            if db.head.has_pending(id) || with_metadata.contains(&rec.id) {
+                logged.push(rec);
             } else {
                 db.head.remove(id);
             }
@@ -658,8 +660,8 @@ impl Appender<'_> {
         for s in &self.samples {
             self.db.head.forget_pending(SeriesId(s.id));
         }
-        for &id in &self.new_series {
-            self.db.head.remove(id);
+        for rec in &self.new_series {
+            self.db.head.remove(SeriesId(rec.id));
         }
         self.samples.clear();
         self.metadata.clear();

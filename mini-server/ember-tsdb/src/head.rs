@@ -282,13 +282,13 @@ impl Head {
 
     /// The id of the series with these labels, creating the series if it is new.
     pub fn series_id(&mut self, labels: Labels) -> Result<SeriesId, Error> {
-        self.get_or_create(labels).map(|(id, _)| id)
+        self.get_or_create(&labels).map(|(id, _)| id)
     }
 
     /// The id of the series with these labels and whether it was created by this call;
     /// an error if the head already holds [`MAX_SERIES`] series.
-    pub fn get_or_create(&mut self, labels: Labels) -> Result<(SeriesId, bool), Error> {
-        if let Some(id) = self.get(&labels) {
+    pub fn get_or_create(&mut self, labels: &Labels) -> Result<(SeriesId, bool), Error> {
+        if let Some(id) = self.get(labels) {
             return Ok((id, false));
         }
         let id = match self.free.pop() {
@@ -315,7 +315,7 @@ impl Head {
             self.remove(id);
         }
         self.free.retain(|&f| f != id.0);
-        self.insert_at(id, labels);
+        self.insert_at(id, &labels);
         Some(id)
     }
 
@@ -328,13 +328,13 @@ impl Head {
             .collect();
     }
 
-    fn insert_at(&mut self, id: SeriesId, labels: Labels) {
-        let hash = hash_labels(&self.hasher, &labels);
+    fn insert_at(&mut self, id: SeriesId, labels: &Labels) {
+        let hash = hash_labels(&self.hasher, labels);
         let i = id.0 as usize;
         if self.series.len() <= i {
             self.series.resize_with(i + 1, || None);
         }
-        self.series[i] = Some(Box::new(MemSeries::new(&labels)));
+        self.series[i] = Some(Box::new(MemSeries::new(labels)));
         self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
         self.live += 1;
         self.stats.series_created += 1;

@@ -526,3 +526,44 @@ fn metrics_register_under_ember_tsdb_names() {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }
 }
+
+#[test]
+fn segments_left_by_a_crash_after_the_checkpoint_rename_are_ignored_and_deleted() {
+    let d = TestDir::new("cp-leftover");
+    let wal = d.0.join("wal");
+    let (mut db, _) = Db::open(&d.0, opts(SyncPolicy::Never)).unwrap();
+    for t in 0..40 {
+        let mut app = db.appender();
+        for i in 0..3 {
+            app.append(&labels(i), t, t as f64).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    let saved: Vec<(PathBuf, Vec<u8>)> = list_segments(&wal)
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let p = crate::wal::segment_path(&wal, s);
+            let b = fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    let r = db.cut(20, &mut CollectSink::default()).unwrap();
+    db.append(&labels(0), 40, 1.0).unwrap();
+    let want = dump(&db);
+    drop(db);
+    // As if the process died between the rename and the deletion of the covered segments.
+    for (p, b) in &saved {
+        fs::write(p, b).unwrap();
+    }
+    let (db, report) = Db::open(&d.0, opts(SyncPolicy::Never)).unwrap();
+    assert_eq!(report.checkpoint, Some(r.checkpoint.number));
+    assert_eq!(report.corruptions, 0);
+    assert_eq!(dump(&db), want);
+    assert!(
+        list_segments(&wal)
+            .unwrap()
+            .iter()
+            .all(|&s| s > r.checkpoint.number)
+    );
+}

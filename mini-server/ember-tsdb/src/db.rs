@@ -14,30 +14,7 @@
 //! [`BlockSink`], drops them, and writes a checkpoint that replaces every earlier
 //! segment.
 //!
-//! # What an acknowledged commit guarantees
-//!
-//! `commit` returns after the batch's records were written with `write(2)` (no user-space
-//! buffer), so they survive the process being killed (SIGKILL, panic, OOM kill) under
-//! every policy. Surviving a power loss or kernel crash depends on [`SyncPolicy`]:
-//!
-//! | policy | a committed batch is on stable storage |
-//! |---|---|
-//! | [`SyncPolicy::Always`] | when `commit` returns (one `fdatasync` per commit) |
-//! | [`SyncPolicy::Interval`]`(d)` (default, 1 s) | once a later commit finds the last sync at least `d` old, on [`Db::sync`], or when the segment is full; there is no background thread, so an idle store does not sync |
-//! | [`SyncPolicy::Never`] | on [`Db::sync`] only |
-//!
-//! A crash during `commit` keeps a prefix of the batch's records (series, then metadata,
-//! then samples), each record all or nothing; the caller was not acknowledged.
-//!
-//! # Corruption
-//!
-//! A torn or corrupt WAL tail is cut at the last good record (`tracing::warn!`,
-//! `ember_tsdb_wal_corruptions_total`, [`OpenReport::wal`]); later segments are set aside
-//! as `NNNNNNNN.corrupt`; the store opens. A corrupt checkpoint is replayed up to its
-//! last good record, set aside as `checkpoint.NNNNNNNN.corrupt`, and replaced by a new
-//! checkpoint of the head as replayed (warned and counted the same way); samples of
-//! series whose record was lost are dropped and counted in
-//! [`OpenReport::unknown_series_refs`].
+//! Guarantees per sync policy and the handling of corruption are documented on [`Db`].
 
 mod metrics;
 
@@ -121,6 +98,33 @@ pub struct CheckpointReport {
 }
 
 /// A crash-safe store of series: a WAL-backed [`Head`].
+///
+/// # What an acknowledged commit guarantees
+///
+/// `commit` returns after the batch's records were written with `write(2)` (no user-space
+/// buffer), so they survive the process being killed (SIGKILL, panic, OOM kill) under
+/// every policy. Surviving a power loss or kernel crash depends on [`SyncPolicy`]:
+///
+/// | policy | a committed batch is on stable storage |
+/// |---|---|
+/// | [`SyncPolicy::Always`] | when `commit` returns (one `fdatasync` per commit) |
+/// | [`SyncPolicy::Interval`]`(d)` (default, 1 s) | once a later commit finds the last sync at least `d` old, on [`Db::sync`], or when the segment is full; there is no background thread, so an idle store does not sync |
+/// | [`SyncPolicy::Never`] | on [`Db::sync`] only |
+///
+/// A crash during `commit` keeps a prefix of the batch's records (series, then metadata,
+/// then samples), each record all or nothing; the caller was not acknowledged.
+///
+/// # Corruption
+///
+/// A torn or corrupt WAL tail is cut at the last good record (`tracing::warn!`,
+/// `ember_tsdb_wal_corruptions_total`, [`OpenReport::wal`]); later segments are set aside
+/// as `NNNNNNNN.corrupt`; the store opens. A corrupt checkpoint is replayed up to its
+/// last good record, set aside as `checkpoint.NNNNNNNN.corrupt`, and replaced by a new
+/// checkpoint of the head as replayed (warned and counted the same way); samples of
+/// series whose record was lost are dropped and counted in
+/// [`OpenReport::unknown_series_refs`].
+///
+/// # Example
 ///
 /// ```
 /// use ember_tsdb::{Db, Labels, Options};
@@ -563,7 +567,7 @@ impl Appender<'_> {
     }
 
     /// Logs the batch (one write, synced per the [`SyncPolicy`]) and applies it to the
-    /// head; on return the batch is acknowledged as the [`crate::db`] docs say. On a WAL
+    /// head; on return the batch is acknowledged as the [`Db`] docs say. On a WAL
     /// error nothing of the batch is applied (as [`Appender::rollback`]).
     pub fn commit(mut self) -> Result<(), Error> {
         self.done = true;

@@ -25,13 +25,29 @@ use crate::chunk::{Chunk, ChunkAppender, ChunkIter};
 use crate::labels::Labels;
 use crate::record::Metadata;
 
-/// Most series ids a head hands out (ids are reused, so this bounds the series held at
-/// once); WAL records naming a larger id are treated as corrupt.
+/// Most series a head holds at once (slots are reused); WAL records naming a slot at or
+/// past it are treated as corrupt.
 pub const MAX_SERIES: u64 = 1 << 24;
 
 /// Id of a series in a [`Head`]; the same number names the series in the WAL.
+///
+/// The low 32 bits are a slot, reused after the series in it is removed by a cut; the
+/// high 32 bits count the slot's reuses, so an id cached before a cut (a scrape loop's
+/// cache) names no series afterwards ([`Error::UnknownSeries`]) rather than another one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesId(pub u64);
+
+impl SeriesId {
+    fn slot(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+
+    /// The id the slot gets for its next series.
+    fn next_generation(self) -> SeriesId {
+        let generation = ((self.0 >> 32) as u32).wrapping_add(1);
+        SeriesId((u64::from(generation) << 32) | (self.0 & 0xffff_ffff))
+    }
+}
 
 /// Head settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +218,7 @@ fn hash_labels(hasher: &DefaultHashBuilder, labels: &Labels) -> u64 {
 
 #[derive(Debug)]
 struct MemSeries {
+    id: SeriesId,
     labels: PackedLabels,
     chunks: Vec<Chunk>,
     open: ChunkAppender,
@@ -211,8 +228,9 @@ struct MemSeries {
 }
 
 impl MemSeries {
-    fn new(labels: &Labels) -> Self {
+    fn new(id: SeriesId, labels: &Labels) -> Self {
         Self {
+            id,
             labels: PackedLabels::new(labels),
             chunks: Vec::new(),
             open: new_open(),
@@ -254,8 +272,8 @@ pub struct Head {
     index: HashTable<(u64, SeriesId)>,
     /// Slot `i` holds series `i`; `None` for free ids.
     series: Vec<Option<Box<MemSeries>>>,
-    /// Free ids, reused last-in first-out.
-    free: Vec<u64>,
+    /// Ids for free slots (next generation), reused last-in first-out.
+    free: Vec<SeriesId>,
     live: usize,
     chunks: usize,
     min_valid_time: i64,
@@ -293,11 +311,11 @@ impl Head {
         }
         let id = match self.free.pop() {
             Some(id) => id,
-            None if (self.series.len() as u64) < MAX_SERIES => self.series.len() as u64,
+            None if (self.series.len() as u64) < MAX_SERIES => SeriesId(self.series.len() as u64),
             None => return Err(Error::TooManySeries { max: MAX_SERIES }),
         };
-        self.insert_at(SeriesId(id), labels);
-        Ok((SeriesId(id), true))
+        self.insert_at(id, labels);
+        Ok((id, true))
     }
 
     /// Creates series `id` with `labels`, replacing whatever series had that id (WAL
@@ -305,16 +323,20 @@ impl Head {
     /// nothing is created and that id is returned; `None` for an id of [`MAX_SERIES`] or
     /// more.
     pub(crate) fn replay_series(&mut self, id: SeriesId, labels: Labels) -> Option<SeriesId> {
-        if id.0 >= MAX_SERIES {
+        if id.slot() as u64 >= MAX_SERIES {
             return None;
         }
         if let Some(existing) = self.get(&labels) {
             return Some(existing);
         }
-        if self.slot(id).is_some() {
-            self.remove(id);
+        if let Some(occupant) = self
+            .series
+            .get(id.slot())
+            .and_then(|s| s.as_ref().map(|s| s.id))
+        {
+            self.remove(occupant);
         }
-        self.free.retain(|&f| f != id.0);
+        self.free.retain(|&f| f.slot() != id.slot());
         self.insert_at(id, &labels);
         Some(id)
     }
@@ -322,19 +344,20 @@ impl Head {
     /// After a replay that named ids out of order: every empty slot below the highest id
     /// becomes reusable.
     pub(crate) fn rebuild_free_list(&mut self) {
-        self.free = (0..self.series.len() as u64)
+        self.free = (0..self.series.len())
             .rev()
-            .filter(|&i| self.series[i as usize].is_none())
+            .filter(|&i| self.series[i].is_none())
+            .map(|i| SeriesId(i as u64))
             .collect();
     }
 
     fn insert_at(&mut self, id: SeriesId, labels: &Labels) {
         let hash = hash_labels(&self.hasher, labels);
-        let i = id.0 as usize;
+        let i = id.slot();
         if self.series.len() <= i {
             self.series.resize_with(i + 1, || None);
         }
-        self.series[i] = Some(Box::new(MemSeries::new(labels)));
+        self.series[i] = Some(Box::new(MemSeries::new(id, labels)));
         self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
         self.live += 1;
         self.stats.series_created += 1;
@@ -342,7 +365,13 @@ impl Head {
 
     /// Removes a series and frees its id.
     pub(crate) fn remove(&mut self, id: SeriesId) {
-        let Some(s) = self.series.get_mut(id.0 as usize).and_then(Option::take) else {
+        let Some(slot) = self.series.get_mut(id.slot()) else {
+            return;
+        };
+        if slot.as_ref().is_none_or(|s| s.id != id) {
+            return;
+        }
+        let Some(s) = slot.take() else {
             return;
         };
         let hash = hash_pairs(&self.hasher, s.labels.pairs());
@@ -351,7 +380,7 @@ impl Head {
         }
         self.chunks -= s.num_chunks();
         self.stats.chunks_removed += s.num_chunks() as u64;
-        self.free.push(id.0);
+        self.free.push(id.next_generation());
         self.live -= 1;
         self.stats.series_removed += 1;
     }
@@ -522,12 +551,12 @@ impl Head {
     /// Every series (in id order) with its samples in `mint..=maxt`; series without a
     /// sample in the range are skipped.
     pub fn select(&self, mint: i64, maxt: i64) -> impl Iterator<Item = HeadSeries<'_>> + '_ {
-        self.series.iter().enumerate().filter_map(move |(i, s)| {
+        self.series.iter().filter_map(move |s| {
             let s = s.as_ref()?;
             let mut samples = HeadSamples::new(s, mint, maxt);
             samples.peek()?;
             Some(HeadSeries {
-                id: SeriesId(i as u64),
+                id: s.id,
                 labels: s.labels.to_labels().ok()?,
                 samples,
             })
@@ -536,11 +565,7 @@ impl Head {
 
     /// Ids of every series, in id order.
     pub fn series_ids(&self) -> impl Iterator<Item = SeriesId> + '_ {
-        self.series
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_some())
-            .map(|(i, _)| SeriesId(i as u64))
+        self.series.iter().flatten().map(|s| s.id)
     }
 
     /// Label names of all series, sorted, each once.
@@ -590,6 +615,7 @@ impl Head {
             let Some(s) = self.series[i].as_mut() else {
                 continue;
             };
+            let id = s.id;
             let before = s.num_chunks();
             let Some((old, keep_from)) = split_series(s, t)? else {
                 continue;
@@ -613,14 +639,18 @@ impl Head {
             self.stats.chunks_removed += (before - after) as u64 + u64::from(old.split);
             self.stats.chunks_created += u64::from(old.split);
             if after == 0 {
-                self.remove(SeriesId(i as u64));
+                self.remove(id);
                 stats.series_removed += 1;
             }
         }
         // Series with no samples at all (created, never appended to) go as well.
         for i in 0..self.series.len() {
-            if self.series[i].as_ref().is_some_and(|s| s.num_chunks() == 0) {
-                self.remove(SeriesId(i as u64));
+            if let Some(id) = self.series[i]
+                .as_ref()
+                .filter(|s| s.num_chunks() == 0)
+                .map(|s| s.id)
+            {
+                self.remove(id);
                 stats.series_removed += 1;
             }
         }
@@ -628,18 +658,18 @@ impl Head {
     }
 
     fn slot(&self, id: SeriesId) -> Option<&MemSeries> {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.series.get(i))
+        self.series
+            .get(id.slot())
             .and_then(Option::as_deref)
+            .filter(|s| s.id == id)
     }
 }
 
 fn slot_mut(series: &mut [Option<Box<MemSeries>>], id: SeriesId) -> Result<&mut MemSeries, Error> {
-    usize::try_from(id.0)
-        .ok()
-        .and_then(|i| series.get_mut(i))
+    series
+        .get_mut(id.slot())
         .and_then(Option::as_deref_mut)
+        .filter(|s| s.id == id)
         .ok_or(Error::UnknownSeries(id.0))
 }
 

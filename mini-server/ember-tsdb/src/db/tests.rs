@@ -567,3 +567,36 @@ fn segments_left_by_a_crash_after_the_checkpoint_rename_are_ignored_and_deleted(
             .all(|&s| s > r.checkpoint.number)
     );
 }
+
+#[test]
+fn an_id_cached_before_a_cut_never_names_another_series() {
+    let d = TestDir::new("stale-id");
+    let (mut db, _) = Db::open(&d.0, opts(SyncPolicy::Never)).unwrap();
+    let old = db.append(&labels(0), 10, 1.0).unwrap();
+    db.cut(20, &mut CollectSink::default()).unwrap();
+    assert_eq!(db.head().num_series(), 0);
+    // The slot is reused by a new series, under a new id.
+    let new = db.append(&labels(1), 30, 2.0).unwrap();
+    assert_ne!(new, old);
+    let mut app = db.appender();
+    assert!(matches!(
+        app.append_id(old, 40, 3.0),
+        Err(Error::UnknownSeries(_))
+    ));
+    app.append_id(new, 40, 3.0).unwrap();
+    app.commit().unwrap();
+    drop(db);
+    let (db, _) = Db::open(&d.0, opts(SyncPolicy::Never)).unwrap();
+    assert_eq!(db.head().get(&labels(1)), Some(new));
+    assert_eq!(
+        dump(&db)[&labels(1)],
+        [(30, 2f64.to_bits()), (40, 3f64.to_bits())]
+    );
+    assert!(db.head().labels(old).is_none());
+}
+
+#[test]
+fn db_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Db>();
+}

@@ -119,8 +119,9 @@ pub struct CheckpointReport {
 /// A torn or corrupt WAL tail is cut at the last good record (`tracing::warn!`,
 /// `ember_tsdb_wal_corruptions_total`, [`OpenReport::wal`]); later segments are set aside
 /// as `NNNNNNNN.corrupt`; the store opens. A corrupt checkpoint is replayed up to its
-/// last good record, set aside as `checkpoint.NNNNNNNN.corrupt`, and replaced by a new
-/// checkpoint of the head as replayed (warned and counted the same way); samples of
+/// last good record and replaced by a new checkpoint of the head as replayed; once that
+/// one is durable the damaged one is renamed `checkpoint.NNNNNNNN.corrupt` (warned and
+/// counted the same way); samples of
 /// series whose record was lost are dropped and counted in
 /// [`OpenReport::unknown_series_refs`].
 ///
@@ -155,6 +156,8 @@ pub struct Db {
     wal: WalWriter,
     metrics: TsdbMetrics,
     records: Vec<Record>,
+    /// A damaged checkpoint to rename to `.corrupt` rather than delete.
+    set_aside: Option<u32>,
 }
 
 impl Db {
@@ -245,6 +248,7 @@ impl Db {
             wal,
             metrics,
             records: Vec::new(),
+            set_aside: None,
         };
         // Segments a checkpoint covers (left by a crash before their deletion), and
         // older checkpoints, are not needed.
@@ -252,12 +256,11 @@ impl Db {
             db.delete_covered(n)?;
         }
         if recheckpoint {
-            if let Some(&n) = checkpoints.last() {
-                let from = checkpoint_path(&db.wal_dir, n);
-                let to = set_aside_name(&db.wal_dir, &format!("checkpoint.{n:08}.corrupt"));
-                fs::rename(&from, &to).map_err(io_err(&from))?;
-            }
+            // The new checkpoint is durable before the damaged one is set aside (instead
+            // of deleted as an older checkpoint), so a crash in between loses nothing.
+            db.set_aside = checkpoints.last().copied();
             db.checkpoint()?;
+            db.set_aside = None;
         }
         db.publish();
         report.duration = start.elapsed();
@@ -483,7 +486,11 @@ impl Db {
         }
         let mut checkpoints = 0;
         for c in list_checkpoints(&self.wal_dir)? {
-            if c < n {
+            if c < n && self.set_aside == Some(c) {
+                let from = checkpoint_path(&self.wal_dir, c);
+                let to = set_aside_name(&self.wal_dir, &format!("checkpoint.{c:08}.corrupt"));
+                fs::rename(&from, &to).map_err(io_err(&from))?;
+            } else if c < n {
                 self.metrics.checkpoint_deletions.inc();
                 let p = checkpoint_path(&self.wal_dir, c);
                 if let Err(e) = fs::remove_dir_all(&p) {

@@ -104,7 +104,9 @@ pub struct CutStats {
 /// re-encoded, so every sample handed out is before it).
 ///
 /// An error stops the cut: series already handed out stay cut, the others stay whole,
-/// and [`crate::Db::cut`] writes no checkpoint, so the WAL still holds everything.
+/// the minimum valid time is raised to the cut time all the same, and
+/// [`crate::Db::cut`] writes no checkpoint, so the WAL still holds everything (after a
+/// restart the cut series are whole again, and a later cut hands them out again).
 ///
 /// Closures `FnMut(&Labels, Option<&Metadata>, &[Chunk]) -> Result<(), Error>` are sinks.
 pub trait BlockSink {

@@ -306,7 +306,17 @@ impl Db {
 
     /// Every series with samples in `mint..=maxt`, with those samples.
     pub fn select(&self, mint: i64, maxt: i64) -> impl Iterator<Item = HeadSeries<'_>> + '_ {
-        self.head.select(mint, maxt)
+        self.head.series_in_range(mint, maxt)
+    }
+
+    /// Label names of all series in the head, sorted.
+    pub fn label_names(&self) -> Vec<String> {
+        self.head.all_label_names()
+    }
+
+    /// Values of label `name` over all series in the head, sorted.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.head.all_label_values(name)
     }
 
     /// The metadata last written for a series.
@@ -538,7 +548,7 @@ impl Appender<'_> {
     /// Adds a sample of the series with these labels (created if new); returns the
     /// series' id, which [`Appender::append_id`] takes for later samples.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesId, Error> {
-        let id = self.series(labels)?;
+        let id = self.series(labels);
         self.append_id(id, t, v)?;
         Ok(id)
     }
@@ -552,25 +562,24 @@ impl Appender<'_> {
     }
 
     /// The id of the series with these labels, created (for this batch) if new.
-    pub fn series(&mut self, labels: &Labels) -> Result<SeriesId, Error> {
+    pub fn series(&mut self, labels: &Labels) -> SeriesId {
         if let Some(id) = self.db.head.get(labels) {
-            return Ok(id);
+            return id;
         }
-        let (id, _) = self.db.head.get_or_create(labels)?;
+        let (id, _) = self.db.head.get_or_create(labels);
         self.new_series.push(SeriesRecord {
             id: id.0,
             labels: labels.pairs().to_vec(),
         });
-        Ok(id)
+        id
     }
 
     /// Sets a series' metadata (logged only if it differs from the stored one).
-    pub fn update_metadata(&mut self, labels: &Labels, metadata: Metadata) -> Result<(), Error> {
-        let id = self.series(labels)?;
+    pub fn update_metadata(&mut self, labels: &Labels, metadata: Metadata) {
+        let id = self.series(labels);
         if self.db.head.metadata(id) != Some(&metadata) {
             self.metadata.push(MetadataRecord { id: id.0, metadata });
         }
-        Ok(())
     }
 
     /// Logs the batch (one write, synced per the [`SyncPolicy`]) and applies it to the

@@ -57,12 +57,6 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The head holds as many series as it can give ids to.
-    #[error("the head holds the maximum of {max} series")]
-    TooManySeries {
-        /// [`crate::MAX_SERIES`].
-        max: u64,
-    },
     /// No series has this id in the head.
     #[error("unknown series id {0}")]
     UnknownSeries(u64),

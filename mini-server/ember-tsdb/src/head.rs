@@ -25,8 +25,8 @@ use crate::chunk::{Chunk, ChunkAppender, ChunkIter};
 use crate::labels::Labels;
 use crate::record::Metadata;
 
-/// Most series a head holds at once (slots are reused); WAL records naming a slot at or
-/// past it are treated as corrupt.
+/// WAL records naming a series slot at or past this are treated as corrupt (a live head
+/// reuses slots, so its slots stay below the most series it held at once).
 pub const MAX_SERIES: u64 = 1 << 24;
 
 /// Id of a series in a [`Head`]; the same number names the series in the WAL.
@@ -258,7 +258,7 @@ impl MemSeries {
 /// use ember_tsdb::{Head, HeadOptions, Labels};
 ///
 /// let mut head = Head::new(HeadOptions::default());
-/// let id = head.series_id(Labels::new([("__name__", "up"), ("job", "node")])?)?;
+/// let id = head.series_id(Labels::new([("__name__", "up"), ("job", "node")])?);
 /// head.append(id, 1_000, 1.0)?;
 /// head.append(id, 16_000, 1.0)?;
 /// assert!(head.append(id, 2_000, 0.0).is_err()); // out of order
@@ -301,23 +301,21 @@ impl Head {
     }
 
     /// The id of the series with these labels, creating the series if it is new.
-    pub fn series_id(&mut self, labels: Labels) -> Result<SeriesId, Error> {
-        self.get_or_create(&labels).map(|(id, _)| id)
+    pub fn series_id(&mut self, labels: Labels) -> SeriesId {
+        self.get_or_create(&labels).0
     }
 
-    /// The id of the series with these labels and whether it was created by this call;
-    /// an error if the head already holds [`MAX_SERIES`] series.
-    pub fn get_or_create(&mut self, labels: &Labels) -> Result<(SeriesId, bool), Error> {
+    /// The id of the series with these labels and whether it was created by this call.
+    pub fn get_or_create(&mut self, labels: &Labels) -> (SeriesId, bool) {
         if let Some(id) = self.get(labels) {
-            return Ok((id, false));
+            return (id, false);
         }
-        let id = match self.free.pop() {
-            Some(id) => id,
-            None if (self.series.len() as u64) < MAX_SERIES => SeriesId(self.series.len() as u64),
-            None => return Err(Error::TooManySeries { max: MAX_SERIES }),
-        };
+        let id = self
+            .free
+            .pop()
+            .unwrap_or(SeriesId(self.series.len() as u64));
         self.insert_at(id, labels);
-        Ok((id, true))
+        (id, true)
     }
 
     /// Creates series `id` with `labels`, replacing whatever series had that id (WAL
@@ -550,9 +548,13 @@ impl Head {
         Ok(HeadSamples::new(s, mint, maxt))
     }
 
-    /// Every series (in id order) with its samples in `mint..=maxt`; series without a
-    /// sample in the range are skipped.
-    pub fn select(&self, mint: i64, maxt: i64) -> impl Iterator<Item = HeadSeries<'_>> + '_ {
+    /// Every series (in slot order) with its samples in `mint..=maxt`; series without a
+    /// sample in the range are skipped. (Label-matcher selection is the `Querier`'s.)
+    pub fn series_in_range(
+        &self,
+        mint: i64,
+        maxt: i64,
+    ) -> impl Iterator<Item = HeadSeries<'_>> + '_ {
         self.series.iter().filter_map(move |s| {
             let s = s.as_ref()?;
             let mut samples = HeadSamples::new(s, mint, maxt);
@@ -571,7 +573,7 @@ impl Head {
     }
 
     /// Label names of all series, sorted, each once.
-    pub fn label_names(&self) -> Vec<String> {
+    pub fn all_label_names(&self) -> Vec<String> {
         let mut names: Vec<&str> = self
             .series
             .iter()
@@ -584,7 +586,7 @@ impl Head {
     }
 
     /// Values of label `name` over all series, sorted, each once.
-    pub fn label_values(&self, name: &str) -> Vec<String> {
+    pub fn all_label_values(&self, name: &str) -> Vec<String> {
         let mut values: Vec<&str> = self
             .series
             .iter()
@@ -594,6 +596,22 @@ impl Head {
         values.sort_unstable();
         values.dedup();
         values.into_iter().map(str::to_owned).collect()
+    }
+
+    /// Every series in slot order: its id, labels, closed chunks and open chunk (read-only
+    /// access for queries and for writing blocks). The labels are built from the head's
+    /// packed form ([`Head::label_pairs`] borrows them instead).
+    pub fn series_chunks(
+        &self,
+    ) -> impl Iterator<Item = (SeriesId, Labels, &[Chunk], &ChunkAppender)> + '_ {
+        self.series.iter().flatten().filter_map(|s| {
+            Some((
+                s.id,
+                s.labels.to_labels().ok()?,
+                s.chunks.as_slice(),
+                &s.open,
+            ))
+        })
     }
 
     /// Bytes of chunk data held (closed chunks plus open appenders).
@@ -675,7 +693,7 @@ fn slot_mut(series: &mut [Option<Box<MemSeries>>], id: SeriesId) -> Result<&mut 
         .ok_or(Error::UnknownSeries(id.0))
 }
 
-/// A series and its samples in a range, from [`Head::select`].
+/// A series and its samples in a range, from [`Head::series_in_range`].
 #[derive(Debug)]
 pub struct HeadSeries<'a> {
     /// The series' id.

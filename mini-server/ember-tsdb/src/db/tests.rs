@@ -177,7 +177,7 @@ fn metadata_is_logged_and_last_wins() {
         help: "CPU time.".into(),
     };
     let mut app = db.appender();
-    app.update_metadata(&labels(0), counter.clone()).unwrap();
+    app.update_metadata(&labels(0), counter.clone());
     app.append(&labels(0), 1, 1.0).unwrap();
     app.commit().unwrap();
     assert_eq!(db.metadata(&labels(0)), Some(&counter));
@@ -187,7 +187,7 @@ fn metadata_is_logged_and_last_wins() {
         help: "Changed.".into(),
     };
     let mut app = db.appender();
-    app.update_metadata(&labels(0), gauge.clone()).unwrap();
+    app.update_metadata(&labels(0), gauge.clone());
     app.commit().unwrap();
     drop(db);
     let (mut db, _) = Db::open(&d.0, opts(SyncPolicy::Never)).unwrap();
@@ -495,13 +495,13 @@ fn reads_by_range_and_label_index() {
     assert_eq!(db.select(1_000, 2_000).count(), 0);
     let id = db.head().get(&labels(2)).unwrap();
     assert_eq!(db.samples_in(id, 285, 10_000).unwrap().count(), 1);
-    assert_eq!(db.head().label_names(), ["__name__", "instance", "job"]);
+    assert_eq!(db.label_names(), ["__name__", "instance", "job"]);
     assert_eq!(
-        db.head().label_values("__name__"),
+        db.label_values("__name__"),
         ["metric_0", "metric_1", "metric_2"]
     );
-    assert_eq!(db.head().label_values("job"), ["node"]);
-    assert!(db.head().label_values("nope").is_empty());
+    assert_eq!(db.label_values("job"), ["node"]);
+    assert!(db.label_values("nope").is_empty());
 }
 
 #[test]

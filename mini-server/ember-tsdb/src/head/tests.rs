@@ -9,10 +9,10 @@ fn labels(i: usize) -> Labels {
 #[test]
 fn series_ids_are_stable_and_dense() {
     let mut h = Head::new(HeadOptions::default());
-    let a = h.series_id(labels(0)).unwrap();
-    let b = h.series_id(labels(1)).unwrap();
+    let a = h.series_id(labels(0));
+    let b = h.series_id(labels(1));
     assert_eq!((a, b), (SeriesId(0), SeriesId(1)));
-    assert_eq!(h.series_id(labels(0)).unwrap(), a);
+    assert_eq!(h.series_id(labels(0)), a);
     assert_eq!(h.get(&labels(1)), Some(b));
     assert_eq!(h.labels(b), Some(labels(1)));
     assert_eq!(h.label_value(b, "i"), Some("1"));
@@ -31,7 +31,7 @@ fn series_ids_are_stable_and_dense() {
 #[test]
 fn duplicates_and_out_of_order_are_counted() {
     let mut h = Head::new(HeadOptions::default());
-    let id = h.series_id(labels(0)).unwrap();
+    let id = h.series_id(labels(0));
     h.append(id, 10, 1.0).unwrap();
     h.append(id, 10, 1.0).unwrap(); // identical: ignored
     assert!(matches!(
@@ -69,7 +69,7 @@ fn duplicates_and_out_of_order_are_counted() {
 #[test]
 fn cut_chunks_are_compressed() {
     let mut h = Head::new(HeadOptions { chunk_samples: 120 });
-    let id = h.series_id(labels(0)).unwrap();
+    let id = h.series_id(labels(0));
     for i in 0..1200 {
         h.append(id, i * 15_000, (i * 3) as f64).unwrap();
     }
@@ -101,7 +101,7 @@ proptest! {
             let Op::Append { series, t, v } = op;
             let v = if v == 3 { f64::from_bits(0x7ff0_0000_0000_0002) } else { f64::from(v) * 0.25 };
             let l = labels(series);
-            let id = h.series_id(l.clone()).unwrap();
+            let id = h.series_id(l.clone());
             let m = model.entry(l).or_insert_with(|| { want.series_created += 1; BTreeMap::new() });
             let res = h.append(id, t, v);
             match m.last_key_value() {
@@ -123,4 +123,29 @@ proptest! {
             prop_assert_eq!(got, exp);
         }
     }
+}
+
+#[test]
+fn series_chunks_expose_every_sample() {
+    let mut h = Head::new(HeadOptions { chunk_samples: 4 });
+    for i in 0..3 {
+        let id = h.series_id(labels(i));
+        for t in 0..10 {
+            h.append(id, t, (t * i as i64) as f64).unwrap();
+        }
+    }
+    let mut n = 0;
+    for (id, l, closed, open) in h.series_chunks() {
+        assert_eq!(h.labels(id), Some(l));
+        assert_eq!(closed.len(), 2);
+        let all: Vec<(i64, f64)> = closed
+            .iter()
+            .flat_map(Chunk::iter)
+            .chain(open.iter())
+            .collect();
+        assert_eq!(all, h.samples(id).unwrap().collect::<Vec<_>>());
+        assert_eq!(all.len(), 10);
+        n += 1;
+    }
+    assert_eq!(n, 3);
 }

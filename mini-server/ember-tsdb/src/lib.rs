@@ -46,8 +46,8 @@ pub use db::{Appender, CheckpointReport, CutReport, Db, OpenReport, Options, Tsd
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
 pub use head::{
-    BlockSink, CutStats, Head, HeadOptions, HeadSamples, HeadSeries, HeadStats, MAX_SERIES,
-    SeriesId,
+    BlockSink, CutStats, Head, HeadOptions, HeadSamples, HeadSeries, HeadStats, LabelPairs,
+    MAX_SERIES, SeriesId,
 };
 pub use labels::Labels;
 pub use record::{Metadata, MetadataRecord, MetricType, Record, SampleRecord, SeriesRecord};

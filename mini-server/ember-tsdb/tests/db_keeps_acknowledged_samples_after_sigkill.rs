@@ -18,7 +18,7 @@ use ember_tsdb::{Db, HeadOptions, Labels, Options, SyncPolicy, WalOptions};
 const CHILD_ENV: &str = "EMBER_TSDB_DB_CRASH_CHILD_DIR";
 const STALE: u64 = 0x7ff0_0000_0000_0002;
 /// Batches between cuts in the child.
-const CUT_EVERY: i64 = 40;
+const CUT_EVERY: i64 = 20;
 /// A cut keeps the last this many batches.
 const CUT_KEEP: i64 = 15;
 

@@ -108,8 +108,8 @@ pub struct CheckpointReport {
 /// | policy | a committed batch is on stable storage |
 /// |---|---|
 /// | [`SyncPolicy::Always`] | when `commit` returns (one `fdatasync` per commit) |
-/// | [`SyncPolicy::Interval`]`(d)` (default, 1 s) | once a later commit finds the last sync at least `d` old, on [`Db::sync`], or when the segment is full; there is no background thread, so an idle store does not sync |
-/// | [`SyncPolicy::Never`] | on [`Db::sync`] only |
+/// | [`SyncPolicy::Interval`]`(d)` (default, 1 s) | once a later commit finds the last sync at least `d` old, on [`Db::sync`], when the segment is full, or once a checkpoint holds it; there is no background thread, so an idle store does not sync |
+/// | [`SyncPolicy::Never`] | on [`Db::sync`], or once a checkpoint ([`Db::cut`]) holds it |
 ///
 /// A crash during `commit` keeps a prefix of the batch's records (series, then metadata,
 /// then samples), each record all or nothing; the caller was not acknowledged.

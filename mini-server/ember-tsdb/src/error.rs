@@ -38,6 +38,25 @@ pub enum Error {
         /// The timestamp.
         t: i64,
     },
+    /// A sample is before the head's minimum valid time (the time of its last cut).
+    #[error("sample timestamp {t} is before the head's minimum valid time {min_valid}")]
+    OutOfBounds {
+        /// The rejected timestamp.
+        t: i64,
+        /// The head's minimum valid time.
+        min_valid: i64,
+    },
+    /// A [`crate::BlockSink`] failed; the cut stopped.
+    #[error("block sink: {0}")]
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A checkpoint directory could not be used.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// No series has this id in the head.
     #[error("unknown series id {0}")]
     UnknownSeries(u64),

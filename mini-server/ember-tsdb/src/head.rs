@@ -1,27 +1,53 @@
 //! The head: recent samples of every series, in memory, in compressed chunks.
 //!
-//! Series are keyed by their sorted [`Labels`] and get dense ids in creation order. Each
-//! series has an open XOR [`ChunkAppender`]; when it holds
+//! Series are keyed by their sorted [`Labels`] (stored once; the lookup table holds ids
+//! and hashes only) and get small integer ids, reused after a series is removed by a
+//! [`Head::cut`]. Each series has an open XOR [`ChunkAppender`]; when it holds
 //! [`HeadOptions::chunk_samples`] samples it is cut and re-encoded with
 //! [`Chunk::encode_quick`] (one encode, the encoding chosen from the samples' statistics).
 //!
-//! Ingestion rules follow Prometheus's defaults: a sample older than the series' last
-//! sample is rejected as out of order; one at the same timestamp with the same value bits
-//! is a no-op; one at the same timestamp with a different value is rejected as a
-//! duplicate. Each outcome is counted in [`HeadStats`].
+//! Ingestion rules follow Prometheus's defaults: a sample before the head's minimum valid
+//! time (set by the last [`Head::cut`]) is rejected as out of bounds; one older than the
+//! series' last sample is rejected as out of order; one at the same timestamp with the
+//! same value bits is a no-op; one at the same timestamp with a different value is
+//! rejected as a duplicate. Each outcome is counted in [`HeadStats`].
 //!
-//! Not yet here: WAL logging and replay into the head, cutting to blocks, queries by
-//! label matchers.
+//! The head knows nothing of the WAL; [`crate::Db`] logs to the WAL and replays into the
+//! head.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
+use hashbrown::DefaultHashBuilder;
+use hashbrown::HashTable;
 
 use crate::Error;
-use crate::chunk::{Chunk, ChunkAppender};
+use crate::chunk::{Chunk, ChunkAppender, ChunkIter};
 use crate::labels::Labels;
+use crate::record::Metadata;
 
-/// Dense id of a series in a [`Head`].
+/// WAL records naming a series slot at or past this are treated as corrupt (a live head
+/// reuses slots, so its slots stay below the most series it held at once).
+pub const MAX_SERIES: u64 = 1 << 24;
+
+/// Id of a series in a [`Head`]; the same number names the series in the WAL.
+///
+/// The low 32 bits are a slot, reused after the series in it is removed by a cut; the
+/// high 32 bits count the slot's reuses, so an id cached before a cut (a scrape loop's
+/// cache) names no series afterwards ([`Error::UnknownSeries`]) rather than another one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesId(pub u64);
+
+impl SeriesId {
+    fn slot(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+
+    /// The id the slot gets for its next series.
+    fn next_generation(self) -> SeriesId {
+        let generation = ((self.0 >> 32) as u32).wrapping_add(1);
+        SeriesId((u64::from(generation) << 32) | (self.0 & 0xffff_ffff))
+    }
+}
 
 /// Head settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,22 +67,189 @@ impl Default for HeadOptions {
 pub struct HeadStats {
     /// Series created.
     pub series_created: u64,
+    /// Series removed (by a cut that left them without samples, or a rolled-back batch).
+    pub series_removed: u64,
     /// Samples stored.
     pub samples_appended: u64,
     /// Samples rejected: older than the series' last sample.
     pub out_of_order: u64,
+    /// Samples rejected: before the head's minimum valid time (the last cut).
+    pub out_of_bounds: u64,
     /// Samples rejected: same timestamp as the last sample, different value.
     pub duplicates: u64,
     /// Samples ignored: same timestamp and value bits as the last sample.
     pub identical_ignored: u64,
+    /// Chunks started (each series' open chunk counts once it holds a sample).
+    pub chunks_created: u64,
+    /// Chunks dropped from memory (handed out by a cut, or re-encoded by one).
+    pub chunks_removed: u64,
+}
+
+/// What a [`Head::cut`] handed out and dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CutStats {
+    /// Series that had samples before the cut time.
+    pub series_handed_out: u64,
+    /// Chunks given to the sink.
+    pub chunks_handed_out: u64,
+    /// Samples in those chunks.
+    pub samples_handed_out: u64,
+    /// Series removed because no sample at or after the cut time was left.
+    pub series_removed: u64,
+}
+
+/// Receives what a [`Head::cut`] drops from memory, so it can be persisted (as a block)
+/// first. Called once per series that has samples before the cut time, with those
+/// samples as chunks in time order (chunks straddling the cut time are split and
+/// re-encoded, so every sample handed out is before it).
+///
+/// An error stops the cut: series already handed out stay cut, the others stay whole,
+/// the minimum valid time is raised to the cut time all the same, and
+/// [`crate::Db::cut`] writes no checkpoint, so the WAL still holds everything (after a
+/// restart the cut series are whole again, and a later cut hands them out again).
+///
+/// Closures `FnMut(&Labels, Option<&Metadata>, &[Chunk]) -> Result<(), Error>` are sinks.
+pub trait BlockSink {
+    /// One series' samples before the cut time.
+    fn write_series(
+        &mut self,
+        labels: &Labels,
+        metadata: Option<&Metadata>,
+        chunks: &[Chunk],
+    ) -> Result<(), Error>;
+}
+
+impl<F> BlockSink for F
+where
+    F: FnMut(&Labels, Option<&Metadata>, &[Chunk]) -> Result<(), Error>,
+{
+    fn write_series(
+        &mut self,
+        labels: &Labels,
+        metadata: Option<&Metadata>,
+        chunks: &[Chunk],
+    ) -> Result<(), Error> {
+        self(labels, metadata, chunks)
+    }
+}
+
+/// A label set packed in one allocation: `name 0xFF value 0xFF` per pair, in name
+/// order (0xFF never occurs in UTF-8). A quarter of `Labels`'s size for typical series,
+/// one allocation instead of one per name and value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PackedLabels(Box<[u8]>);
+
+impl PackedLabels {
+    fn new(labels: &Labels) -> Self {
+        let len = labels
+            .pairs()
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 2)
+            .sum();
+        let mut b = Vec::with_capacity(len);
+        for (n, v) in labels.pairs() {
+            b.extend_from_slice(n.as_bytes());
+            b.push(0xff);
+            b.extend_from_slice(v.as_bytes());
+            b.push(0xff);
+        }
+        Self(b.into_boxed_slice())
+    }
+
+    fn pairs(&self) -> LabelPairs<'_> {
+        LabelPairs { rest: &self.0 }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs().find(|&(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The labels (names were unique when packed, so this does not fail).
+    fn to_labels(&self) -> Result<Labels, Error> {
+        Labels::new(self.pairs())
+    }
+
+    fn eq_labels(&self, labels: &Labels) -> bool {
+        self.pairs()
+            .eq(labels.pairs().iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    }
+}
+
+/// The `(name, value)` pairs of a head series, in name order, borrowed from the head.
+#[derive(Debug, Clone)]
+pub struct LabelPairs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for LabelPairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        let mut field = || {
+            let end = self.rest.iter().position(|&b| b == 0xff)?;
+            let (f, rest) = self.rest.split_at(end);
+            self.rest = &rest[1..];
+            // Packed from `String`s, split at bytes that UTF-8 never uses.
+            Some(std::str::from_utf8(f).unwrap_or_default())
+        };
+        Some((field()?, field()?))
+    }
+}
+
+/// Hash of a label set, the same whether packed or not.
+fn hash_pairs<'a>(
+    hasher: &DefaultHashBuilder,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    let mut h = hasher.build_hasher();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+fn hash_labels(hasher: &DefaultHashBuilder, labels: &Labels) -> u64 {
+    hash_pairs(
+        hasher,
+        labels.pairs().iter().map(|(n, v)| (n.as_str(), v.as_str())),
+    )
 }
 
 #[derive(Debug)]
 struct MemSeries {
-    labels: Labels,
+    id: SeriesId,
+    labels: PackedLabels,
     chunks: Vec<Chunk>,
     open: ChunkAppender,
+    /// Last accepted sample `(t, value bits)`, pending ones of a batch included.
     last: Option<(i64, u64)>,
+    meta: Option<Box<Metadata>>,
+}
+
+impl MemSeries {
+    fn new(id: SeriesId, labels: &Labels) -> Self {
+        Self {
+            id,
+            labels: PackedLabels::new(labels),
+            chunks: Vec::new(),
+            open: new_open(),
+            last: None,
+            meta: None,
+        }
+    }
+
+    fn num_chunks(&self) -> usize {
+        self.chunks.len() + usize::from(!self.open.is_empty())
+    }
+
+    /// The last stored sample (pending ones excluded).
+    fn last_stored(&self) -> Option<(i64, u64)> {
+        let from = |it: ChunkIter<'_>| it.last().map(|(t, v)| (t, v.to_bits()));
+        from(self.open.iter()).or_else(|| self.chunks.last().and_then(|c| from(c.iter())))
+    }
 }
 
 /// In-memory series and their chunks.
@@ -76,8 +269,16 @@ struct MemSeries {
 #[derive(Debug)]
 pub struct Head {
     options: HeadOptions,
-    ids: HashMap<Labels, SeriesId>,
-    series: Vec<MemSeries>,
+    hasher: DefaultHashBuilder,
+    /// `(labels hash, id)` of every live series.
+    index: HashTable<(u64, SeriesId)>,
+    /// Slot `i` holds series `i`; `None` for free ids.
+    series: Vec<Option<Box<MemSeries>>>,
+    /// Ids for free slots (next generation), reused last-in first-out.
+    free: Vec<SeriesId>,
+    live: usize,
+    chunks: usize,
+    min_valid_time: i64,
     stats: HeadStats,
 }
 
@@ -88,42 +289,135 @@ impl Head {
         let chunk_samples = options.chunk_samples.clamp(1, crate::MAX_CHUNK_SAMPLES);
         Self {
             options: HeadOptions { chunk_samples },
-            ids: HashMap::new(),
+            hasher: DefaultHashBuilder::default(),
+            index: HashTable::new(),
             series: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            chunks: 0,
+            min_valid_time: i64::MIN,
             stats: HeadStats::default(),
         }
     }
 
     /// The id of the series with these labels, creating the series if it is new.
     pub fn series_id(&mut self, labels: Labels) -> SeriesId {
-        if let Some(&id) = self.ids.get(&labels) {
-            return id;
+        self.get_or_create(&labels).0
+    }
+
+    /// The id of the series with these labels and whether it was created by this call.
+    pub fn get_or_create(&mut self, labels: &Labels) -> (SeriesId, bool) {
+        if let Some(id) = self.get(labels) {
+            return (id, false);
         }
-        let id = SeriesId(self.series.len() as u64);
-        self.series.push(MemSeries {
-            labels: labels.clone(),
-            chunks: Vec::new(),
-            open: new_open(),
-            last: None,
-        });
-        self.ids.insert(labels, id);
+        let id = self
+            .free
+            .pop()
+            .unwrap_or(SeriesId(self.series.len() as u64));
+        self.insert_at(id, labels);
+        (id, true)
+    }
+
+    /// Creates series `id` with `labels`, replacing whatever series had that id (WAL
+    /// replay: a series record names the id). If another id already has these labels,
+    /// nothing is created and that id is returned; `None` for an id of [`MAX_SERIES`] or
+    /// more.
+    pub(crate) fn replay_series(&mut self, id: SeriesId, labels: Labels) -> Option<SeriesId> {
+        if id.slot() as u64 >= MAX_SERIES {
+            return None;
+        }
+        if let Some(existing) = self.get(&labels) {
+            return Some(existing);
+        }
+        if let Some(occupant) = self
+            .series
+            .get(id.slot())
+            .and_then(|s| s.as_ref().map(|s| s.id))
+        {
+            self.remove(occupant);
+        }
+        self.free.retain(|&f| f.slot() != id.slot());
+        self.insert_at(id, &labels);
+        Some(id)
+    }
+
+    /// After a replay that named ids out of order: every empty slot below the highest id
+    /// becomes reusable.
+    pub(crate) fn rebuild_free_list(&mut self) {
+        self.free = (0..self.series.len())
+            .rev()
+            .filter(|&i| self.series[i].is_none())
+            .map(|i| SeriesId(i as u64))
+            .collect();
+    }
+
+    fn insert_at(&mut self, id: SeriesId, labels: &Labels) {
+        let hash = hash_labels(&self.hasher, labels);
+        let i = id.slot();
+        if self.series.len() <= i {
+            self.series.resize_with(i + 1, || None);
+        }
+        self.series[i] = Some(Box::new(MemSeries::new(id, labels)));
+        self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
+        self.live += 1;
         self.stats.series_created += 1;
-        id
+    }
+
+    /// Removes a series and frees its id.
+    pub(crate) fn remove(&mut self, id: SeriesId) {
+        let Some(slot) = self.series.get_mut(id.slot()) else {
+            return;
+        };
+        if slot.as_ref().is_none_or(|s| s.id != id) {
+            return;
+        }
+        let Some(s) = slot.take() else {
+            return;
+        };
+        let hash = hash_pairs(&self.hasher, s.labels.pairs());
+        if let Ok(entry) = self.index.find_entry(hash, |&(_, i)| i == id) {
+            entry.remove();
+        }
+        self.chunks -= s.num_chunks();
+        self.stats.chunks_removed += s.num_chunks() as u64;
+        self.free.push(id.next_generation());
+        self.live -= 1;
+        self.stats.series_removed += 1;
     }
 
     /// The id of an existing series.
     pub fn get(&self, labels: &Labels) -> Option<SeriesId> {
-        self.ids.get(labels).copied()
+        let hash = hash_labels(&self.hasher, labels);
+        self.index
+            .find(hash, |&(h, id)| {
+                h == hash && self.slot(id).is_some_and(|s| s.labels.eq_labels(labels))
+            })
+            .map(|&(_, id)| id)
     }
 
-    /// The labels of a series.
-    pub fn labels(&self, id: SeriesId) -> Option<&Labels> {
-        self.series_ref(id).ok().map(|s| &s.labels)
+    /// The labels of a series (built from the head's packed form).
+    pub fn labels(&self, id: SeriesId) -> Option<Labels> {
+        self.slot(id).and_then(|s| s.labels.to_labels().ok())
+    }
+
+    /// The label pairs of a series, borrowed (no allocation), in name order.
+    pub fn label_pairs(&self, id: SeriesId) -> Option<LabelPairs<'_>> {
+        self.slot(id).map(|s| s.labels.pairs())
+    }
+
+    /// The value of label `name` of a series.
+    pub fn label_value(&self, id: SeriesId, name: &str) -> Option<&str> {
+        self.slot(id).and_then(|s| s.labels.get(name))
     }
 
     /// Number of series.
     pub fn num_series(&self) -> usize {
-        self.series.len()
+        self.live
+    }
+
+    /// Number of chunks held (closed chunks plus open ones holding a sample).
+    pub fn num_chunks(&self) -> usize {
+        self.chunks
     }
 
     /// Counters since creation.
@@ -131,13 +425,52 @@ impl Head {
         self.stats
     }
 
+    /// Samples before this time are refused (out of bounds); `i64::MIN` until a cut.
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_time
+    }
+
+    pub(crate) fn raise_min_valid_time(&mut self, t: i64) {
+        self.min_valid_time = self.min_valid_time.max(t);
+    }
+
     /// Appends a sample to a series, applying the rules in the [`Head`] docs.
     pub fn append(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), Error> {
-        let chunk_samples = self.options.chunk_samples;
-        let s = usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.series.get_mut(i))
-            .ok_or(Error::UnknownSeries(id.0))?;
+        if self.admit(id, t, v)? {
+            self.store(id, t, v)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a sample against the rules and, if it is to be stored, records it as the
+    /// series' last sample; `Ok(false)` for an identical sample (to be ignored). The
+    /// caller must then [`Head::store`] it or [`Head::forget_pending`] the series.
+    pub(crate) fn admit(&mut self, id: SeriesId, t: i64, v: f64) -> Result<bool, Error> {
+        self.admit_checked(id, t, v, true)
+    }
+
+    /// [`Head::append`] for WAL replay: the minimum valid time is not checked (the WAL
+    /// holds only samples that passed it when they were appended).
+    pub(crate) fn append_replayed(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), Error> {
+        if self.admit_checked(id, t, v, false)? {
+            self.store(id, t, v)?;
+        }
+        Ok(())
+    }
+
+    fn admit_checked(
+        &mut self,
+        id: SeriesId,
+        t: i64,
+        v: f64,
+        check_bounds: bool,
+    ) -> Result<bool, Error> {
+        let min_valid = self.min_valid_time;
+        let s = slot_mut(&mut self.series, id)?;
+        if check_bounds && t < min_valid {
+            self.stats.out_of_bounds += 1;
+            return Err(Error::OutOfBounds { t, min_valid });
+        }
         if let Some((last_t, last_v)) = s.last {
             if t < last_t {
                 self.stats.out_of_order += 1;
@@ -146,45 +479,350 @@ impl Head {
             if t == last_t {
                 if v.to_bits() == last_v {
                     self.stats.identical_ignored += 1;
-                    return Ok(());
+                    return Ok(false);
                 }
                 self.stats.duplicates += 1;
                 return Err(Error::DuplicateSample { t });
             }
         }
+        s.last = Some((t, v.to_bits()));
+        Ok(true)
+    }
+
+    /// Stores an admitted sample in the series' chunks.
+    pub(crate) fn store(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), Error> {
+        let chunk_samples = self.options.chunk_samples;
+        let s = slot_mut(&mut self.series, id)?;
         if s.open.len() >= chunk_samples {
             let samples: Vec<(i64, f64)> = s.open.iter().collect();
-            s.chunks.push(Chunk::encode_quick(&samples)?);
+            s.chunks.reserve_exact(1);
+            s.chunks.push(encode_tight(&samples)?);
             s.open = new_open();
         }
+        if s.open.is_empty() {
+            self.chunks += 1;
+            self.stats.chunks_created += 1;
+        }
         s.open.append(t, v)?;
-        s.last = Some((t, v.to_bits()));
         self.stats.samples_appended += 1;
         Ok(())
     }
 
+    /// Forgets admitted samples that were not stored (a batch rolled back): the series'
+    /// last sample is again its last stored one.
+    pub(crate) fn forget_pending(&mut self, id: SeriesId) {
+        if let Ok(s) = slot_mut(&mut self.series, id) {
+            s.last = s.last_stored();
+        }
+    }
+
+    /// Whether the series has a last sample, stored or pending (for a series created in
+    /// the current batch: whether the batch has a sample of it).
+    pub(crate) fn has_pending(&self, id: SeriesId) -> bool {
+        self.slot(id).is_some_and(|s| s.last.is_some())
+    }
+
+    /// Sets a series' metadata.
+    pub fn set_metadata(&mut self, id: SeriesId, metadata: Metadata) -> Result<(), Error> {
+        let s = slot_mut(&mut self.series, id)?;
+        match &mut s.meta {
+            Some(m) => **m = metadata,
+            None => s.meta = Some(Box::new(metadata)),
+        }
+        Ok(())
+    }
+
+    /// A series' metadata as last set.
+    pub fn metadata(&self, id: SeriesId) -> Option<&Metadata> {
+        self.slot(id).and_then(|s| s.meta.as_deref())
+    }
+
     /// All samples of a series in time order.
-    pub fn samples(&self, id: SeriesId) -> Result<impl Iterator<Item = (i64, f64)> + '_, Error> {
-        let s = self.series_ref(id)?;
-        Ok(s.chunks.iter().flat_map(Chunk::iter).chain(s.open.iter()))
+    pub fn samples(&self, id: SeriesId) -> Result<HeadSamples<'_>, Error> {
+        self.samples_in(id, i64::MIN, i64::MAX)
+    }
+
+    /// Samples of a series with `mint <= t <= maxt`, in time order.
+    pub fn samples_in(&self, id: SeriesId, mint: i64, maxt: i64) -> Result<HeadSamples<'_>, Error> {
+        let s = self.slot(id).ok_or(Error::UnknownSeries(id.0))?;
+        Ok(HeadSamples::new(s, mint, maxt))
+    }
+
+    /// Every series (in slot order) with its samples in `mint..=maxt`; series without a
+    /// sample in the range are skipped. (Label-matcher selection is the `Querier`'s.)
+    pub fn series_in_range(
+        &self,
+        mint: i64,
+        maxt: i64,
+    ) -> impl Iterator<Item = HeadSeries<'_>> + '_ {
+        self.series.iter().filter_map(move |s| {
+            let s = s.as_ref()?;
+            let mut samples = HeadSamples::new(s, mint, maxt);
+            samples.peek()?;
+            Some(HeadSeries {
+                id: s.id,
+                labels: s.labels.to_labels().ok()?,
+                samples,
+            })
+        })
+    }
+
+    /// Ids of every series, in id order.
+    pub fn series_ids(&self) -> impl Iterator<Item = SeriesId> + '_ {
+        self.series.iter().flatten().map(|s| s.id)
+    }
+
+    /// Label names of all series, sorted, each once.
+    pub fn all_label_names(&self) -> Vec<String> {
+        let mut names: Vec<&str> = self
+            .series
+            .iter()
+            .flatten()
+            .flat_map(|s| s.labels.pairs().map(|(n, _)| n))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names.into_iter().map(str::to_owned).collect()
+    }
+
+    /// Values of label `name` over all series, sorted, each once.
+    pub fn all_label_values(&self, name: &str) -> Vec<String> {
+        let mut values: Vec<&str> = self
+            .series
+            .iter()
+            .flatten()
+            .filter_map(|s| s.labels.get(name))
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        values.into_iter().map(str::to_owned).collect()
+    }
+
+    /// Every series in slot order: its id, labels, closed chunks and open chunk (read-only
+    /// access for queries and for writing blocks). The labels are built from the head's
+    /// packed form ([`Head::label_pairs`] borrows them instead).
+    pub fn series_chunks(
+        &self,
+    ) -> impl Iterator<Item = (SeriesId, Labels, &[Chunk], &ChunkAppender)> + '_ {
+        self.series.iter().flatten().filter_map(|s| {
+            Some((
+                s.id,
+                s.labels.to_labels().ok()?,
+                s.chunks.as_slice(),
+                &s.open,
+            ))
+        })
     }
 
     /// Bytes of chunk data held (closed chunks plus open appenders).
     pub fn chunk_bytes(&self) -> usize {
         self.series
             .iter()
+            .flatten()
             .map(|s| {
                 s.chunks.iter().map(|c| c.as_bytes().len()).sum::<usize>() + s.open.bytes().len()
             })
             .sum()
     }
 
-    fn series_ref(&self, id: SeriesId) -> Result<&MemSeries, Error> {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.series.get(i))
-            .ok_or(Error::UnknownSeries(id.0))
+    /// Hands every sample before `t` to `sink` (per series, as chunks), drops them from
+    /// memory, removes series left without samples, and refuses later appends before `t`
+    /// (out of bounds). See [`BlockSink`] for what an error leaves.
+    pub fn cut(&mut self, t: i64, sink: &mut dyn BlockSink) -> Result<CutStats, Error> {
+        let mut stats = CutStats::default();
+        self.raise_min_valid_time(t);
+        for i in 0..self.series.len() {
+            let Some(s) = self.series[i].as_mut() else {
+                continue;
+            };
+            let id = s.id;
+            let before = s.num_chunks();
+            let Some((old, keep_from)) = split_series(s, t)? else {
+                continue;
+            };
+            sink.write_series(&s.labels.to_labels()?, s.meta.as_deref(), &old.chunks)?;
+            stats.series_handed_out += 1;
+            stats.chunks_handed_out += old.chunks.len() as u64;
+            stats.samples_handed_out += old.samples;
+            // Chunks [0, keep_from) are entirely before `t`; a straddling chunk at
+            // `keep_from` (or the open one) was split: its later part replaces it.
+            let mut rest: Vec<Chunk> = s.chunks.split_off(keep_from);
+            if let Some(tail) = old.straddling_tail {
+                match tail {
+                    Tail::Closed(c) => rest[0] = c,
+                    Tail::Open(app) => s.open = app,
+                }
+            }
+            s.chunks = rest;
+            let after = s.num_chunks();
+            self.chunks = self.chunks - before + after;
+            self.stats.chunks_removed += (before - after) as u64 + u64::from(old.split);
+            self.stats.chunks_created += u64::from(old.split);
+            if after == 0 {
+                self.remove(id);
+                stats.series_removed += 1;
+            }
+        }
+        // Series with no samples at all (created, never appended to) go as well.
+        for i in 0..self.series.len() {
+            if let Some(id) = self.series[i]
+                .as_ref()
+                .filter(|s| s.num_chunks() == 0)
+                .map(|s| s.id)
+            {
+                self.remove(id);
+                stats.series_removed += 1;
+            }
+        }
+        Ok(stats)
     }
+
+    fn slot(&self, id: SeriesId) -> Option<&MemSeries> {
+        self.series
+            .get(id.slot())
+            .and_then(Option::as_deref)
+            .filter(|s| s.id == id)
+    }
+}
+
+fn slot_mut(series: &mut [Option<Box<MemSeries>>], id: SeriesId) -> Result<&mut MemSeries, Error> {
+    series
+        .get_mut(id.slot())
+        .and_then(Option::as_deref_mut)
+        .filter(|s| s.id == id)
+        .ok_or(Error::UnknownSeries(id.0))
+}
+
+/// A series and its samples in a range, from [`Head::series_in_range`].
+#[derive(Debug)]
+pub struct HeadSeries<'a> {
+    /// The series' id.
+    pub id: SeriesId,
+    /// Its labels.
+    pub labels: Labels,
+    /// Its samples in the range, in time order.
+    pub samples: HeadSamples<'a>,
+}
+
+/// Samples of one head series in a time range, in time order.
+#[derive(Debug, Clone)]
+pub struct HeadSamples<'a> {
+    chunks: std::slice::Iter<'a, Chunk>,
+    open: Option<&'a ChunkAppender>,
+    cur: Option<ChunkIter<'a>>,
+    peeked: Option<(i64, f64)>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl<'a> HeadSamples<'a> {
+    fn new(s: &'a MemSeries, mint: i64, maxt: i64) -> Self {
+        Self {
+            chunks: s.chunks.iter(),
+            open: Some(&s.open),
+            cur: None,
+            peeked: None,
+            mint,
+            maxt,
+        }
+    }
+
+    fn peek(&mut self) -> Option<(i64, f64)> {
+        if self.peeked.is_none() {
+            self.peeked = self.next_raw();
+        }
+        self.peeked
+    }
+
+    fn next_raw(&mut self) -> Option<(i64, f64)> {
+        loop {
+            if let Some(it) = &mut self.cur {
+                for (t, v) in it.by_ref() {
+                    if t > self.maxt {
+                        self.chunks = [].iter();
+                        self.open = None;
+                        self.cur = None;
+                        return None;
+                    }
+                    if t >= self.mint {
+                        return Some((t, v));
+                    }
+                }
+            }
+            self.cur = match self.chunks.next() {
+                Some(c) => Some(c.iter()),
+                None => Some(self.open.take()?.iter()),
+            };
+        }
+    }
+}
+
+impl Iterator for HeadSamples<'_> {
+    type Item = (i64, f64);
+
+    fn next(&mut self) -> Option<(i64, f64)> {
+        self.peeked.take().or_else(|| self.next_raw())
+    }
+}
+
+enum Tail {
+    Closed(Chunk),
+    Open(ChunkAppender),
+}
+
+struct OldPart {
+    chunks: Vec<Chunk>,
+    samples: u64,
+    /// Whether a chunk was split in two.
+    split: bool,
+    straddling_tail: Option<Tail>,
+}
+
+/// What of series `s` is before `t`: the chunks to hand out and the index of the first
+/// closed chunk to keep; `None` if nothing is before `t`.
+fn split_series(s: &MemSeries, t: i64) -> Result<Option<(OldPart, usize)>, Error> {
+    let mut old = OldPart {
+        chunks: Vec::new(),
+        samples: 0,
+        split: false,
+        straddling_tail: None,
+    };
+    for (i, c) in s.chunks.iter().enumerate() {
+        let samples: Vec<(i64, f64)> = c.iter().collect();
+        let n_old = samples.partition_point(|&(ts, _)| ts < t);
+        if n_old == samples.len() {
+            old.chunks.push(c.clone());
+            old.samples += n_old as u64;
+            continue;
+        }
+        if n_old > 0 {
+            old.chunks.push(Chunk::encode_quick(&samples[..n_old])?);
+            old.samples += n_old as u64;
+            old.split = true;
+            old.straddling_tail = Some(Tail::Closed(encode_tight(&samples[n_old..])?));
+        }
+        return Ok((!old.chunks.is_empty()).then_some((old, i)));
+    }
+    let samples: Vec<(i64, f64)> = s.open.iter().collect();
+    let n_old = samples.partition_point(|&(ts, _)| ts < t);
+    if n_old > 0 {
+        old.chunks.push(Chunk::encode_quick(&samples[..n_old])?);
+        old.samples += n_old as u64;
+        let mut app = new_open();
+        for &(ts, v) in &samples[n_old..] {
+            app.append(ts, v)?;
+        }
+        old.split = n_old < samples.len();
+        old.straddling_tail = Some(Tail::Open(app));
+    }
+    Ok((!old.chunks.is_empty()).then_some((old, s.chunks.len())))
+}
+
+/// [`Chunk::encode_quick`] into a buffer of exactly the chunk's size (the encoder's
+/// buffer grows by doubling; the head keeps closed chunks for hours).
+fn encode_tight(samples: &[(i64, f64)]) -> Result<Chunk, Error> {
+    let c = Chunk::encode_quick(samples)?;
+    Chunk::from_bytes(c.as_bytes().to_vec())
 }
 
 fn new_open() -> ChunkAppender {

@@ -7,9 +7,10 @@
 //! |---|---|
 //! | [`Chunk`], [`ChunkAppender`], [`ChunkIter`] | one series' samples, compressed: delta-of-delta timestamps; XOR, decimal or decimal-counter values |
 //! | [`Encoding`] | the value coding of a chunk, chosen per chunk by a header byte |
-//! | [`Head`], [`Labels`], [`SeriesId`], [`HeadStats`] | in-memory series keyed by sorted labels, out-of-order and duplicate samples rejected and counted |
+//! | [`Db`], [`Appender`], [`Options`], [`OpenReport`], [`TsdbMetrics`] | the store: a head whose batches are logged to the WAL before they apply, replayed on open, cut at a time into a [`BlockSink`] with a checkpoint |
+//! | [`Head`], [`Labels`], [`SeriesId`], [`HeadStats`], [`HeadSamples`] | in-memory series keyed by sorted labels, out-of-order and duplicate samples rejected and counted, reads by time range, label names and values |
 //! | [`WalWriter`], [`replay`], [`ReplayReport`] | write-ahead log: CRC-framed records in numbered segments, fsync policy, torn-tail repair |
-//! | [`Record`], [`SeriesRecord`], [`SampleRecord`] | what the WAL holds: series (id + labels) and sample batches |
+//! | [`Record`], [`SeriesRecord`], [`SampleRecord`], [`MetadataRecord`] | what the WAL holds: series (id + labels), sample batches, metadata, head cuts |
 //!
 //! ```
 //! use ember_tsdb::{Chunk, Encoding};
@@ -31,6 +32,7 @@
 
 mod bits;
 mod chunk;
+mod db;
 mod decimal;
 mod error;
 mod head;
@@ -40,12 +42,16 @@ mod wal;
 mod xor;
 
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
+pub use db::{Appender, CheckpointReport, CutReport, Db, OpenReport, Options, TsdbMetrics};
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
-pub use head::{Head, HeadOptions, HeadStats, SeriesId};
+pub use head::{
+    BlockSink, CutStats, Head, HeadOptions, HeadSamples, HeadSeries, HeadStats, LabelPairs,
+    MAX_SERIES, SeriesId,
+};
 pub use labels::Labels;
-pub use record::{Record, SampleRecord, SeriesRecord};
+pub use record::{Metadata, MetadataRecord, MetricType, Record, SampleRecord, SeriesRecord};
 pub use wal::{
-    Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncPolicy, WalOptions,
-    WalWriter, decode_segment, replay,
+    Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncObserver, SyncPolicy,
+    WalOptions, WalWriter, decode_segment, replay, replay_from,
 };

@@ -7,6 +7,85 @@
 pub(crate) const TYPE_SERIES: u8 = 1;
 /// Record type byte of [`Record::Samples`].
 pub(crate) const TYPE_SAMPLES: u8 = 2;
+/// Record type byte of [`Record::Metadata`].
+pub(crate) const TYPE_METADATA: u8 = 3;
+/// Record type byte of [`Record::HeadCut`].
+pub(crate) const TYPE_HEAD_CUT: u8 = 4;
+
+/// A metric family's type, as the exposition formats name it (byte values as Prometheus's
+/// WAL `record.MetricType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum MetricType {
+    /// `unknown` (or no `# TYPE` line).
+    #[default]
+    Unknown,
+    /// `counter`.
+    Counter,
+    /// `gauge`.
+    Gauge,
+    /// `histogram`.
+    Histogram,
+    /// `gaugehistogram`.
+    GaugeHistogram,
+    /// `summary`.
+    Summary,
+    /// `info`.
+    Info,
+    /// `stateset`.
+    StateSet,
+}
+
+impl MetricType {
+    /// The byte stored in a metadata record.
+    pub fn as_byte(self) -> u8 {
+        match self {
+            MetricType::Unknown => 0,
+            MetricType::Counter => 1,
+            MetricType::Gauge => 2,
+            MetricType::Histogram => 3,
+            MetricType::GaugeHistogram => 4,
+            MetricType::Summary => 5,
+            MetricType::Info => 6,
+            MetricType::StateSet => 7,
+        }
+    }
+
+    /// The type stored as `b`, if `b` names one.
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            0 => MetricType::Unknown,
+            1 => MetricType::Counter,
+            2 => MetricType::Gauge,
+            3 => MetricType::Histogram,
+            4 => MetricType::GaugeHistogram,
+            5 => MetricType::Summary,
+            6 => MetricType::Info,
+            7 => MetricType::StateSet,
+            _ => return None,
+        })
+    }
+}
+
+/// A series' metadata as last scraped: type, unit and help text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Metadata {
+    /// The family's type.
+    pub metric_type: MetricType,
+    /// The unit (`# UNIT`), empty if none.
+    pub unit: String,
+    /// The help text (`# HELP`), empty if none.
+    pub help: String,
+}
+
+/// Metadata of a series known by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataRecord {
+    /// Series id, as given by a [`SeriesRecord`].
+    pub id: u64,
+    /// The metadata, replacing any earlier one of the series.
+    pub metadata: Metadata,
+}
 
 /// A series introduced to the WAL: its id and label set (sorted by name).
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +122,11 @@ pub enum Record {
     Series(Vec<SeriesRecord>),
     /// A batch of samples.
     Samples(Vec<SampleRecord>),
+    /// Metadata of series (the last record for a series wins).
+    Metadata(Vec<MetadataRecord>),
+    /// The head was cut at this time: samples before it were handed out and dropped, and
+    /// appends before it are refused. Written at the start of a checkpoint.
+    HeadCut(i64),
 }
 
 impl Record {
@@ -51,6 +135,8 @@ impl Record {
         match self {
             Record::Series(_) => TYPE_SERIES,
             Record::Samples(_) => TYPE_SAMPLES,
+            Record::Metadata(_) => TYPE_METADATA,
+            Record::HeadCut(_) => TYPE_HEAD_CUT,
         }
     }
 
@@ -72,10 +158,20 @@ impl Record {
                 put_varint(out, samples.len() as u64);
                 for s in samples {
                     put_varint(out, s.id);
-                    put_varint(out, ((s.t << 1) ^ (s.t >> 63)) as u64);
+                    put_varint(out, zigzag(s.t));
                     out.extend_from_slice(&s.v.to_bits().to_le_bytes());
                 }
             }
+            Record::Metadata(metas) => {
+                put_varint(out, metas.len() as u64);
+                for m in metas {
+                    put_varint(out, m.id);
+                    out.push(m.metadata.metric_type.as_byte());
+                    put_bytes(out, m.metadata.unit.as_bytes());
+                    put_bytes(out, m.metadata.help.as_bytes());
+                }
+            }
+            Record::HeadCut(t) => put_varint(out, zigzag(*t)),
         }
     }
 
@@ -102,13 +198,35 @@ impl Record {
                 let mut samples = Vec::with_capacity(n);
                 for _ in 0..n {
                     let id = r.varint()?;
-                    let z = r.varint()?;
-                    let t = ((z >> 1) as i64) ^ -((z & 1) as i64);
+                    let t = unzigzag(r.varint()?);
                     let v = f64::from_bits(u64::from_le_bytes(r.array()?));
                     samples.push(SampleRecord { id, t, v });
                 }
                 Record::Samples(samples)
             }
+            TYPE_METADATA => {
+                let n = r.count()?;
+                let mut metas = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let id = r.varint()?;
+                    let [ty] = r.take(1)? else {
+                        return Err("field runs past the record");
+                    };
+                    let metric_type = MetricType::from_byte(*ty).ok_or("unknown metric type")?;
+                    let unit = r.string()?;
+                    let help = r.string()?;
+                    metas.push(MetadataRecord {
+                        id,
+                        metadata: Metadata {
+                            metric_type,
+                            unit,
+                            help,
+                        },
+                    });
+                }
+                Record::Metadata(metas)
+            }
+            TYPE_HEAD_CUT => Record::HeadCut(unzigzag(r.varint()?)),
             _ => return Err("unknown record type"),
         };
         if !r.buf.is_empty() {
@@ -116,6 +234,14 @@ impl Record {
         }
         Ok(rec)
     }
+}
+
+fn zigzag(t: i64) -> u64 {
+    ((t << 1) ^ (t >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -242,5 +368,37 @@ mod tests {
         assert!(Record::decode(TYPE_SAMPLES, &[0, 0]).is_err());
         assert!(Record::decode(TYPE_SERIES, &[1, 1, 1, 1, 0xff, 0]).is_err());
         assert!(Record::decode(TYPE_SERIES, &[0xff; 11]).is_err());
+        assert!(Record::decode(TYPE_METADATA, &[1, 0, 8, 0, 0]).is_err());
+        assert!(Record::decode(TYPE_METADATA, &[1, 0]).is_err());
+        assert!(Record::decode(TYPE_HEAD_CUT, &[]).is_err());
+        assert!(Record::decode(TYPE_HEAD_CUT, &[0, 0]).is_err());
+    }
+
+    #[test]
+    fn metadata_and_head_cut_round_trip() {
+        let m = Record::Metadata(vec![
+            MetadataRecord {
+                id: 3,
+                metadata: Metadata {
+                    metric_type: MetricType::Counter,
+                    unit: "seconds".into(),
+                    help: "CPU time ✓.".into(),
+                },
+            },
+            MetadataRecord {
+                id: 4,
+                metadata: Metadata::default(),
+            },
+        ]);
+        assert_eq!(round_trip(&m), m);
+        for t in [i64::MIN, -1, 0, 1_700_000_000_000, i64::MAX] {
+            assert_eq!(round_trip(&Record::HeadCut(t)), Record::HeadCut(t));
+        }
+        for b in 0..=8u8 {
+            assert_eq!(
+                MetricType::from_byte(b).map(MetricType::as_byte),
+                (b < 8).then_some(b)
+            );
+        }
     }
 }

@@ -140,9 +140,20 @@ pub struct ReplayReport {
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), ember_tsdb::Error>(())
 /// ```
-pub fn replay(dir: &Path, mut f: impl FnMut(Record)) -> Result<ReplayReport, Error> {
+pub fn replay(dir: &Path, f: impl FnMut(Record)) -> Result<ReplayReport, Error> {
+    replay_from(dir, 0, f)
+}
+
+/// [`replay`] of the segments numbered `first` and later only (a checkpoint covers the
+/// earlier ones).
+pub fn replay_from(
+    dir: &Path,
+    first: u32,
+    mut f: impl FnMut(Record),
+) -> Result<ReplayReport, Error> {
     let mut report = ReplayReport::default();
-    let segments = list_segments(dir)?;
+    let mut segments = list_segments(dir)?;
+    segments.retain(|&s| s >= first);
     for (i, &seg) in segments.iter().enumerate() {
         report.segments += 1;
         let path = segment_path(dir, seg);
@@ -200,8 +211,10 @@ pub fn decode_segment(bytes: &[u8], mut f: impl FnMut(Record)) -> (usize, Option
     (off, None)
 }
 
+/// Called with the duration of every `fdatasync` the writer makes.
+pub type SyncObserver = Box<dyn FnMut(Duration) + Send + Sync>;
+
 /// Appends records to the WAL; [`SyncPolicy`] says what is durable when.
-#[derive(Debug)]
 pub struct WalWriter {
     dir: PathBuf,
     options: WalOptions,
@@ -211,6 +224,18 @@ pub struct WalWriter {
     size: u64,
     last_sync: Instant,
     buf: Vec<u8>,
+    observer: Option<SyncObserver>,
+}
+
+impl std::fmt::Debug for WalWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalWriter")
+            .field("dir", &self.dir)
+            .field("options", &self.options)
+            .field("segment", &self.segment)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WalWriter {
@@ -226,8 +251,20 @@ impl WalWriter {
         options: WalOptions,
         f: impl FnMut(Record),
     ) -> Result<(Self, ReplayReport), Error> {
+        Self::open_from(dir, options, 0, f)
+    }
+
+    /// [`WalWriter::open`] replaying (and repairing) only segments numbered `first` and
+    /// later; the new segment is numbered at least `first`. Earlier segments are left
+    /// alone (a checkpoint covers them).
+    pub fn open_from(
+        dir: &Path,
+        options: WalOptions,
+        first: u32,
+        f: impl FnMut(Record),
+    ) -> Result<(Self, ReplayReport), Error> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let report = replay(dir, f)?;
+        let report = replay_from(dir, first, f)?;
         if let Some((seg, off)) = report.truncated_at {
             let path = segment_path(dir, seg);
             let file = OpenOptions::new()
@@ -249,7 +286,7 @@ impl WalWriter {
                 fs::rename(&from, &to).map_err(io_err(&from))?;
             }
         }
-        let next = list_segments(dir)?.last().map_or(0, |s| s + 1);
+        let next = list_segments(dir)?.last().map_or(0, |s| s + 1).max(first);
         let file = create_segment(dir, next)?;
         let writer = Self {
             dir: dir.to_path_buf(),
@@ -259,37 +296,90 @@ impl WalWriter {
             size: 0,
             last_sync: Instant::now(),
             buf: Vec::new(),
+            observer: None,
         };
         Ok((writer, report))
     }
 
+    /// Creates a WAL in `dir`, which must not exist or be empty of segments, without
+    /// replaying anything; used for checkpoints.
+    pub fn create(dir: &Path, options: WalOptions) -> Result<Self, Error> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let next = list_segments(dir)?.last().map_or(0, |s| s + 1);
+        let file = create_segment(dir, next)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            options,
+            file,
+            segment: next,
+            size: 0,
+            last_sync: Instant::now(),
+            buf: Vec::new(),
+            observer: None,
+        })
+    }
+
+    /// Calls `observer` with the duration of every later `fdatasync`.
+    pub fn set_sync_observer(&mut self, observer: SyncObserver) {
+        self.observer = Some(observer);
+    }
+
     /// Appends one record; on return it is durable as the [`SyncPolicy`] says.
     pub fn append(&mut self, record: &Record) -> Result<(), Error> {
-        self.buf.clear();
-        self.buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
-        self.buf.push(record.type_byte());
-        record.encode_payload(&mut self.buf);
-        let framed = self.buf.len();
-        let len = u32::try_from(framed - FRAME_HEADER_LEN)
-            .ok()
-            .filter(|_| framed as u64 <= self.options.segment_size)
-            .ok_or(Error::RecordTooLarge {
-                len: framed,
-                max: self.options.segment_size,
-            })?;
-        let crc = crc32fast::hash(&self.buf[FRAME_HEADER_LEN..]);
-        self.buf[..4].copy_from_slice(&len.to_le_bytes());
-        self.buf[4..FRAME_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        self.append_batch(std::slice::from_ref(record))
+    }
 
-        if self.size + framed as u64 > self.options.segment_size {
-            self.roll()?;
+    /// Appends records in order with as few `write` calls as segment boundaries allow
+    /// (one when they fit in the current segment) and at most one sync per the
+    /// [`SyncPolicy`] at the end; on return all of them are durable as the policy says.
+    ///
+    /// A process crash during the call can keep any prefix of the records (each record is
+    /// all or nothing on replay). A record too large for a segment is refused before
+    /// anything is written.
+    pub fn append_batch(&mut self, records: &[Record]) -> Result<(), Error> {
+        self.buf.clear();
+        // (start, end) of each frame in `buf`.
+        let mut frames: Vec<(usize, usize)> = Vec::with_capacity(records.len());
+        for record in records {
+            let start = self.buf.len();
+            self.buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+            self.buf.push(record.type_byte());
+            record.encode_payload(&mut self.buf);
+            let framed = self.buf.len() - start;
+            let len = u32::try_from(framed - FRAME_HEADER_LEN)
+                .ok()
+                .filter(|_| framed as u64 <= self.options.segment_size)
+                .ok_or(Error::RecordTooLarge {
+                    len: framed,
+                    max: self.options.segment_size,
+                })?;
+            let crc = crc32fast::hash(&self.buf[start + FRAME_HEADER_LEN..]);
+            self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+            self.buf[start + 4..start + FRAME_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+            frames.push((start, self.buf.len()));
         }
-        if let Err(e) = self.file.write_all(&self.buf) {
-            // Cut a partial frame so later appends are not hidden behind a torn record.
-            let _ = self.file.set_len(self.size);
-            return Err(io_err(&self.segment_path())(e));
+        // Write runs of frames that fit in the current segment, rolling between runs.
+        let mut i = 0;
+        while i < frames.len() {
+            let run_start = frames[i].0;
+            let mut run_end = run_start;
+            while i < frames.len()
+                && self.size + (frames[i].1 - run_start) as u64 <= self.options.segment_size
+            {
+                run_end = frames[i].1;
+                i += 1;
+            }
+            if run_end == run_start {
+                self.roll()?;
+                continue;
+            }
+            if let Err(e) = self.file.write_all(&self.buf[run_start..run_end]) {
+                // Cut a partial frame so later appends are not hidden behind a torn record.
+                let _ = self.file.set_len(self.size);
+                return Err(io_err(&self.segment_path())(e));
+            }
+            self.size += (run_end - run_start) as u64;
         }
-        self.size += framed as u64;
         match self.options.sync {
             SyncPolicy::Always => self.sync()?,
             SyncPolicy::Interval(d) if self.last_sync.elapsed() >= d => self.sync()?,
@@ -300,11 +390,28 @@ impl WalWriter {
 
     /// Forces everything appended so far to stable storage.
     pub fn sync(&mut self) -> Result<(), Error> {
+        let start = Instant::now();
         self.file
             .sync_data()
             .map_err(io_err(&self.segment_path()))?;
         self.last_sync = Instant::now();
+        if let Some(observer) = &mut self.observer {
+            observer(self.last_sync - start);
+        }
         Ok(())
+    }
+
+    /// Ends the current segment (synced unless the policy is [`SyncPolicy::Never`]) and
+    /// starts the next one; returns the number of the segment that was ended.
+    pub fn next_segment(&mut self) -> Result<u32, Error> {
+        let ended = self.segment;
+        self.roll()?;
+        Ok(ended)
+    }
+
+    /// The WAL directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Number of the segment being written.
@@ -328,17 +435,17 @@ impl WalWriter {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
     let path = path.to_path_buf();
     move |source| Error::Io { path, source }
 }
 
-fn segment_path(dir: &Path, seg: u32) -> PathBuf {
+pub(crate) fn segment_path(dir: &Path, seg: u32) -> PathBuf {
     dir.join(format!("{seg:08}"))
 }
 
 /// Segment numbers in `dir`, ascending; a missing directory has none.
-fn list_segments(dir: &Path) -> Result<Vec<u32>, Error> {
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u32>, Error> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(vec![]),

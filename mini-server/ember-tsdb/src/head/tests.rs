@@ -14,7 +14,12 @@ fn series_ids_are_stable_and_dense() {
     assert_eq!((a, b), (SeriesId(0), SeriesId(1)));
     assert_eq!(h.series_id(labels(0)), a);
     assert_eq!(h.get(&labels(1)), Some(b));
-    assert_eq!(h.labels(b), Some(&labels(1)));
+    assert_eq!(h.labels(b), Some(labels(1)));
+    assert_eq!(h.label_value(b, "i"), Some("1"));
+    assert_eq!(
+        h.label_pairs(b).unwrap().collect::<Vec<_>>(),
+        [("__name__", "m1"), ("i", "1")]
+    );
     assert_eq!(h.num_series(), 2);
     assert_eq!(h.stats().series_created, 2);
     assert!(matches!(
@@ -106,8 +111,11 @@ proptest! {
                 _ => { want.samples_appended += 1; m.insert(t, v); prop_assert!(res.is_ok()); }
             }
         }
-        prop_assert_eq!(h.stats(), want);
+        let mut got = h.stats();
+        (got.chunks_created, got.chunks_removed) = (0, 0);
+        prop_assert_eq!(got, want);
         prop_assert_eq!(h.num_series(), model.len());
+        prop_assert_eq!(h.num_chunks(), h.stats().chunks_created as usize);
         for (l, m) in &model {
             let id = h.get(l).unwrap();
             let got: Vec<(i64, u64)> = h.samples(id).unwrap().map(|(t, v)| (t, v.to_bits())).collect();
@@ -115,4 +123,29 @@ proptest! {
             prop_assert_eq!(got, exp);
         }
     }
+}
+
+#[test]
+fn series_chunks_expose_every_sample() {
+    let mut h = Head::new(HeadOptions { chunk_samples: 4 });
+    for i in 0..3 {
+        let id = h.series_id(labels(i));
+        for t in 0..10 {
+            h.append(id, t, (t * i as i64) as f64).unwrap();
+        }
+    }
+    let mut n = 0;
+    for (id, l, closed, open) in h.series_chunks() {
+        assert_eq!(h.labels(id), Some(l));
+        assert_eq!(closed.len(), 2);
+        let all: Vec<(i64, f64)> = closed
+            .iter()
+            .flat_map(Chunk::iter)
+            .chain(open.iter())
+            .collect();
+        assert_eq!(all, h.samples(id).unwrap().collect::<Vec<_>>());
+        assert_eq!(all.len(), 10);
+        n += 1;
+    }
+    assert_eq!(n, 3);
 }

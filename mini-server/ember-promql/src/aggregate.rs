@@ -1,0 +1,336 @@
+//! Aggregation operators (`sum`, `avg`, `topk`, `quantile`, `count_values`, ...).
+
+use std::collections::HashMap;
+
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
+
+use crate::engine::{Evaluator, unwrap_parens};
+use crate::error::{Error, Result};
+use crate::format::format_go_float;
+use crate::labels::{Labels, METRIC_NAME};
+use crate::quantile::{nan_first_less, quantile};
+use crate::value::{StepSample, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AggOp {
+    Sum,
+    Avg,
+    Count,
+    Min,
+    Max,
+    Group,
+    Stddev,
+    Stdvar,
+    Topk,
+    Bottomk,
+    CountValues,
+    Quantile,
+}
+
+impl AggOp {
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "sum" => AggOp::Sum,
+            "avg" => AggOp::Avg,
+            "count" => AggOp::Count,
+            "min" => AggOp::Min,
+            "max" => AggOp::Max,
+            "group" => AggOp::Group,
+            "stddev" => AggOp::Stddev,
+            "stdvar" => AggOp::Stdvar,
+            "topk" => AggOp::Topk,
+            "bottomk" => AggOp::Bottomk,
+            "count_values" => AggOp::CountValues,
+            "quantile" => AggOp::Quantile,
+            other => return Err(Error::BadData(format!("unknown aggregation {other:?}"))),
+        })
+    }
+}
+
+struct Grouping {
+    without: bool,
+    labels: Vec<String>,
+}
+
+impl Grouping {
+    fn key_and_labels(&self, l: &Labels) -> (Labels, Labels) {
+        if self.without {
+            let g = l.filter(|n| {
+                n != METRIC_NAME && self.labels.binary_search_by(|x| x.as_str().cmp(n)).is_err()
+            });
+            (g.clone(), g)
+        } else if self.labels.is_empty() {
+            (Labels::empty(), Labels::empty())
+        } else {
+            let g = l.filter(|n| self.labels.binary_search_by(|x| x.as_str().cmp(n)).is_ok());
+            (g.clone(), g)
+        }
+    }
+}
+
+struct Group {
+    labels: Labels,
+    value: f64,
+    mean: f64,
+    count: usize,
+    heap: Vec<StepSample>,
+}
+
+/// A min-heap (by `less`) with the moves of Go's `container/heap`, so the same elements
+/// survive ties as in Prometheus.
+fn heap_up(h: &mut [StepSample], mut j: usize, less: fn(f64, f64) -> bool) {
+    while j > 0 {
+        let i = (j - 1) / 2;
+        if i == j || !less(h[j].v, h[i].v) {
+            break;
+        }
+        h.swap(i, j);
+        j = i;
+    }
+}
+
+fn heap_down(h: &mut [StepSample], i0: usize, n: usize, less: fn(f64, f64) -> bool) {
+    let mut i = i0;
+    loop {
+        let j1 = 2 * i + 1;
+        if j1 >= n {
+            break;
+        }
+        let mut j = j1;
+        let j2 = j1 + 1;
+        if j2 < n && less(h[j2].v, h[j1].v) {
+            j = j2;
+        }
+        if !less(h[j].v, h[i].v) {
+            break;
+        }
+        h.swap(i, j);
+        i = j;
+    }
+}
+
+fn heap_push(h: &mut Vec<StepSample>, s: StepSample, less: fn(f64, f64) -> bool) {
+    h.push(s);
+    let n = h.len() - 1;
+    heap_up(h, n, less);
+}
+
+fn heap_pop(h: &mut Vec<StepSample>, less: fn(f64, f64) -> bool) {
+    let n = h.len() - 1;
+    h.swap(0, n);
+    heap_down(h, 0, n, less);
+    h.pop();
+}
+
+fn nan_first_greater(a: f64, b: f64) -> bool {
+    (a.is_nan() && !b.is_nan()) || a > b
+}
+
+impl Evaluator<'_> {
+    pub(crate) fn eval_aggregate(&mut self, a: &AggregateExpr) -> Result<Value> {
+        let op = AggOp::parse(&a.op.to_string())?;
+        let (without, mut labels) = match &a.modifier {
+            Some(LabelModifier::Include(l)) => (false, l.labels.clone()),
+            Some(LabelModifier::Exclude(l)) => (true, l.labels.clone()),
+            None => (false, Vec::new()),
+        };
+        labels.sort();
+        labels.dedup();
+        let param_expr = a.param.as_deref().map(unwrap_parens);
+        let mut string_param = None;
+        let mut args = Vec::with_capacity(2);
+        match param_expr {
+            Some(Expr::StringLiteral(s)) => string_param = Some(s.val.clone()),
+            Some(e) => args.push(self.eval(e)?),
+            None => {}
+        }
+        let has_param = !args.is_empty();
+        args.push(self.eval(&a.expr)?);
+        if op == AggOp::CountValues {
+            let vl = string_param.clone().unwrap_or_default();
+            if !crate::functions::valid_label_name(&vl) {
+                return Err(Error::exec(format!("invalid label name {vl:?}")));
+            }
+            if !without {
+                labels.push(vl);
+                labels.sort();
+                labels.dedup();
+            }
+        }
+        let grouping = Grouping { without, labels };
+        let mut cache: HashMap<Labels, (Labels, Labels)> = HashMap::new();
+        let series = self.range_eval(&args, |a, _ts, out| {
+            let param = if has_param { a[0].scalar() } else { 0.0 };
+            let vec = a[if has_param { 1 } else { 0 }].vector();
+            aggregate_step(
+                op,
+                &grouping,
+                param,
+                string_param.as_deref(),
+                vec,
+                &mut cache,
+                out,
+            )
+        })?;
+        Ok(Value::Vector(series))
+    }
+}
+
+fn aggregate_step(
+    op: AggOp,
+    grouping: &Grouping,
+    param: f64,
+    value_label: Option<&str>,
+    vec: &[StepSample],
+    cache: &mut HashMap<Labels, (Labels, Labels)>,
+    out: &mut Vec<StepSample>,
+) -> Result<()> {
+    let mut k = 0usize;
+    if matches!(op, AggOp::Topk | AggOp::Bottomk) {
+        if !(param >= -9.223_372_036_854_775e18 && param <= 9.223_372_036_854_774_784e18) {
+            return Err(Error::exec(format!(
+                "Scalar value {} overflows int64",
+                crate::format::format_go_g(param)
+            )));
+        }
+        let kk = param as i64;
+        if kk < 1 {
+            return Ok(());
+        }
+        k = kk as usize;
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in vec {
+        let mut metric = s.labels.clone();
+        if op == AggOp::CountValues {
+            metric = metric.with(value_label.unwrap_or(""), &format_go_float(s.v));
+        }
+        let (key, glabels) = match cache.get(&metric) {
+            Some(v) => v.clone(),
+            None => {
+                let v = grouping.key_and_labels(&metric);
+                cache.insert(metric.clone(), v.clone());
+                v
+            }
+        };
+        let gi = match index.get(&key) {
+            Some(i) => *i,
+            None => {
+                let mut g = Group {
+                    labels: glabels,
+                    value: s.v,
+                    mean: s.v,
+                    count: 1,
+                    heap: Vec::new(),
+                };
+                match op {
+                    AggOp::Stddev | AggOp::Stdvar => g.value = 0.0,
+                    AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => g.heap.push(s.clone()),
+                    AggOp::Group => g.value = 1.0,
+                    _ => {}
+                }
+                index.insert(key, groups.len());
+                groups.push(g);
+                continue;
+            }
+        };
+        let g = &mut groups[gi];
+        match op {
+            AggOp::Sum => g.value += s.v,
+            AggOp::Avg => {
+                g.count += 1;
+                if g.mean.is_infinite() {
+                    if s.v.is_infinite() && (g.mean > 0.0) == (s.v > 0.0) {
+                        continue;
+                    }
+                    if !s.v.is_infinite() && !s.v.is_nan() {
+                        continue;
+                    }
+                }
+                let c = g.count as f64;
+                g.mean += s.v / c - g.mean / c;
+            }
+            AggOp::Group => {}
+            AggOp::Max => {
+                if g.value < s.v || g.value.is_nan() {
+                    g.value = s.v;
+                }
+            }
+            AggOp::Min => {
+                if g.value > s.v || g.value.is_nan() {
+                    g.value = s.v;
+                }
+            }
+            AggOp::Count | AggOp::CountValues => g.count += 1,
+            AggOp::Stddev | AggOp::Stdvar => {
+                g.count += 1;
+                let delta = s.v - g.mean;
+                g.mean += delta / g.count as f64;
+                g.value += delta * (s.v - g.mean);
+            }
+            AggOp::Topk => {
+                if g.heap.len() < k || g.heap[0].v < s.v || g.heap[0].v.is_nan() {
+                    if g.heap.len() == k {
+                        if k == 1 {
+                            g.heap[0] = s.clone();
+                            continue;
+                        }
+                        heap_pop(&mut g.heap, nan_first_less);
+                    }
+                    heap_push(&mut g.heap, s.clone(), nan_first_less);
+                }
+            }
+            AggOp::Bottomk => {
+                if g.heap.len() < k || g.heap[0].v > s.v || g.heap[0].v.is_nan() {
+                    if g.heap.len() == k {
+                        if k == 1 {
+                            g.heap[0] = s.clone();
+                            continue;
+                        }
+                        heap_pop(&mut g.heap, nan_first_greater);
+                    }
+                    heap_push(&mut g.heap, s.clone(), nan_first_greater);
+                }
+            }
+            AggOp::Quantile => g.heap.push(s.clone()),
+        }
+    }
+    for mut g in groups {
+        let v = match op {
+            AggOp::Avg => g.mean,
+            AggOp::Count | AggOp::CountValues => g.count as f64,
+            AggOp::Stdvar => g.value / g.count as f64,
+            AggOp::Stddev => (g.value / g.count as f64).sqrt(),
+            AggOp::Topk | AggOp::Bottomk => {
+                let less: fn(f64, f64) -> bool = if op == AggOp::Topk {
+                    nan_first_less
+                } else {
+                    nan_first_greater
+                };
+                // sort.Sort(sort.Reverse(heap)): insertion sort for small inputs, stable.
+                g.heap.sort_by(|a, b| {
+                    if less(b.v, a.v) {
+                        std::cmp::Ordering::Less
+                    } else if less(a.v, b.v) {
+                        std::cmp::Ordering::Greater
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                });
+                out.extend(g.heap.drain(..));
+                continue;
+            }
+            AggOp::Quantile => {
+                let mut vals: Vec<f64> = g.heap.iter().map(|s| s.v).collect();
+                quantile(param, &mut vals)
+            }
+            _ => g.value,
+        };
+        out.push(StepSample {
+            labels: g.labels,
+            v,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! Label sets and label matchers.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::error::{Error, Result};
+
+/// The label that holds a series' metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// One label: name and value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label {
+    /// Label name.
+    pub name: String,
+    /// Label value.
+    pub value: String,
+}
+
+/// An immutable label set, sorted by name, cheap to clone (shared).
+///
+/// ```
+/// use ember_promql::Labels;
+/// let l = Labels::from_pairs(&[("job", "api"), ("__name__", "up")]);
+/// assert_eq!(l.to_string(), r#"up{job="api"}"#);
+/// assert_eq!(l.get("job"), Some("api"));
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Labels(Arc<[Label]>);
+
+impl Hash for Labels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for l in self.0.iter() {
+            state.write(l.name.as_bytes());
+            state.write_u8(0xff);
+            state.write(l.value.as_bytes());
+            state.write_u8(0xff);
+        }
+    }
+}
+
+impl Labels {
+    /// The empty label set.
+    pub fn empty() -> Self {
+        Labels(Arc::from(Vec::new()))
+    }
+
+    /// Builds a label set from labels in any order; empty values are dropped and the
+    /// last of repeated names wins.
+    pub fn new(mut labels: Vec<Label>) -> Self {
+        labels.retain(|l| !l.value.is_empty());
+        labels.sort_by(|a, b| a.name.cmp(&b.name));
+        // Keep the last of equal names.
+        let mut out: Vec<Label> = Vec::with_capacity(labels.len());
+        for l in labels {
+            match out.last_mut() {
+                Some(prev) if prev.name == l.name => *prev = l,
+                _ => out.push(l),
+            }
+        }
+        Labels(Arc::from(out))
+    }
+
+    /// Builds a label set from `(name, value)` pairs.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self::new(
+            pairs
+                .iter()
+                .map(|(n, v)| Label {
+                    name: (*n).to_string(),
+                    value: (*v).to_string(),
+                })
+                .collect(),
+        )
+    }
+
+    /// The labels, sorted by name.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set has no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value of label `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].value.as_str())
+    }
+
+    /// The value of label `name`, or "" when absent (Prometheus's `Labels.Get`).
+    pub fn get_or_empty(&self, name: &str) -> &str {
+        self.get(name).unwrap_or("")
+    }
+
+    /// Whether a metric name is present.
+    pub fn has_name(&self) -> bool {
+        self.get(METRIC_NAME).is_some()
+    }
+
+    /// This set without `__name__` (shares storage when there is none).
+    pub fn without_name(&self) -> Labels {
+        if !self.has_name() {
+            return self.clone();
+        }
+        Labels(
+            self.0
+                .iter()
+                .filter(|l| l.name != METRIC_NAME)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// This set keeping only labels for which `keep` is true.
+    pub fn filter(&self, mut keep: impl FnMut(&str) -> bool) -> Labels {
+        Labels(self.0.iter().filter(|l| keep(&l.name)).cloned().collect())
+    }
+
+    /// This set with `name` set to `value` (removed when `value` is empty).
+    pub fn with(&self, name: &str, value: &str) -> Labels {
+        let mut v: Vec<Label> = self.0.iter().filter(|l| l.name != name).cloned().collect();
+        if !value.is_empty() {
+            v.push(Label {
+                name: name.to_string(),
+                value: value.to_string(),
+            });
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Labels(Arc::from(v))
+    }
+
+    /// A 64-bit hash of the label set.
+    pub fn hash_u64(&self) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Prometheus's notation: `name{a="b", c="d"}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.get(METRIC_NAME);
+        if let Some(n) = name {
+            f.write_str(n)?;
+        }
+        let rest: Vec<&Label> = self.0.iter().filter(|l| l.name != METRIC_NAME).collect();
+        if rest.is_empty() && name.is_some() {
+            return Ok(());
+        }
+        f.write_str("{")?;
+        for (i, l) in rest.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}={:?}", l.name, l.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// How a [`LabelMatcher`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    /// `=`
+    Equal,
+    /// `!=`
+    NotEqual,
+    /// `=~` (anchored regex)
+    Regex,
+    /// `!~` (anchored regex)
+    NotRegex,
+}
+
+/// A label matcher; regexes are anchored as in Prometheus.
+///
+/// ```
+/// use ember_promql::{LabelMatcher, MatchOp};
+/// let m = LabelMatcher::new(MatchOp::Regex, "job", "api|web").unwrap();
+/// assert!(m.matches("api"));
+/// assert!(!m.matches("apis"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct LabelMatcher {
+    /// Label name.
+    pub name: String,
+    /// Operator.
+    pub op: MatchOp,
+    /// Value or regex source.
+    pub value: String,
+    re: Option<Regex>,
+}
+
+impl LabelMatcher {
+    /// Builds a matcher; fails with `bad_data` on an invalid regex.
+    pub fn new(op: MatchOp, name: &str, value: &str) -> Result<Self> {
+        let re = match op {
+            MatchOp::Regex | MatchOp::NotRegex => Some(
+                Regex::new(&format!("^(?:{value})$"))
+                    .map_err(|e| Error::BadData(format!("invalid regular expression: {e}")))?,
+            ),
+            _ => None,
+        };
+        Ok(Self {
+            name: name.to_string(),
+            op,
+            value: value.to_string(),
+            re,
+        })
+    }
+
+    /// Whether a label value (empty when the label is absent) matches.
+    pub fn matches(&self, v: &str) -> bool {
+        match self.op {
+            MatchOp::Equal => v == self.value,
+            MatchOp::NotEqual => v != self.value,
+            MatchOp::Regex => self.re.as_ref().is_some_and(|r| r.is_match(v)),
+            MatchOp::NotRegex => !self.re.as_ref().is_some_and(|r| r.is_match(v)),
+        }
+    }
+
+    /// Whether the matcher matches the empty string (absent label).
+    pub fn matches_empty(&self) -> bool {
+        self.matches("")
+    }
+}

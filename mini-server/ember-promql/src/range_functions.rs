@@ -1,0 +1,341 @@
+//! Functions over range vectors: `rate` and friends, `*_over_time`, `deriv`,
+//! `predict_linear`, `holt_winters`, `absent_over_time`.
+
+use std::collections::HashSet;
+
+use promql_parser::parser::Expr;
+
+use crate::engine::{Evaluator, RangeSource, check_same_labelsets};
+use crate::error::{Error, Result};
+use crate::functions::absent_labels;
+use crate::quantile::quantile;
+use crate::value::{Point, Series, Value};
+
+/// Prometheus's `extrapolatedRate` for `rate`, `increase` and `delta`.
+fn extrapolated_rate(
+    p: &[Point],
+    range_start: i64,
+    range_end: i64,
+    range_ms: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    if p.len() < 2 {
+        return None;
+    }
+    let first = p[0];
+    let last = p[p.len() - 1];
+    let mut result = last.v - first.v;
+    if is_counter {
+        let mut prev = first.v;
+        for x in &p[1..] {
+            if x.v < prev {
+                result += prev;
+            }
+            prev = x.v;
+        }
+    }
+    let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
+    let duration_to_end = (range_end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg = sampled / (p.len() - 1) as f64;
+    if is_counter && result > 0.0 && first.v >= 0.0 {
+        let to_zero = sampled * (first.v / result);
+        if to_zero < duration_to_start {
+            duration_to_start = to_zero;
+        }
+    }
+    let threshold = avg * 1.1;
+    let mut interval = sampled;
+    interval += if duration_to_start < threshold {
+        duration_to_start
+    } else {
+        avg / 2.0
+    };
+    interval += if duration_to_end < threshold {
+        duration_to_end
+    } else {
+        avg / 2.0
+    };
+    let mut factor = interval / sampled;
+    if is_rate {
+        factor /= range_ms as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// Prometheus's `instantValue` for `irate` and `idelta`.
+fn instant_value(p: &[Point], is_rate: bool) -> Option<f64> {
+    if p.len() < 2 {
+        return None;
+    }
+    let last = p[p.len() - 1];
+    let prev = p[p.len() - 2];
+    let mut v = if is_rate && last.v < prev.v {
+        last.v
+    } else {
+        last.v - prev.v
+    };
+    let dt = last.t - prev.t;
+    if dt == 0 {
+        return None;
+    }
+    if is_rate {
+        v /= dt as f64 / 1000.0;
+    }
+    Some(v)
+}
+
+/// Least-squares fit of the points against time (seconds after `intercept_time`).
+fn linear_regression(p: &[Point], intercept_time: i64) -> (f64, f64) {
+    let (mut n, mut sx, mut sy, mut sxy, mut sx2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let init_y = p[0].v;
+    let mut const_y = true;
+    for (i, s) in p.iter().enumerate() {
+        if const_y && i > 0 && s.v != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (s.t - intercept_time) as f64 / 1e3;
+        sx += x;
+        sy += s.v;
+        sxy += x * s.v;
+        sx2 += x * x;
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+fn holt_winters(p: &[Point], sf: f64, tf: f64) -> Option<f64> {
+    if p.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, p[0].v);
+    let mut b = p[1].v - p[0].v;
+    for (i, x) in p.iter().enumerate().skip(1) {
+        let xs = sf * x.v;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = xs + y;
+    }
+    Some(s1)
+}
+
+fn avg_over_time(p: &[Point]) -> f64 {
+    let (mut mean, mut count) = (0.0f64, 0.0);
+    for x in p {
+        count += 1.0;
+        if mean.is_infinite() {
+            if x.v.is_infinite() && (mean > 0.0) == (x.v > 0.0) {
+                continue;
+            }
+            if !x.v.is_infinite() && !x.v.is_nan() {
+                continue;
+            }
+        }
+        mean += x.v / count - mean / count;
+    }
+    mean
+}
+
+fn variance_over_time(p: &[Point]) -> f64 {
+    let (mut aux, mut count, mut mean) = (0.0, 0.0, 0.0);
+    for x in p {
+        count += 1.0;
+        let delta = x.v - mean;
+        mean += delta / count;
+        aux += delta * (x.v - mean);
+    }
+    aux / count
+}
+
+impl Evaluator<'_> {
+    /// Evaluates a function whose argument `mi` is a range vector: per series, per step.
+    pub(crate) fn eval_range_function(
+        &mut self,
+        name: &str,
+        args: &[&Expr],
+        mi: usize,
+        src: RangeSource,
+    ) -> Result<Value> {
+        let mut scalars: Vec<Vec<f64>> = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i != mi {
+                match self.eval(a)? {
+                    Value::Scalar(v) => scalars.push(v),
+                    _ => {
+                        return Err(Error::BadData(format!(
+                            "expected a scalar argument to {name}()"
+                        )));
+                    }
+                }
+            }
+        }
+        let keep_name = name == "last_over_time";
+        let n = self.num_steps();
+        let mut mat: Vec<Series> = Vec::with_capacity(src.series.len());
+        let mut qbuf: Vec<f64> = Vec::new();
+        for s in src.series {
+            self.check_cancel()?;
+            let labels = if keep_name {
+                s.labels.clone()
+            } else {
+                s.labels.without_name()
+            };
+            let pts = &s.points;
+            let mut out: Vec<Point> = Vec::new();
+            let (mut lo, mut hi) = (0usize, 0usize);
+            let mut peak = 0usize;
+            for (step, ts) in self.step_times().enumerate() {
+                let end = src.at.unwrap_or(ts) - src.offset;
+                let start = end - src.range;
+                while hi < pts.len() && pts[hi].t <= end {
+                    hi += 1;
+                }
+                while lo < hi && pts[lo].t < start {
+                    lo += 1;
+                }
+                if lo >= hi {
+                    continue;
+                }
+                let w = &pts[lo..hi];
+                peak = peak.max(w.len());
+                let arg = |k: usize| {
+                    scalars
+                        .get(k)
+                        .and_then(|v| v.get(step))
+                        .copied()
+                        .unwrap_or(f64::NAN)
+                };
+                let v = match name {
+                    "rate" => extrapolated_rate(w, start, end, src.range, true, true),
+                    "increase" => extrapolated_rate(w, start, end, src.range, true, false),
+                    "delta" => extrapolated_rate(w, start, end, src.range, false, false),
+                    "irate" => instant_value(w, true),
+                    "idelta" => instant_value(w, false),
+                    "changes" => {
+                        let mut c = 0.0;
+                        for pair in w.windows(2) {
+                            let (a, b) = (pair[0].v, pair[1].v);
+                            if b != a && !(a.is_nan() && b.is_nan()) {
+                                c += 1.0;
+                            }
+                        }
+                        Some(c)
+                    }
+                    "resets" => Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
+                    "deriv" => (w.len() >= 2).then(|| linear_regression(w, w[0].t).0),
+                    "predict_linear" => (w.len() >= 2).then(|| {
+                        let (slope, intercept) = linear_regression(w, ts);
+                        slope * arg(0) + intercept
+                    }),
+                    "holt_winters" => {
+                        let (sf, tf) = (arg(0), arg(1));
+                        if sf <= 0.0 || sf >= 1.0 {
+                            return Err(Error::exec(format!(
+                                "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                            )));
+                        }
+                        if tf <= 0.0 || tf >= 1.0 {
+                            return Err(Error::exec(format!(
+                                "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                            )));
+                        }
+                        holt_winters(w, sf, tf)
+                    }
+                    "avg_over_time" => Some(avg_over_time(w)),
+                    "sum_over_time" => Some(w.iter().map(|p| p.v).sum()),
+                    "count_over_time" => Some(w.len() as f64),
+                    "last_over_time" => Some(w[w.len() - 1].v),
+                    "present_over_time" | "absent_over_time" => Some(1.0),
+                    "max_over_time" => Some(
+                        w.iter()
+                            .skip(1)
+                            .fold(w[0].v, |m, p| if p.v > m || m.is_nan() { p.v } else { m }),
+                    ),
+                    "min_over_time" => Some(
+                        w.iter()
+                            .skip(1)
+                            .fold(w[0].v, |m, p| if p.v < m || m.is_nan() { p.v } else { m }),
+                    ),
+                    "stddev_over_time" => Some(variance_over_time(w).sqrt()),
+                    "stdvar_over_time" => Some(variance_over_time(w)),
+                    "quantile_over_time" => {
+                        qbuf.clear();
+                        qbuf.extend(w.iter().map(|p| p.v));
+                        Some(quantile(arg(0), &mut qbuf))
+                    }
+                    other => {
+                        return Err(Error::BadData(format!(
+                            "function {other}() does not take a range vector"
+                        )));
+                    }
+                };
+                if let Some(v) = v {
+                    out.push(Point { t: ts, v });
+                }
+            }
+            self.add_samples(peak)?;
+            self.current_samples -= peak;
+            if !out.is_empty() {
+                self.add_samples(out.len())?;
+                mat.push(Series {
+                    labels,
+                    points: out,
+                });
+            }
+        }
+        if name == "absent_over_time" {
+            if mat.iter().any(|s| s.points.len() == n) {
+                return Ok(Value::Vector(Vec::new()));
+            }
+            let found: HashSet<i64> = mat
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.t))
+                .collect();
+            let points: Vec<Point> = self
+                .step_times()
+                .filter(|t| !found.contains(t))
+                .map(|t| Point { t, v: 1.0 })
+                .collect();
+            if points.is_empty() {
+                return Ok(Value::Vector(Vec::new()));
+            }
+            return Ok(Value::Vector(vec![Series {
+                labels: absent_labels(args[mi]),
+                points,
+            }]));
+        }
+        check_same_labelsets(&mat)?;
+        Ok(Value::Vector(mat))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_extrapolates_to_range_boundaries() {
+        let p: Vec<Point> = (0..=6)
+            .map(|i| Point {
+                t: i * 10_000,
+                v: i as f64 * 10.0,
+            })
+            .collect();
+        // Samples cover the whole 60 s range: exactly 1/s.
+        let r = extrapolated_rate(&p, 0, 60_000, 60_000, true, true).unwrap();
+        assert!((r - 1.0).abs() < 1e-12);
+    }
+}

@@ -122,6 +122,11 @@ fn heap_pop(h: &mut Vec<StepSample>, less: fn(f64, f64) -> bool) {
     h.pop();
 }
 
+/// Largest float convertible to an int64 without overflow (Go's `maxInt64` in the engine).
+const MAX_INT64: f64 = 9_223_372_036_854_774_784_i64 as f64;
+/// Smallest float convertible to an int64.
+const MIN_INT64: f64 = i64::MIN as f64;
+
 fn nan_first_greater(a: f64, b: f64) -> bool {
     (a.is_nan() && !b.is_nan()) || a > b
 }
@@ -187,7 +192,7 @@ fn aggregate_step(
 ) -> Result<()> {
     let mut k = 0usize;
     if matches!(op, AggOp::Topk | AggOp::Bottomk) {
-        if !(param >= -9.223_372_036_854_775e18 && param <= 9.223_372_036_854_774_784e18) {
+        if !(MIN_INT64..=MAX_INT64).contains(&param) {
             return Err(Error::exec(format!(
                 "Scalar value {} overflows int64",
                 crate::format::format_go_g(param)
@@ -318,7 +323,7 @@ fn aggregate_step(
                         std::cmp::Ordering::Equal
                     }
                 });
-                out.extend(g.heap.drain(..));
+                out.append(&mut g.heap);
                 continue;
             }
             AggOp::Quantile => {

@@ -341,7 +341,7 @@ impl Evaluator<'_> {
             }
         }
         if let Some(d) = self.deadline {
-            if Instant::now() > d {
+            if Instant::now() >= d {
                 return Err(Error::Timeout(ENV));
             }
         }

@@ -120,7 +120,7 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Go's `int64(f)` on amd64: out-of-range and NaN give the minimum.
 fn go_int64(v: f64) -> i64 {
-    if v.is_nan() || v >= 9.223_372_036_854_775_807e18 || v < -9.223_372_036_854_775_808e18 {
+    if v.is_nan() || !(i64::MIN as f64..(1u64 << 63) as f64).contains(&v) {
         i64::MIN
     } else {
         v as i64

@@ -31,7 +31,7 @@
 //! | `aggregate` | aggregation operators |
 //! | `binary` | binary operators and vector matching |
 //! | `quantile` | `quantile` and `histogram_quantile` maths |
-//! | `format` | float formatting as Prometheus's JSON writes it |
+//! | `format`, `json` | floats, timestamps and result bodies as Prometheus's HTTP API writes them |
 
 mod aggregate;
 mod binary;
@@ -39,6 +39,7 @@ mod engine;
 mod error;
 mod format;
 mod functions;
+mod json;
 mod labels;
 mod quantile;
 mod range_functions;
@@ -47,7 +48,8 @@ mod value;
 
 pub use engine::{CancelToken, Engine, EngineOptions};
 pub use error::{Error, Result};
-pub use format::{format_go_float, format_go_g};
+pub use format::{format_api_timestamp, format_api_value, format_go_float, format_go_g};
+pub use json::{error_json, result_json};
 pub use labels::{Label, LabelMatcher, Labels, METRIC_NAME, MatchOp};
 /// The parser this engine evaluates the AST of (for [`Engine::exec_expr`]).
 pub use promql_parser;

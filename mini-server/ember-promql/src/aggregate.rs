@@ -1,13 +1,11 @@
 //! Aggregation operators (`sum`, `avg`, `topk`, `quantile`, `count_values`, ...).
 
-use std::collections::HashMap;
-
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
 use crate::engine::{Evaluator, unwrap_parens};
 use crate::error::{Error, Result};
 use crate::format::format_go_float;
-use crate::labels::{Labels, METRIC_NAME};
+use crate::labels::{LabelMap, Labels, METRIC_NAME};
 use crate::quantile::{nan_first_less, quantile};
 use crate::value::{StepSample, Value};
 
@@ -163,7 +161,7 @@ impl Evaluator<'_> {
             }
         }
         let grouping = Grouping { without, labels };
-        let mut cache: HashMap<Labels, (Labels, Labels)> = HashMap::new();
+        let mut cache: LabelMap<(Labels, Labels)> = LabelMap::default();
         let series = self.range_eval(&args, |a, _ts, out| {
             let param = if has_param { a[0].scalar() } else { 0.0 };
             let vec = a[if has_param { 1 } else { 0 }].vector();
@@ -187,7 +185,7 @@ fn aggregate_step(
     param: f64,
     value_label: Option<&str>,
     vec: &[StepSample],
-    cache: &mut HashMap<Labels, (Labels, Labels)>,
+    cache: &mut LabelMap<(Labels, Labels)>,
     out: &mut Vec<StepSample>,
 ) -> Result<()> {
     let mut k = 0usize;
@@ -205,7 +203,7 @@ fn aggregate_step(
         k = kk as usize;
     }
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: LabelMap<usize> = LabelMap::default();
     for s in vec {
         let mut metric = s.labels.clone();
         if op == AggOp::CountValues {

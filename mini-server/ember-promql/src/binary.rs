@@ -8,7 +8,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
-use crate::labels::{Label, Labels, METRIC_NAME};
+use crate::labels::{Label, LabelMap, LabelSet, Labels, METRIC_NAME};
 use crate::value::{StepSample, Value};
 
 /// A binary operator.
@@ -193,7 +193,7 @@ impl Matching {
 /// Per-node caches that spare recomputing label work at every step.
 #[derive(Default)]
 struct Caches {
-    sigs: HashMap<Labels, u64>,
+    sigs: LabelMap<u64>,
     results: HashMap<(Labels, Labels), Labels>,
 }
 
@@ -231,7 +231,7 @@ impl Evaluator<'_> {
             (ValueType::Vector, ValueType::Scalar) | (ValueType::Scalar, ValueType::Vector) => {
                 let swap = lt == ValueType::Scalar;
                 let args = if swap { [rhs, lhs] } else { [lhs, rhs] };
-                let mut name_cache: HashMap<Labels, Labels> = HashMap::new();
+                let mut name_cache: LabelMap<Labels> = LabelMap::default();
                 let series = self.range_eval(&args, |a, _ts, out| {
                     let s = a[1].scalar();
                     for smp in a[0].vector() {
@@ -284,7 +284,7 @@ impl Evaluator<'_> {
     }
 }
 
-pub(crate) fn drop_name_cached(cache: &mut HashMap<Labels, Labels>, l: &Labels) -> Labels {
+pub(crate) fn drop_name_cached(cache: &mut LabelMap<Labels>, l: &Labels) -> Labels {
     if !l.has_name() {
         return l.clone();
     }
@@ -396,7 +396,7 @@ fn vector_binop(
         }
         right.insert(sig, rs);
     }
-    let mut matched: HashMap<u64, Option<std::collections::HashSet<Labels>>> = HashMap::new();
+    let mut matched: HashMap<u64, Option<LabelSet>> = HashMap::new();
     for ls in lhs {
         let sig = c.sig(m, &ls.labels);
         let Some(rs) = right.get(&sig) else { continue };

@@ -5,7 +5,7 @@
 //! vectors are series with a point at each step where they have a value, and functions,
 //! operators and aggregations run per step over the vectors of their arguments.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -16,7 +16,7 @@ use promql_parser::parser::{
 };
 
 use crate::error::{Error, Result};
-use crate::labels::{LabelMatcher, Labels, METRIC_NAME, MatchOp};
+use crate::labels::{LabelMap, LabelMatcher, LabelSet, Labels, METRIC_NAME, MatchOp};
 use crate::storage::{Queryable, is_stale_nan};
 use crate::value::{InstantSample, Point, QueryValue, Series, StepSample, Value};
 
@@ -617,8 +617,8 @@ impl Evaluator<'_> {
         let mut bufs: Vec<Vec<StepSample>> = args.iter().map(|_| Vec::new()).collect();
         let mut out_series: Vec<Series> = Vec::new();
         let mut last_step: Vec<usize> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
-        let mut seen: HashSet<Labels> = HashSet::new();
+        let mut index: LabelMap<usize> = LabelMap::default();
+        let mut seen: LabelSet = LabelSet::default();
         let mut out: Vec<StepSample> = Vec::new();
         for (step, ts) in self.step_times().enumerate() {
             if step % 64 == 0 {

@@ -1,14 +1,12 @@
 //! Functions over instant vectors and scalars (Prometheus 2.42's `functions.go`).
 
-use std::collections::HashMap;
-
 use promql_parser::parser::{Call, Expr};
 use regex::Regex;
 
 use crate::binary::drop_name_cached;
 use crate::engine::{Evaluator, unwrap_parens};
 use crate::error::{Error, Result};
-use crate::labels::{Label, Labels, METRIC_NAME};
+use crate::labels::{Label, LabelMap, Labels, METRIC_NAME};
 use crate::quantile::{Bucket, bucket_quantile};
 use crate::value::{Point, Series, StepSample, Value};
 
@@ -247,7 +245,7 @@ impl Evaluator<'_> {
                     }
                     e => (self.eval(e)?, false),
                 };
-                let mut cache = HashMap::new();
+                let mut cache = LabelMap::default();
                 let series = self.range_eval(&[arg], |a, ts, out| {
                     for s in a[0].vector() {
                         out.push(StepSample {
@@ -293,7 +291,7 @@ impl Evaluator<'_> {
                     )));
                 }
                 let arg = self.eval(args[0])?;
-                let mut cache: HashMap<Labels, Labels> = HashMap::new();
+                let mut cache: LabelMap<Labels> = LabelMap::default();
                 let series = self.range_eval(&[arg], |a, _ts, out| {
                     for s in a[0].vector() {
                         let labels = match cache.get(&s.labels) {
@@ -337,7 +335,7 @@ impl Evaluator<'_> {
                     )));
                 }
                 let arg = self.eval(args[0])?;
-                let mut cache: HashMap<Labels, Labels> = HashMap::new();
+                let mut cache: LabelMap<Labels> = LabelMap::default();
                 let series = self.range_eval(&[arg], |a, _ts, out| {
                     for s in a[0].vector() {
                         let labels = match cache.get(&s.labels) {
@@ -360,11 +358,11 @@ impl Evaluator<'_> {
                 let q = self.eval(args[0])?;
                 let v = self.eval(args[1])?;
                 // Group key: all labels but `le` (the name included); output drops both.
-                let mut cache: HashMap<Labels, Option<(Labels, Labels, f64)>> = HashMap::new();
+                let mut cache: LabelMap<Option<(Labels, Labels, f64)>> = LabelMap::default();
                 let series = self.range_eval(&[q, v], |a, _ts, out| {
                     let q = a[0].scalar();
                     let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
-                    let mut index: HashMap<Labels, usize> = HashMap::new();
+                    let mut index: LabelMap<usize> = LabelMap::default();
                     for s in a[1].vector() {
                         let entry = cache.entry(s.labels.clone()).or_insert_with(|| {
                             let le = s.labels.get("le")?;
@@ -448,7 +446,7 @@ impl Evaluator<'_> {
                     Some(e) => Some(self.eval(e)?),
                     None => None,
                 };
-                let mut cache = HashMap::new();
+                let mut cache = LabelMap::default();
                 let mut all = vec![v];
                 all.extend(to);
                 let series = self.range_eval(&all, |a, _ts, out| {
@@ -469,7 +467,7 @@ impl Evaluator<'_> {
                 for a in &args {
                     all.push(self.eval(a)?);
                 }
-                let mut cache = HashMap::new();
+                let mut cache = LabelMap::default();
                 let series = self.range_eval(&all, |a, _ts, out| {
                     let (lo, hi) = match name {
                         "clamp" => (a[1].scalar(), a[2].scalar()),

@@ -20,7 +20,8 @@ pub struct Label {
     pub value: String,
 }
 
-/// An immutable label set, sorted by name, cheap to clone (shared).
+/// An immutable label set, sorted by name, cheap to clone (shared), with its hash
+/// computed once so that maps keyed by label sets do not rehash strings.
 ///
 /// ```
 /// use ember_promql::Labels;
@@ -28,24 +29,95 @@ pub struct Label {
 /// assert_eq!(l.to_string(), r#"up{job="api"}"#);
 /// assert_eq!(l.get("job"), Some("api"));
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Labels(Arc<[Label]>);
+#[derive(Clone)]
+pub struct Labels(Arc<Inner>);
 
-impl Hash for Labels {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        for l in self.0.iter() {
-            state.write(l.name.as_bytes());
-            state.write_u8(0xff);
-            state.write(l.value.as_bytes());
-            state.write_u8(0xff);
-        }
+struct Inner {
+    hash: u64,
+    labels: Box<[Label]>,
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.hash == other.0.hash && self.0.labels == other.0.labels)
     }
 }
 
+impl Eq for Labels {}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.labels.cmp(&other.0.labels)
+    }
+}
+
+impl Hash for Labels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+/// Hasher for maps keyed by [`Labels`]: passes the precomputed hash through.
+#[derive(Default, Clone, Copy, Debug)]
+pub(crate) struct PassThroughHasher(u64);
+
+impl Hasher for PassThroughHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// A hash map keyed by label sets, hashing with their precomputed hash.
+pub(crate) type LabelMap<V> =
+    std::collections::HashMap<Labels, V, std::hash::BuildHasherDefault<PassThroughHasher>>;
+
+/// A hash set of label sets.
+pub(crate) type LabelSet =
+    std::collections::HashSet<Labels, std::hash::BuildHasherDefault<PassThroughHasher>>;
+
+fn hash_labels(labels: &[Label]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for l in labels {
+        h.write(l.name.as_bytes());
+        h.write_u8(0xff);
+        h.write(l.value.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
 impl Labels {
+    fn from_sorted(labels: Vec<Label>) -> Self {
+        Labels(Arc::new(Inner {
+            hash: hash_labels(&labels),
+            labels: labels.into_boxed_slice(),
+        }))
+    }
+
     /// The empty label set.
     pub fn empty() -> Self {
-        Labels(Arc::from(Vec::new()))
+        Self::from_sorted(Vec::new())
     }
 
     /// Builds a label set from labels in any order; empty values are dropped and the
@@ -61,7 +133,7 @@ impl Labels {
                 _ => out.push(l),
             }
         }
-        Labels(Arc::from(out))
+        Self::from_sorted(out)
     }
 
     /// Builds a label set from `(name, value)` pairs.
@@ -79,25 +151,25 @@ impl Labels {
 
     /// The labels, sorted by name.
     pub fn as_slice(&self) -> &[Label] {
-        &self.0
+        &self.0.labels
     }
 
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.labels.len()
     }
 
     /// Whether the set has no labels.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.labels.is_empty()
     }
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|l| l.name.as_str().cmp(name))
+        let l = &self.0.labels;
+        l.binary_search_by(|x| x.name.as_str().cmp(name))
             .ok()
-            .map(|i| self.0[i].value.as_str())
+            .map(|i| l[i].value.as_str())
     }
 
     /// The value of label `name`, or "" when absent (Prometheus's `Labels.Get`).
@@ -115,23 +187,30 @@ impl Labels {
         if !self.has_name() {
             return self.clone();
         }
-        Labels(
+        self.filter(|n| n != METRIC_NAME)
+    }
+
+    /// This set keeping only labels for which `keep` is true.
+    pub fn filter(&self, mut keep: impl FnMut(&str) -> bool) -> Labels {
+        Self::from_sorted(
             self.0
+                .labels
                 .iter()
-                .filter(|l| l.name != METRIC_NAME)
+                .filter(|l| keep(&l.name))
                 .cloned()
                 .collect(),
         )
     }
 
-    /// This set keeping only labels for which `keep` is true.
-    pub fn filter(&self, mut keep: impl FnMut(&str) -> bool) -> Labels {
-        Labels(self.0.iter().filter(|l| keep(&l.name)).cloned().collect())
-    }
-
     /// This set with `name` set to `value` (removed when `value` is empty).
     pub fn with(&self, name: &str, value: &str) -> Labels {
-        let mut v: Vec<Label> = self.0.iter().filter(|l| l.name != name).cloned().collect();
+        let mut v: Vec<Label> = self
+            .0
+            .labels
+            .iter()
+            .filter(|l| l.name != name)
+            .cloned()
+            .collect();
         if !value.is_empty() {
             v.push(Label {
                 name: name.to_string(),
@@ -139,14 +218,12 @@ impl Labels {
             });
             v.sort_by(|a, b| a.name.cmp(&b.name));
         }
-        Labels(Arc::from(v))
+        Self::from_sorted(v)
     }
 
     /// A 64-bit hash of the label set.
     pub fn hash_u64(&self) -> u64 {
-        let mut h = std::hash::DefaultHasher::new();
-        self.hash(&mut h);
-        h.finish()
+        self.0.hash
     }
 }
 
@@ -163,7 +240,12 @@ impl fmt::Display for Labels {
         if let Some(n) = name {
             f.write_str(n)?;
         }
-        let rest: Vec<&Label> = self.0.iter().filter(|l| l.name != METRIC_NAME).collect();
+        let rest: Vec<&Label> = self
+            .0
+            .labels
+            .iter()
+            .filter(|l| l.name != METRIC_NAME)
+            .collect();
         if rest.is_empty() && name.is_some() {
             return Ok(());
         }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::format::format_go_float;
 use crate::labels::{LabelMap, Labels, METRIC_NAME};
 use crate::quantile::{nan_first_less, quantile};
-use crate::value::{StepSample, Value};
+use crate::value::{Point, Series, StepSample, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AggOp {
@@ -161,6 +161,19 @@ impl Evaluator<'_> {
             }
         }
         let grouping = Grouping { without, labels };
+        if op != AggOp::CountValues {
+            let input = match args.pop() {
+                Some(Value::Vector(s)) => s,
+                _ => return Err(Error::BadData("aggregation over a non-vector".into())),
+            };
+            let param = match args.pop() {
+                Some(Value::Scalar(v)) => Some(v),
+                _ => None,
+            };
+            return Ok(Value::Vector(
+                self.aggregate_series(op, &grouping, param, input)?,
+            ));
+        }
         let mut cache: LabelMap<(Labels, Labels)> = LabelMap::default();
         let series = self.range_eval(&args, |a, _ts, out| {
             let param = if has_param { a[0].scalar() } else { 0.0 };
@@ -177,6 +190,258 @@ impl Evaluator<'_> {
         })?;
         Ok(Value::Vector(series))
     }
+
+    /// Aggregation with the groups of each input series worked out once, not per step.
+    fn aggregate_series(
+        &mut self,
+        op: AggOp,
+        grouping: &Grouping,
+        param: Option<Vec<f64>>,
+        input: Vec<Series>,
+    ) -> Result<Vec<Series>> {
+        let ns = input.len();
+        let mut gid_of: Vec<usize> = Vec::with_capacity(ns);
+        let mut glabels: Vec<Labels> = Vec::new();
+        let mut ids: LabelMap<usize> = LabelMap::default();
+        for s in &input {
+            let (key, gl) = grouping.key_and_labels(&s.labels);
+            let id = *ids.entry(key).or_insert_with(|| {
+                glabels.push(gl);
+                glabels.len() - 1
+            });
+            gid_of.push(id);
+        }
+        let topk_like = matches!(op, AggOp::Topk | AggOp::Bottomk);
+        let input_index: LabelMap<usize> = if topk_like {
+            input
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.labels.clone(), i))
+                .collect()
+        } else {
+            LabelMap::default()
+        };
+        let n = self.num_steps();
+        let mut out_series: Vec<Series> = if topk_like {
+            input
+                .iter()
+                .map(|s| Series {
+                    labels: s.labels.clone(),
+                    points: Vec::new(),
+                })
+                .collect()
+        } else {
+            glabels
+                .iter()
+                .map(|l| Series {
+                    labels: l.clone(),
+                    points: Vec::new(),
+                })
+                .collect()
+        };
+        let mut groups: Vec<Option<Group>> = (0..glabels.len()).map(|_| None).collect();
+        let mut touched: Vec<usize> = Vec::new();
+        let mut cursors = vec![0usize; ns];
+        let mut out: Vec<StepSample> = Vec::new();
+        let mut instant: Vec<Series> = Vec::new();
+        for (step, ts) in self.step_times().enumerate() {
+            if step % 64 == 0 {
+                self.check_cancel()?;
+            }
+            let p = param
+                .as_ref()
+                .and_then(|v| v.get(step))
+                .copied()
+                .unwrap_or(0.0);
+            let mut k = 0;
+            if topk_like {
+                match topk_k(p)? {
+                    Some(kk) => k = kk,
+                    None => continue,
+                }
+            }
+            touched.clear();
+            for (j, s) in input.iter().enumerate() {
+                let c = &mut cursors[j];
+                let Some(pt) = s.points.get(*c) else { continue };
+                if pt.t != ts {
+                    continue;
+                }
+                *c += 1;
+                let smp = StepSample {
+                    labels: s.labels.clone(),
+                    v: pt.v,
+                };
+                let g = gid_of[j];
+                match &mut groups[g] {
+                    Some(grp) => group_add(op, grp, &smp, k),
+                    slot => {
+                        *slot = Some(group_init(op, glabels[g].clone(), &smp));
+                        touched.push(g);
+                    }
+                }
+            }
+            for &g in &touched {
+                let Some(grp) = groups[g].take() else {
+                    continue;
+                };
+                out.clear();
+                group_finish(op, grp, p, &mut out);
+                for smp in out.drain(..) {
+                    if n == 1 {
+                        instant.push(Series {
+                            labels: smp.labels,
+                            points: vec![Point { t: ts, v: smp.v }],
+                        });
+                    } else {
+                        let idx = if topk_like {
+                            input_index.get(&smp.labels).copied().unwrap_or(0)
+                        } else {
+                            g
+                        };
+                        out_series[idx].points.push(Point { t: ts, v: smp.v });
+                    }
+                }
+            }
+        }
+        if n == 1 {
+            return Ok(instant);
+        }
+        out_series.retain(|s| !s.points.is_empty());
+        Ok(out_series)
+    }
+}
+
+/// Topk's `k` for a step, or `None` when no element is to be kept; fails as Prometheus
+/// does when the parameter does not fit an int64.
+fn topk_k(param: f64) -> Result<Option<usize>> {
+    if !(MIN_INT64..=MAX_INT64).contains(&param) {
+        return Err(Error::exec(format!(
+            "Scalar value {} overflows int64",
+            crate::format::format_go_g(param)
+        )));
+    }
+    let k = param as i64;
+    Ok((k >= 1).then_some(k as usize))
+}
+
+/// A new group from its first sample.
+fn group_init(op: AggOp, labels: Labels, s: &StepSample) -> Group {
+    let mut g = Group {
+        labels,
+        value: s.v,
+        mean: s.v,
+        count: 1,
+        heap: Vec::new(),
+    };
+    match op {
+        AggOp::Stddev | AggOp::Stdvar => g.value = 0.0,
+        AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => g.heap.push(s.clone()),
+        AggOp::Group => g.value = 1.0,
+        _ => {}
+    }
+    g
+}
+
+/// Adds a further sample to a group (the body of Prometheus's `aggregation` loop).
+fn group_add(op: AggOp, g: &mut Group, s: &StepSample, k: usize) {
+    match op {
+        AggOp::Sum => g.value += s.v,
+        AggOp::Avg => {
+            g.count += 1;
+            if g.mean.is_infinite() {
+                if s.v.is_infinite() && (g.mean > 0.0) == (s.v > 0.0) {
+                    return;
+                }
+                if !s.v.is_infinite() && !s.v.is_nan() {
+                    return;
+                }
+            }
+            let c = g.count as f64;
+            g.mean += s.v / c - g.mean / c;
+        }
+        AggOp::Group => {}
+        AggOp::Max => {
+            if g.value < s.v || g.value.is_nan() {
+                g.value = s.v;
+            }
+        }
+        AggOp::Min => {
+            if g.value > s.v || g.value.is_nan() {
+                g.value = s.v;
+            }
+        }
+        AggOp::Count | AggOp::CountValues => g.count += 1,
+        AggOp::Stddev | AggOp::Stdvar => {
+            g.count += 1;
+            let delta = s.v - g.mean;
+            g.mean += delta / g.count as f64;
+            g.value += delta * (s.v - g.mean);
+        }
+        AggOp::Topk | AggOp::Bottomk => {
+            let less: fn(f64, f64) -> bool = if op == AggOp::Topk {
+                nan_first_less
+            } else {
+                nan_first_greater
+            };
+            // Topk keeps the largest: replace the heap top when it is smaller (or NaN).
+            let top = g.heap[0].v;
+            let better = if op == AggOp::Topk {
+                top < s.v
+            } else {
+                top > s.v
+            };
+            if g.heap.len() < k || better || top.is_nan() {
+                if g.heap.len() == k {
+                    if k == 1 {
+                        g.heap[0] = s.clone();
+                        return;
+                    }
+                    heap_pop(&mut g.heap, less);
+                }
+                heap_push(&mut g.heap, s.clone(), less);
+            }
+        }
+        AggOp::Quantile => g.heap.push(s.clone()),
+    }
+}
+
+/// Emits a group's result (several elements for topk/bottomk).
+fn group_finish(op: AggOp, mut g: Group, q: f64, out: &mut Vec<StepSample>) {
+    let v = match op {
+        AggOp::Avg => g.mean,
+        AggOp::Count | AggOp::CountValues => g.count as f64,
+        AggOp::Stdvar => g.value / g.count as f64,
+        AggOp::Stddev => (g.value / g.count as f64).sqrt(),
+        AggOp::Topk | AggOp::Bottomk => {
+            let less: fn(f64, f64) -> bool = if op == AggOp::Topk {
+                nan_first_less
+            } else {
+                nan_first_greater
+            };
+            // sort.Sort(sort.Reverse(heap)): insertion sort for small inputs, stable.
+            g.heap.sort_by(|a, b| {
+                if less(b.v, a.v) {
+                    std::cmp::Ordering::Less
+                } else if less(a.v, b.v) {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            });
+            out.append(&mut g.heap);
+            return;
+        }
+        AggOp::Quantile => {
+            let mut vals: Vec<f64> = g.heap.iter().map(|s| s.v).collect();
+            quantile(q, &mut vals)
+        }
+        _ => g.value,
+    };
+    out.push(StepSample {
+        labels: g.labels,
+        v,
+    });
 }
 
 fn aggregate_step(
@@ -190,17 +455,10 @@ fn aggregate_step(
 ) -> Result<()> {
     let mut k = 0usize;
     if matches!(op, AggOp::Topk | AggOp::Bottomk) {
-        if !(MIN_INT64..=MAX_INT64).contains(&param) {
-            return Err(Error::exec(format!(
-                "Scalar value {} overflows int64",
-                crate::format::format_go_g(param)
-            )));
+        match topk_k(param)? {
+            Some(kk) => k = kk,
+            None => return Ok(()),
         }
-        let kk = param as i64;
-        if kk < 1 {
-            return Ok(());
-        }
-        k = kk as usize;
     }
     let mut groups: Vec<Group> = Vec::new();
     let mut index: LabelMap<usize> = LabelMap::default();
@@ -217,123 +475,16 @@ fn aggregate_step(
                 v
             }
         };
-        let gi = match index.get(&key) {
-            Some(i) => *i,
+        match index.get(&key) {
+            Some(i) => group_add(op, &mut groups[*i], s, k),
             None => {
-                let mut g = Group {
-                    labels: glabels,
-                    value: s.v,
-                    mean: s.v,
-                    count: 1,
-                    heap: Vec::new(),
-                };
-                match op {
-                    AggOp::Stddev | AggOp::Stdvar => g.value = 0.0,
-                    AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => g.heap.push(s.clone()),
-                    AggOp::Group => g.value = 1.0,
-                    _ => {}
-                }
                 index.insert(key, groups.len());
-                groups.push(g);
-                continue;
+                groups.push(group_init(op, glabels, s));
             }
-        };
-        let g = &mut groups[gi];
-        match op {
-            AggOp::Sum => g.value += s.v,
-            AggOp::Avg => {
-                g.count += 1;
-                if g.mean.is_infinite() {
-                    if s.v.is_infinite() && (g.mean > 0.0) == (s.v > 0.0) {
-                        continue;
-                    }
-                    if !s.v.is_infinite() && !s.v.is_nan() {
-                        continue;
-                    }
-                }
-                let c = g.count as f64;
-                g.mean += s.v / c - g.mean / c;
-            }
-            AggOp::Group => {}
-            AggOp::Max => {
-                if g.value < s.v || g.value.is_nan() {
-                    g.value = s.v;
-                }
-            }
-            AggOp::Min => {
-                if g.value > s.v || g.value.is_nan() {
-                    g.value = s.v;
-                }
-            }
-            AggOp::Count | AggOp::CountValues => g.count += 1,
-            AggOp::Stddev | AggOp::Stdvar => {
-                g.count += 1;
-                let delta = s.v - g.mean;
-                g.mean += delta / g.count as f64;
-                g.value += delta * (s.v - g.mean);
-            }
-            AggOp::Topk => {
-                if g.heap.len() < k || g.heap[0].v < s.v || g.heap[0].v.is_nan() {
-                    if g.heap.len() == k {
-                        if k == 1 {
-                            g.heap[0] = s.clone();
-                            continue;
-                        }
-                        heap_pop(&mut g.heap, nan_first_less);
-                    }
-                    heap_push(&mut g.heap, s.clone(), nan_first_less);
-                }
-            }
-            AggOp::Bottomk => {
-                if g.heap.len() < k || g.heap[0].v > s.v || g.heap[0].v.is_nan() {
-                    if g.heap.len() == k {
-                        if k == 1 {
-                            g.heap[0] = s.clone();
-                            continue;
-                        }
-                        heap_pop(&mut g.heap, nan_first_greater);
-                    }
-                    heap_push(&mut g.heap, s.clone(), nan_first_greater);
-                }
-            }
-            AggOp::Quantile => g.heap.push(s.clone()),
         }
     }
-    for mut g in groups {
-        let v = match op {
-            AggOp::Avg => g.mean,
-            AggOp::Count | AggOp::CountValues => g.count as f64,
-            AggOp::Stdvar => g.value / g.count as f64,
-            AggOp::Stddev => (g.value / g.count as f64).sqrt(),
-            AggOp::Topk | AggOp::Bottomk => {
-                let less: fn(f64, f64) -> bool = if op == AggOp::Topk {
-                    nan_first_less
-                } else {
-                    nan_first_greater
-                };
-                // sort.Sort(sort.Reverse(heap)): insertion sort for small inputs, stable.
-                g.heap.sort_by(|a, b| {
-                    if less(b.v, a.v) {
-                        std::cmp::Ordering::Less
-                    } else if less(a.v, b.v) {
-                        std::cmp::Ordering::Greater
-                    } else {
-                        std::cmp::Ordering::Equal
-                    }
-                });
-                out.append(&mut g.heap);
-                continue;
-            }
-            AggOp::Quantile => {
-                let mut vals: Vec<f64> = g.heap.iter().map(|s| s.v).collect();
-                quantile(param, &mut vals)
-            }
-            _ => g.value,
-        };
-        out.push(StepSample {
-            labels: g.labels,
-            v,
-        });
+    for g in groups {
+        group_finish(op, g, param, out);
     }
     Ok(())
 }

@@ -1,14 +1,14 @@
 //! Binary operators: arithmetic, comparison, set operators and vector matching.
 
-use std::collections::HashMap;
-use std::hash::Hasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
-use crate::labels::{Label, LabelMap, LabelSet, Labels, METRIC_NAME};
+use crate::labels::{Label, LabelMap, LabelSet, Labels, METRIC_NAME, PassThroughHasher};
 use crate::value::{StepSample, Value};
 
 /// A binary operator.
@@ -190,11 +190,20 @@ impl Matching {
     }
 }
 
-/// Per-node caches that spare recomputing label work at every step.
+type U64Map<V> = HashMap<u64, V, BuildHasherDefault<PassThroughHasher>>;
+type U64Set = HashSet<u64, BuildHasherDefault<PassThroughHasher>>;
+
+/// Per-node caches and scratch maps that spare recomputing label work, and allocating,
+/// at every step.
 #[derive(Default)]
 struct Caches {
     sigs: LabelMap<u64>,
-    results: HashMap<(Labels, Labels), Labels>,
+    /// Result labels by the combined hash of (lhs, rhs), verified on hit.
+    results: U64Map<(Labels, Labels, Labels)>,
+    sig_set: U64Set,
+    right: U64Map<usize>,
+    matched_one: U64Set,
+    matched_many: U64Map<LabelSet>,
 }
 
 impl Caches {
@@ -306,12 +315,17 @@ fn vector_and(
     if l.is_empty() || r.is_empty() {
         return;
     }
-    let right: std::collections::HashSet<u64> = r.iter().map(|s| c.sig(m, &s.labels)).collect();
+    let mut right = std::mem::take(&mut c.sig_set);
+    right.clear();
+    for s in r {
+        right.insert(c.sig(m, &s.labels));
+    }
     for s in l {
         if right.contains(&c.sig(m, &s.labels)) {
             out.push(s.clone());
         }
     }
+    c.sig_set = right;
 }
 
 fn vector_or(
@@ -329,7 +343,8 @@ fn vector_or(
         out.extend_from_slice(l);
         return;
     }
-    let mut left = std::collections::HashSet::new();
+    let mut left = std::mem::take(&mut c.sig_set);
+    left.clear();
     for s in l {
         left.insert(c.sig(m, &s.labels));
         out.push(s.clone());
@@ -339,6 +354,7 @@ fn vector_or(
             out.push(s.clone());
         }
     }
+    c.sig_set = left;
 }
 
 fn vector_unless(
@@ -348,12 +364,17 @@ fn vector_unless(
     c: &mut Caches,
     out: &mut Vec<StepSample>,
 ) {
-    let right: std::collections::HashSet<u64> = r.iter().map(|s| c.sig(m, &s.labels)).collect();
+    let mut right = std::mem::take(&mut c.sig_set);
+    right.clear();
+    for s in r {
+        right.insert(c.sig(m, &s.labels));
+    }
     for s in l {
         if !right.contains(&c.sig(m, &s.labels)) {
             out.push(s.clone());
         }
     }
+    c.sig_set = right;
 }
 
 /// Prometheus's `VectorBinop` for one step.
@@ -377,10 +398,12 @@ fn vector_binop(
     } else {
         (lhs, rhs)
     };
-    let mut right: HashMap<u64, &StepSample> = HashMap::with_capacity(rhs.len());
-    for rs in rhs {
+    let mut right = std::mem::take(&mut c.right);
+    right.clear();
+    for (i, rs) in rhs.iter().enumerate() {
         let sig = c.sig(m, &rs.labels);
-        if let Some(dup) = right.get(&sig) {
+        if let Some(&dup) = right.get(&sig) {
+            let dup: &StepSample = &rhs[dup];
             let side = if m.card == Card::OneToMany {
                 "left"
             } else {
@@ -394,61 +417,63 @@ fn vector_binop(
                 prom_string(&dup.labels)
             )));
         }
-        right.insert(sig, rs);
+        right.insert(sig, i);
     }
-    let mut matched: HashMap<u64, Option<LabelSet>> = HashMap::new();
-    for ls in lhs {
-        let sig = c.sig(m, &ls.labels);
-        let Some(rs) = right.get(&sig) else { continue };
-        let (vl, vr) = if m.card == Card::OneToMany {
-            (rs.v, ls.v)
-        } else {
-            (ls.v, rs.v)
-        };
-        let (mut value, keep) = elem(op, vl, vr);
-        if return_bool {
-            value = if keep { 1.0 } else { 0.0 };
-        } else if !keep {
-            continue;
-        }
-        let mut metric = result_metric(&ls.labels, &rs.labels, op, m, c);
-        if return_bool {
-            metric = metric.without_name();
-        }
-        match m.card {
-            Card::OneToOne => {
-                if matched.insert(sig, None).is_some() {
+    let mut matched_one = std::mem::take(&mut c.matched_one);
+    matched_one.clear();
+    let mut matched_many = std::mem::take(&mut c.matched_many);
+    matched_many.clear();
+    let result = (|| {
+        for ls in lhs {
+            let sig = c.sig(m, &ls.labels);
+            let Some(&ri) = right.get(&sig) else { continue };
+            let rs = &rhs[ri];
+            let (vl, vr) = if m.card == Card::OneToMany {
+                (rs.v, ls.v)
+            } else {
+                (ls.v, rs.v)
+            };
+            let (mut value, keep) = elem(op, vl, vr);
+            if return_bool {
+                value = if keep { 1.0 } else { 0.0 };
+            } else if !keep {
+                continue;
+            }
+            let mut metric = result_metric(&ls.labels, &rs.labels, op, m, c);
+            if return_bool {
+                metric = metric.without_name();
+            }
+            if m.card == Card::OneToOne {
+                if !matched_one.insert(sig) {
                     return Err(Error::exec(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                     ));
                 }
+            } else if !matched_many.entry(sig).or_default().insert(metric.clone()) {
+                return Err(Error::exec(
+                    "multiple matches for labels: grouping labels must ensure unique matches",
+                ));
             }
-            _ => {
-                let set = matched
-                    .entry(sig)
-                    .or_insert_with(|| Some(Default::default()));
-                if let Some(set) = set {
-                    if !set.insert(metric.clone()) {
-                        return Err(Error::exec(
-                            "multiple matches for labels: grouping labels must ensure unique matches",
-                        ));
-                    }
-                }
-            }
+            out.push(StepSample {
+                labels: metric,
+                v: value,
+            });
         }
-        out.push(StepSample {
-            labels: metric,
-            v: value,
-        });
-    }
-    Ok(())
+        Ok(())
+    })();
+    c.right = right;
+    c.matched_one = matched_one;
+    c.matched_many = matched_many;
+    result
 }
 
 /// Prometheus's `resultMetric`: the labels of a vector-vector result element.
 fn result_metric(l: &Labels, r: &Labels, op: BinOp, m: &Matching, c: &mut Caches) -> Labels {
-    let key = (l.clone(), r.clone());
-    if let Some(v) = c.results.get(&key) {
-        return v.clone();
+    let key = l.hash_u64() ^ r.hash_u64().rotate_left(29);
+    if let Some((kl, kr, v)) = c.results.get(&key) {
+        if kl == l && kr == r {
+            return v.clone();
+        }
     }
     let mut out: Vec<Label> = l.as_slice().to_vec();
     if op.drops_name() {
@@ -471,7 +496,7 @@ fn result_metric(l: &Labels, r: &Labels, op: BinOp, m: &Matching, c: &mut Caches
         }
     }
     let res = Labels::new(out);
-    c.results.insert(key, res.clone());
+    c.results.insert(key, (l.clone(), r.clone(), res.clone()));
     res
 }
 

@@ -186,6 +186,11 @@ impl Evaluator<'_> {
         let n = self.num_steps();
         let mut mat: Vec<Series> = Vec::with_capacity(src.series.len());
         let mut qbuf: Vec<f64> = Vec::new();
+        // Prometheus 2.42 quirk, checked against the binary: `predict_linear` is not
+        // step-invariant, so an `@` range selector in its argument gets an offset
+        // relative to the query start and its window moves with the step, over the
+        // samples selected for the `@` time only.
+        let shift_at = name == "predict_linear" && matches!(args[mi], Expr::MatrixSelector(_));
         for s in src.series {
             self.check_cancel()?;
             let labels = if keep_name {
@@ -198,7 +203,11 @@ impl Evaluator<'_> {
             let (mut lo, mut hi) = (0usize, 0usize);
             let mut peak = 0usize;
             for (step, ts) in self.step_times().enumerate() {
-                let end = src.at.unwrap_or(ts) - src.offset;
+                let end = match src.at {
+                    Some(at) if shift_at => at - src.offset + (ts - self.start),
+                    Some(at) => at - src.offset,
+                    None => ts - src.offset,
+                };
                 let start = end - src.range;
                 while hi < pts.len() && pts[hi].t <= end {
                     hi += 1;

@@ -325,3 +325,64 @@ impl LabelMatcher {
         self.matches("")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_sort_drop_empty_and_keep_last_duplicate() {
+        let l = Labels::new(vec![
+            Label {
+                name: "b".into(),
+                value: "1".into(),
+            },
+            Label {
+                name: "a".into(),
+                value: "".into(),
+            },
+            Label {
+                name: "b".into(),
+                value: "2".into(),
+            },
+            Label {
+                name: "__name__".into(),
+                value: "m".into(),
+            },
+        ]);
+        assert_eq!(l.to_string(), r#"m{b="2"}"#);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.without_name().to_string(), r#"{b="2"}"#);
+        assert_eq!(l.with("c", "x").with("b", "").to_string(), r#"m{c="x"}"#);
+        assert_eq!(Labels::empty().to_string(), "{}");
+    }
+
+    #[test]
+    fn equal_sets_hash_and_compare_equal() {
+        let a = Labels::from_pairs(&[("x", "1"), ("y", "2")]);
+        let b = Labels::from_pairs(&[("y", "2"), ("x", "1")]);
+        assert_eq!(a, b);
+        assert_eq!(a.hash_u64(), b.hash_u64());
+        let mut m: LabelMap<u32> = LabelMap::default();
+        m.insert(a.clone(), 1);
+        assert_eq!(m.get(&b), Some(&1));
+        // Name/value boundaries are part of the hash: {ab="c"} differs from {a="bc"}.
+        let c = Labels::from_pairs(&[("ab", "c")]);
+        let d = Labels::from_pairs(&[("a", "bc")]);
+        assert_ne!(c, d);
+        assert_ne!(c.hash_u64(), d.hash_u64());
+        // Ordering compares label by label, as Prometheus's labels.Compare.
+        let e = Labels::from_pairs(&[("x", "1")]);
+        assert!(e < a);
+    }
+
+    #[test]
+    fn regex_matchers_are_anchored() {
+        let m = LabelMatcher::new(MatchOp::Regex, "a", "b.*").expect("valid regex");
+        assert!(m.matches("bcd"));
+        assert!(!m.matches("abc"));
+        let n = LabelMatcher::new(MatchOp::NotRegex, "a", "").expect("valid regex");
+        assert!(!n.matches_empty());
+        assert!(LabelMatcher::new(MatchOp::Regex, "a", "(").is_err());
+    }
+}

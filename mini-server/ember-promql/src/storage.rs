@@ -131,3 +131,53 @@ impl Queryable for MemStorage {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::MatchOp;
+
+    #[test]
+    fn appends_keep_time_order_and_replace_equal_timestamps() {
+        let mut s = MemStorage::new();
+        let l = Labels::from_pairs(&[("__name__", "a")]);
+        s.append(&l, 20, 2.0);
+        s.append(&l, 10, 1.0);
+        s.append(&l, 20, 3.0);
+        s.append(&l, 30, STALE_NAN);
+        let m = [LabelMatcher::new(MatchOp::Equal, "__name__", "a").expect("matcher")];
+        let got: Vec<Sample> = s
+            .select(&m, 0, 25)
+            .expect("select")
+            .remove(0)
+            .samples
+            .collect();
+        assert_eq!(
+            got,
+            vec![Sample { t: 10, v: 1.0 }, Sample { t: 20, v: 3.0 }]
+        );
+        let got: Vec<Sample> = s
+            .select(&m, 25, 40)
+            .expect("select")
+            .remove(0)
+            .samples
+            .collect();
+        assert!(is_stale_nan(got[0].v));
+        assert!(s.select(&m, 31, 40).expect("select").is_empty());
+    }
+
+    #[test]
+    fn select_matches_absent_labels_as_empty() {
+        let mut s = MemStorage::new();
+        s.append(
+            &Labels::from_pairs(&[("__name__", "a"), ("job", "x")]),
+            0,
+            1.0,
+        );
+        s.append(&Labels::from_pairs(&[("__name__", "a")]), 0, 1.0);
+        let m = [LabelMatcher::new(MatchOp::Equal, "job", "").expect("matcher")];
+        let got = s.select(&m, 0, 0).expect("select");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].labels.to_string(), "a");
+    }
+}

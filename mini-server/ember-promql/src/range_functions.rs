@@ -191,6 +191,13 @@ impl Evaluator<'_> {
         // relative to the query start and its window moves with the step, over the
         // samples selected for the `@` time only.
         let shift_at = name == "predict_linear" && matches!(args[mi], Expr::MatrixSelector(_));
+        // With `@` the window is the same at every step (Prometheus evaluates such a
+        // step-invariant call once): compute it once when the other arguments are constant.
+        let invariant = src.at.is_some()
+            && name != "predict_linear"
+            && scalars
+                .iter()
+                .all(|v| v.windows(2).all(|w| w[0].to_bits() == w[1].to_bits()));
         for s in src.series {
             self.check_cancel()?;
             let labels = if keep_name {
@@ -293,6 +300,12 @@ impl Evaluator<'_> {
                 };
                 if let Some(v) = v {
                     out.push(Point { t: ts, v });
+                }
+                if invariant {
+                    if let Some(first) = out.first().copied() {
+                        out.extend(self.step_times().skip(1).map(|t| Point { t, v: first.v }));
+                    }
+                    break;
                 }
             }
             self.add_samples(peak)?;

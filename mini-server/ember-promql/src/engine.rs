@@ -26,7 +26,8 @@ pub(crate) const ENV: &str = "query execution";
 /// Engine settings, defaults as Prometheus's flags.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// How far back an instant selector looks for a sample (`--query.lookback-delta`, 5m).
+    /// How far back an instant selector looks for a sample (`--query.lookback-delta`, 5m;
+    /// zero means the default, as in Prometheus).
     pub lookback_delta: Duration,
     /// Most samples a query may hold at once (`--query.max-samples`, 50,000,000).
     pub max_samples: usize,
@@ -167,10 +168,17 @@ impl Engine {
             start,
             end,
             interval: if instant { 1 } else { step },
-            lookback: self.opts.lookback_delta.as_millis() as i64,
+            lookback: match self.opts.lookback_delta.as_millis() as i64 {
+                // Prometheus falls back to the default for a zero lookback.
+                0 => 300_000,
+                ms => ms,
+            },
             max_samples: self.opts.max_samples,
             current_samples: 0,
-            deadline: self.opts.timeout.map(|d| Instant::now() + d),
+            deadline: self
+                .opts
+                .timeout
+                .and_then(|d| Instant::now().checked_add(d)),
             cancel,
             query_start: start,
             query_end: end,

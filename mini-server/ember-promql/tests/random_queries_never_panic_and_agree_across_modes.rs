@@ -1,0 +1,197 @@
+//! Random, type-correct PromQL over generated data: evaluation never panics, and every
+//! step of a range query equals the instant query at that time.
+
+use ember_promql::{Engine, Labels, MemStorage, QueryValue, STALE_NAN};
+use proptest::prelude::*;
+
+fn store() -> MemStorage {
+    let mut s = MemStorage::new();
+    for (i, (job, inst)) in [("a", "0"), ("a", "1"), ("b", "0"), ("b", "2")]
+        .iter()
+        .enumerate()
+    {
+        let c = Labels::from_pairs(&[("__name__", "c"), ("job", job), ("instance", inst)]);
+        let g = Labels::from_pairs(&[("__name__", "g"), ("job", job), ("instance", inst)]);
+        let mut v = 0.0;
+        for k in 0..120i64 {
+            let t = k * 10_000 + i as i64 * 1_000;
+            v += (k % 7) as f64 + i as f64;
+            if k == 60 + i as i64 * 7 {
+                v = 1.0;
+            }
+            if k % 13 != i as i64 {
+                s.append(&c, t, v);
+            }
+            let gv = match k {
+                90 if i == 3 => STALE_NAN,
+                91.. if i == 3 => continue,
+                _ => ((k * (i as i64 + 3)) % 17) as f64 - 5.0,
+            };
+            s.append(&g, t, gv);
+        }
+    }
+    s
+}
+
+/// Instant-vector expressions of bounded depth.
+fn vector_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("c".to_string()),
+        Just("g".to_string()),
+        Just("g{job=\"a\"}".to_string()),
+        Just("c{instance=~\"0|2\"}".to_string()),
+        Just("g offset 30s".to_string()),
+        Just("c @ 600".to_string()),
+        Just("g offset -20s".to_string()),
+        (
+            prop::sample::select(vec![
+                "rate",
+                "increase",
+                "delta",
+                "irate",
+                "idelta",
+                "resets",
+                "changes",
+                "deriv",
+                "avg_over_time",
+                "min_over_time",
+                "max_over_time",
+                "sum_over_time",
+                "count_over_time",
+                "last_over_time",
+                "present_over_time",
+                "stddev_over_time",
+                "stdvar_over_time",
+            ]),
+            prop::sample::select(vec!["c", "g"]),
+            prop::sample::select(vec!["30s", "1m", "2m"])
+        )
+            .prop_map(|(f, m, r)| format!("{f}({m}[{r}])")),
+    ];
+    leaf.prop_recursive(3, 24, 3, |inner| {
+        prop_oneof![
+            (
+                prop::sample::select(vec![
+                    "sum", "avg", "min", "max", "count", "stddev", "stdvar", "group"
+                ]),
+                prop::sample::select(vec![
+                    "",
+                    " by (job)",
+                    " without (instance)",
+                    " by (instance, job)"
+                ]),
+                inner.clone()
+            )
+                .prop_map(|(op, g, e)| format!("{op}{g} ({e})")),
+            (
+                prop::sample::select(vec!["topk", "bottomk"]),
+                1..3u8,
+                inner.clone()
+            )
+                .prop_map(|(op, k, e)| format!("{op}({k}, {e})")),
+            (
+                prop::sample::select(vec![
+                    "+", "-", "*", "/", "%", "^", ">", "<=", "== bool", "!= bool", "atan2"
+                ]),
+                inner.clone(),
+                inner.clone()
+            )
+                .prop_map(|(op, a, b)| format!("({a}) {op} on(job, instance) ({b})")),
+            (
+                prop::sample::select(vec!["and", "or", "unless"]),
+                inner.clone(),
+                inner.clone()
+            )
+                .prop_map(|(op, a, b)| format!("({a}) {op} ({b})")),
+            (
+                prop::sample::select(vec!["+", "*", ">", "< bool"]),
+                inner.clone(),
+                -3i32..4
+            )
+                .prop_map(|(op, a, n)| format!("({a}) {op} {n}")),
+            (
+                prop::sample::select(vec![
+                    "abs",
+                    "ceil",
+                    "floor",
+                    "sqrt",
+                    "exp",
+                    "ln",
+                    "sgn",
+                    "timestamp",
+                    "sort",
+                    "sort_desc",
+                    "absent",
+                    "hour"
+                ]),
+                inner.clone()
+            )
+                .prop_map(|(f, e)| format!("{f}({e})")),
+            (
+                prop::sample::select(vec!["max_over_time", "avg_over_time", "rate", "deriv"]),
+                inner.clone(),
+                prop::sample::select(vec!["1m:20s", "90s:30s", "2m:"])
+            )
+                .prop_map(|(f, e, r)| format!("{f}(({e})[{r}])")),
+            inner.clone().prop_map(|e| format!("clamp({e}, -2, 3)")),
+            inner.clone().prop_map(|e| format!("quantile(0.7, {e})")),
+            inner
+                .clone()
+                .prop_map(|e| format!("label_replace({e}, \"x\", \"$1\", \"job\", \"(.)\")")),
+            inner.clone().prop_map(|e| format!("-({e})")),
+            inner.prop_map(|e| format!("scalar(count({e})) * vector(2)")),
+        ]
+    })
+}
+
+fn by_labels(v: QueryValue) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = match v {
+        QueryValue::Vector(v) => v.into_iter().map(|s| (s.labels.to_string(), s.v)).collect(),
+        QueryValue::Scalar { v, .. } => vec![(String::new(), v)],
+        _ => Vec::new(),
+    };
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn range_steps_equal_instant_queries(q in vector_expr()) {
+        let s = store();
+        let e = Engine::default();
+        let (start, end, step) = (200_000i64, 1_100_000i64, 100_000i64);
+        let range = e.range_query(&s, &q, start, end, step);
+        let mut instant_failed = false;
+        let mut t = start;
+        while t <= end {
+            let inst = e.instant_query(&s, &q, t);
+            match (&range, inst) {
+                (Ok(QueryValue::Matrix(m)), Ok(iv)) => {
+                    let mut from_range: Vec<(String, f64)> = m
+                        .iter()
+                        .filter_map(|s| s.points.iter().find(|p| p.t == t).map(|p| (s.labels.to_string(), p.v)))
+                        .collect();
+                    from_range.sort_by(|a, b| a.0.cmp(&b.0));
+                    let iv = by_labels(iv);
+                    prop_assert_eq!(iv.len(), from_range.len(), "{} at {}: {:?} vs {:?}", q, t, iv, from_range);
+                    for (a, b) in iv.iter().zip(&from_range) {
+                        prop_assert_eq!(&a.0, &b.0);
+                        let same = (a.1.is_nan() && b.1.is_nan()) || a.1 == b.1;
+                        prop_assert!(same, "{} at {}: {} vs {}", q, t, a.1, b.1);
+                    }
+                }
+                // An error (e.g. duplicate label sets) may hit only some steps: the range
+                // query must then fail too.
+                (Err(_), inst) => instant_failed |= inst.is_err(),
+                (Ok(_), Err(err)) => prop_assert!(false, "{} fails at {} but not as a range: {}", q, t, err),
+                (Ok(other), Ok(_)) => prop_assert!(false, "{}: range gave {:?}", q, other),
+            }
+            t += step;
+        }
+        if let Err(err) = &range {
+            prop_assert!(instant_failed, "{} fails as a range query ({}) but at no step", q, err);
+        }
+    }
+}

@@ -223,13 +223,11 @@ impl Engine {
     }
 }
 
-/// A step's view of an argument.
+/// A step's view of an argument (string arguments are read from the syntax tree).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum StepArg<'a> {
     Vector(&'a [StepSample]),
     Scalar(f64),
-    #[allow(dead_code)]
-    String(&'a str),
 }
 
 impl StepArg<'_> {
@@ -460,10 +458,7 @@ impl Evaluator<'_> {
             Some(a) => (a - off, a - off),
             None => (self.start - off, self.end - off),
         };
-        let selected = self
-            .q
-            .select(&matchers, lo - self.lookback, hi)
-            .map_err(|e| Error::Storage(e.to_string()))?;
+        let selected = self.q.select(&matchers, lo - self.lookback, hi)?;
         let n = self.num_steps();
         let mut out = Vec::with_capacity(selected.len());
         let mut buf = Vec::new();
@@ -514,10 +509,7 @@ impl Evaluator<'_> {
             Some(a) => (a - off, a - off),
             None => (self.start - off, self.end - off),
         };
-        let selected = self
-            .q
-            .select(&matchers, lo - range, hi)
-            .map_err(|e| Error::Storage(e.to_string()))?;
+        let selected = self.q.select(&matchers, lo - range, hi)?;
         let mut series = Vec::with_capacity(selected.len());
         for s in selected {
             self.check_cancel()?;
@@ -656,8 +648,8 @@ impl Evaluator<'_> {
                 .map(|(a, b)| match a {
                     Value::Vector(_) => StepArg::Vector(b),
                     Value::Scalar(v) => StepArg::Scalar(v.get(step).copied().unwrap_or(f64::NAN)),
-                    Value::String(s) => StepArg::String(s),
-                    Value::Range(_) => StepArg::Vector(&[]),
+                    // String arguments are read from the syntax tree, never per step.
+                    Value::String(_) | Value::Range(_) => StepArg::Vector(&[]),
                 })
                 .collect();
             out.clear();

@@ -275,126 +275,9 @@ impl Evaluator<'_> {
                 })?;
                 Ok(Value::Vector(series))
             }
-            "label_replace" => {
-                let dst = string_arg(&args, 1)?;
-                let repl = string_arg(&args, 2)?;
-                let src = string_arg(&args, 3)?;
-                let re_src = string_arg(&args, 4)?;
-                let re = Regex::new(&format!("^(?:{re_src})$")).map_err(|_| {
-                    Error::exec(format!(
-                        "invalid regular expression in label_replace(): {re_src}"
-                    ))
-                })?;
-                if !valid_label_name(&dst) {
-                    return Err(Error::exec(format!(
-                        "invalid destination label name in label_replace(): {dst}"
-                    )));
-                }
-                let arg = self.eval(args[0])?;
-                let mut cache: LabelMap<Labels> = LabelMap::default();
-                let series = self.range_eval(&[arg], |a, _ts, out| {
-                    for s in a[0].vector() {
-                        let labels = match cache.get(&s.labels) {
-                            Some(l) => l.clone(),
-                            None => {
-                                let v = s.labels.get_or_empty(&src);
-                                let l = match re.captures(v) {
-                                    Some(caps) => {
-                                        let mut res = String::new();
-                                        caps.expand(&repl, &mut res);
-                                        s.labels.with(&dst, &res)
-                                    }
-                                    None => s.labels.clone(),
-                                };
-                                cache.insert(s.labels.clone(), l.clone());
-                                l
-                            }
-                        };
-                        out.push(StepSample { labels, v: s.v });
-                    }
-                    Ok(())
-                })?;
-                Ok(Value::Vector(series))
-            }
-            "label_join" => {
-                let dst = string_arg(&args, 1)?;
-                let sep = string_arg(&args, 2)?;
-                let mut srcs = Vec::new();
-                for i in 3..args.len() {
-                    let s = string_arg(&args, i)?;
-                    if !valid_label_name(&s) {
-                        return Err(Error::exec(format!(
-                            "invalid source label name in label_join(): {s}"
-                        )));
-                    }
-                    srcs.push(s);
-                }
-                if !valid_label_name(&dst) {
-                    return Err(Error::exec(format!(
-                        "invalid destination label name in label_join(): {dst}"
-                    )));
-                }
-                let arg = self.eval(args[0])?;
-                let mut cache: LabelMap<Labels> = LabelMap::default();
-                let series = self.range_eval(&[arg], |a, _ts, out| {
-                    for s in a[0].vector() {
-                        let labels = match cache.get(&s.labels) {
-                            Some(l) => l.clone(),
-                            None => {
-                                let vals: Vec<&str> =
-                                    srcs.iter().map(|n| s.labels.get_or_empty(n)).collect();
-                                let l = s.labels.with(&dst, &vals.join(&sep));
-                                cache.insert(s.labels.clone(), l.clone());
-                                l
-                            }
-                        };
-                        out.push(StepSample { labels, v: s.v });
-                    }
-                    Ok(())
-                })?;
-                Ok(Value::Vector(series))
-            }
-            "histogram_quantile" => {
-                let q = self.eval(args[0])?;
-                let v = self.eval(args[1])?;
-                // Group key: all labels but `le` (the name included); output drops both.
-                let mut cache: LabelMap<Option<(Labels, Labels, f64)>> = LabelMap::default();
-                let series = self.range_eval(&[q, v], |a, _ts, out| {
-                    let q = a[0].scalar();
-                    let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
-                    let mut index: LabelMap<usize> = LabelMap::default();
-                    for s in a[1].vector() {
-                        let entry = cache.entry(s.labels.clone()).or_insert_with(|| {
-                            let le = s.labels.get("le")?;
-                            let upper = parse_go_float(le)?;
-                            let key = s.labels.filter(|n| n != "le");
-                            let out = key.without_name();
-                            Some((key, out, upper))
-                        });
-                        let Some((key, outl, upper)) = entry else {
-                            continue;
-                        };
-                        let gi = *index.entry(key.clone()).or_insert_with(|| {
-                            groups.push((outl.clone(), Vec::new()));
-                            groups.len() - 1
-                        });
-                        groups[gi].1.push(Bucket {
-                            upper: *upper,
-                            count: s.v,
-                        });
-                    }
-                    for (labels, mut buckets) in groups {
-                        if !buckets.is_empty() {
-                            out.push(StepSample {
-                                labels,
-                                v: bucket_quantile(q, &mut buckets),
-                            });
-                        }
-                    }
-                    Ok(())
-                })?;
-                Ok(Value::Vector(series))
-            }
+            "label_replace" => self.eval_label_replace(&args),
+            "label_join" => self.eval_label_join(&args),
+            "histogram_quantile" => self.eval_histogram_quantile(&args),
             "sort" | "sort_desc" => {
                 let v = self.eval(args[0])?;
                 let desc = name == "sort_desc";
@@ -502,6 +385,132 @@ impl Evaluator<'_> {
                 self.map_vector(v, f)
             }
         }
+    }
+
+    /// `label_replace()`.
+    fn eval_label_replace(&mut self, args: &[&Expr]) -> Result<Value> {
+        let dst = string_arg(args, 1)?;
+        let repl = string_arg(args, 2)?;
+        let src = string_arg(args, 3)?;
+        let re_src = string_arg(args, 4)?;
+        let re = Regex::new(&format!("^(?:{re_src})$")).map_err(|_| {
+            Error::exec(format!(
+                "invalid regular expression in label_replace(): {re_src}"
+            ))
+        })?;
+        if !valid_label_name(&dst) {
+            return Err(Error::exec(format!(
+                "invalid destination label name in label_replace(): {dst}"
+            )));
+        }
+        let arg = self.eval(args[0])?;
+        let mut cache: LabelMap<Labels> = LabelMap::default();
+        let series = self.range_eval(&[arg], |a, _ts, out| {
+            for s in a[0].vector() {
+                let labels = match cache.get(&s.labels) {
+                    Some(l) => l.clone(),
+                    None => {
+                        let v = s.labels.get_or_empty(&src);
+                        let l = match re.captures(v) {
+                            Some(caps) => {
+                                let mut res = String::new();
+                                caps.expand(&repl, &mut res);
+                                s.labels.with(&dst, &res)
+                            }
+                            None => s.labels.clone(),
+                        };
+                        cache.insert(s.labels.clone(), l.clone());
+                        l
+                    }
+                };
+                out.push(StepSample { labels, v: s.v });
+            }
+            Ok(())
+        })?;
+        Ok(Value::Vector(series))
+    }
+
+    /// `label_join()`.
+    fn eval_label_join(&mut self, args: &[&Expr]) -> Result<Value> {
+        let dst = string_arg(args, 1)?;
+        let sep = string_arg(args, 2)?;
+        let mut srcs = Vec::new();
+        for i in 3..args.len() {
+            let s = string_arg(args, i)?;
+            if !valid_label_name(&s) {
+                return Err(Error::exec(format!(
+                    "invalid source label name in label_join(): {s}"
+                )));
+            }
+            srcs.push(s);
+        }
+        if !valid_label_name(&dst) {
+            return Err(Error::exec(format!(
+                "invalid destination label name in label_join(): {dst}"
+            )));
+        }
+        let arg = self.eval(args[0])?;
+        let mut cache: LabelMap<Labels> = LabelMap::default();
+        let series = self.range_eval(&[arg], |a, _ts, out| {
+            for s in a[0].vector() {
+                let labels = match cache.get(&s.labels) {
+                    Some(l) => l.clone(),
+                    None => {
+                        let vals: Vec<&str> =
+                            srcs.iter().map(|n| s.labels.get_or_empty(n)).collect();
+                        let l = s.labels.with(&dst, &vals.join(&sep));
+                        cache.insert(s.labels.clone(), l.clone());
+                        l
+                    }
+                };
+                out.push(StepSample { labels, v: s.v });
+            }
+            Ok(())
+        })?;
+        Ok(Value::Vector(series))
+    }
+
+    /// `histogram_quantile()`.
+    fn eval_histogram_quantile(&mut self, args: &[&Expr]) -> Result<Value> {
+        let q = self.eval(args[0])?;
+        let v = self.eval(args[1])?;
+        // Group key: all labels but `le` (the name included); output drops both.
+        let mut cache: LabelMap<Option<(Labels, Labels, f64)>> = LabelMap::default();
+        let series = self.range_eval(&[q, v], |a, _ts, out| {
+            let q = a[0].scalar();
+            let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
+            let mut index: LabelMap<usize> = LabelMap::default();
+            for s in a[1].vector() {
+                let entry = cache.entry(s.labels.clone()).or_insert_with(|| {
+                    let le = s.labels.get("le")?;
+                    let upper = parse_go_float(le)?;
+                    let key = s.labels.filter(|n| n != "le");
+                    let out = key.without_name();
+                    Some((key, out, upper))
+                });
+                let Some((key, outl, upper)) = entry else {
+                    continue;
+                };
+                let gi = *index.entry(key.clone()).or_insert_with(|| {
+                    groups.push((outl.clone(), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[gi].1.push(Bucket {
+                    upper: *upper,
+                    count: s.v,
+                });
+            }
+            for (labels, mut buckets) in groups {
+                if !buckets.is_empty() {
+                    out.push(StepSample {
+                        labels,
+                        v: bucket_quantile(q, &mut buckets),
+                    });
+                }
+            }
+            Ok(())
+        })?;
+        Ok(Value::Vector(series))
     }
 
     /// Applies `f` to every value and drops the metric name (Prometheus's `simpleFunc`).

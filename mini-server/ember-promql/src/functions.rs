@@ -213,54 +213,8 @@ impl Evaluator<'_> {
                     points,
                 }]))
             }
-            "scalar" => {
-                let v = self.eval(args[0])?;
-                let Value::Vector(series) = v else {
-                    return Err(Error::BadData("scalar() expects an instant vector".into()));
-                };
-                let n = self.num_steps();
-                let mut count = vec![0u32; n];
-                let mut val = vec![f64::NAN; n];
-                for s in &series {
-                    for p in &s.points {
-                        let i = ((p.t - self.start) / self.interval) as usize;
-                        if i < n {
-                            count[i] += 1;
-                            val[i] = p.v;
-                        }
-                    }
-                }
-                Ok(Value::Scalar(
-                    count
-                        .iter()
-                        .zip(val)
-                        .map(|(c, v)| if *c == 1 { v } else { f64::NAN })
-                        .collect(),
-                ))
-            }
-            "timestamp" => {
-                let (arg, from_selector) = match args[0] {
-                    Expr::VectorSelector(vs) => {
-                        (Value::Vector(self.eval_vector_selector(vs, true)?), true)
-                    }
-                    e => (self.eval(e)?, false),
-                };
-                let mut cache = LabelMap::default();
-                let series = self.range_eval(&[arg], |a, ts, out| {
-                    for s in a[0].vector() {
-                        out.push(StepSample {
-                            labels: drop_name_cached(&mut cache, &s.labels),
-                            v: if from_selector {
-                                s.v
-                            } else {
-                                ts as f64 / 1000.0
-                            },
-                        });
-                    }
-                    Ok(())
-                })?;
-                Ok(Value::Vector(series))
-            }
+            "scalar" => self.eval_scalar(&args),
+            "timestamp" => self.eval_timestamp(&args),
             "absent" => {
                 let arg = self.eval(args[0])?;
                 let labels = absent_labels(args[0]);
@@ -323,58 +277,8 @@ impl Evaluator<'_> {
                 let v = self.eval(args[0])?;
                 self.map_vector(v, |x| date_fn(name, go_int64(x)))
             }
-            "round" => {
-                let v = self.eval(args[0])?;
-                let to = match args.get(1) {
-                    Some(e) => Some(self.eval(e)?),
-                    None => None,
-                };
-                let mut cache = LabelMap::default();
-                let mut all = vec![v];
-                all.extend(to);
-                let series = self.range_eval(&all, |a, _ts, out| {
-                    let to_nearest = if a.len() > 1 { a[1].scalar() } else { 1.0 };
-                    let inv = 1.0 / to_nearest;
-                    for s in a[0].vector() {
-                        out.push(StepSample {
-                            labels: drop_name_cached(&mut cache, &s.labels),
-                            v: (s.v * inv + 0.5).floor() / inv,
-                        });
-                    }
-                    Ok(())
-                })?;
-                Ok(Value::Vector(series))
-            }
-            "clamp" | "clamp_min" | "clamp_max" => {
-                let mut all = Vec::with_capacity(args.len());
-                for a in &args {
-                    all.push(self.eval(a)?);
-                }
-                let mut cache = LabelMap::default();
-                let series = self.range_eval(&all, |a, _ts, out| {
-                    let (lo, hi) = match name {
-                        "clamp" => (a[1].scalar(), a[2].scalar()),
-                        "clamp_min" => (a[1].scalar(), f64::NAN),
-                        _ => (f64::NAN, a[1].scalar()),
-                    };
-                    if name == "clamp" && hi < lo {
-                        return Ok(());
-                    }
-                    for s in a[0].vector() {
-                        let v = match name {
-                            "clamp" => go_max(lo, go_min(hi, s.v)),
-                            "clamp_min" => go_max(lo, s.v),
-                            _ => go_min(hi, s.v),
-                        };
-                        out.push(StepSample {
-                            labels: drop_name_cached(&mut cache, &s.labels),
-                            v,
-                        });
-                    }
-                    Ok(())
-                })?;
-                Ok(Value::Vector(series))
-            }
+            "round" => self.eval_round(&args),
+            "clamp" | "clamp_min" | "clamp_max" => self.eval_clamp(name, &args),
             _ => {
                 let Some(f) = simple_fn(name) else {
                     return Err(Error::BadData(format!(
@@ -385,6 +289,112 @@ impl Evaluator<'_> {
                 self.map_vector(v, f)
             }
         }
+    }
+
+    /// `scalar()`: the value of a one-element vector, else NaN.
+    fn eval_scalar(&mut self, args: &[&Expr]) -> Result<Value> {
+        let v = self.eval(args[0])?;
+        let Value::Vector(series) = v else {
+            return Err(Error::BadData("scalar() expects an instant vector".into()));
+        };
+        let n = self.num_steps();
+        let mut count = vec![0u32; n];
+        let mut val = vec![f64::NAN; n];
+        for s in &series {
+            for p in &s.points {
+                let i = ((p.t - self.start) / self.interval) as usize;
+                if i < n {
+                    count[i] += 1;
+                    val[i] = p.v;
+                }
+            }
+        }
+        Ok(Value::Scalar(
+            count
+                .iter()
+                .zip(val)
+                .map(|(c, v)| if *c == 1 { v } else { f64::NAN })
+                .collect(),
+        ))
+    }
+
+    /// `timestamp()`: sample times for a selector, else the evaluation time.
+    fn eval_timestamp(&mut self, args: &[&Expr]) -> Result<Value> {
+        let (arg, from_selector) = match args[0] {
+            Expr::VectorSelector(vs) => (Value::Vector(self.eval_vector_selector(vs, true)?), true),
+            e => (self.eval(e)?, false),
+        };
+        let mut cache = LabelMap::default();
+        let series = self.range_eval(&[arg], |a, ts, out| {
+            for s in a[0].vector() {
+                out.push(StepSample {
+                    labels: drop_name_cached(&mut cache, &s.labels),
+                    v: if from_selector {
+                        s.v
+                    } else {
+                        ts as f64 / 1000.0
+                    },
+                });
+            }
+            Ok(())
+        })?;
+        Ok(Value::Vector(series))
+    }
+
+    /// `round(v, to_nearest=1)`.
+    fn eval_round(&mut self, args: &[&Expr]) -> Result<Value> {
+        let v = self.eval(args[0])?;
+        let to = match args.get(1) {
+            Some(e) => Some(self.eval(e)?),
+            None => None,
+        };
+        let mut cache = LabelMap::default();
+        let mut all = vec![v];
+        all.extend(to);
+        let series = self.range_eval(&all, |a, _ts, out| {
+            let to_nearest = if a.len() > 1 { a[1].scalar() } else { 1.0 };
+            let inv = 1.0 / to_nearest;
+            for s in a[0].vector() {
+                out.push(StepSample {
+                    labels: drop_name_cached(&mut cache, &s.labels),
+                    v: (s.v * inv + 0.5).floor() / inv,
+                });
+            }
+            Ok(())
+        })?;
+        Ok(Value::Vector(series))
+    }
+
+    /// `clamp`, `clamp_min`, `clamp_max` (Go's NaN-propagating min/max).
+    fn eval_clamp(&mut self, name: &str, args: &[&Expr]) -> Result<Value> {
+        let mut all = Vec::with_capacity(args.len());
+        for a in args {
+            all.push(self.eval(a)?);
+        }
+        let mut cache = LabelMap::default();
+        let series = self.range_eval(&all, |a, _ts, out| {
+            let (lo, hi) = match name {
+                "clamp" => (a[1].scalar(), a[2].scalar()),
+                "clamp_min" => (a[1].scalar(), f64::NAN),
+                _ => (f64::NAN, a[1].scalar()),
+            };
+            if name == "clamp" && hi < lo {
+                return Ok(());
+            }
+            for s in a[0].vector() {
+                let v = match name {
+                    "clamp" => go_max(lo, go_min(hi, s.v)),
+                    "clamp_min" => go_max(lo, s.v),
+                    _ => go_min(hi, s.v),
+                };
+                out.push(StepSample {
+                    labels: drop_name_cached(&mut cache, &s.labels),
+                    v,
+                });
+            }
+            Ok(())
+        })?;
+        Ok(Value::Vector(series))
     }
 
     /// `label_replace()`.

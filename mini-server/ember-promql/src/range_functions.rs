@@ -160,6 +160,138 @@ fn variance_over_time(p: &[Point]) -> f64 {
     aux / count
 }
 
+/// A function over range vectors, resolved once per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Changes,
+    Resets,
+    Deriv,
+    PredictLinear,
+    HoltWinters,
+    Avg,
+    Sum,
+    Count,
+    Last,
+    Present,
+    Max,
+    Min,
+    Stddev,
+    Stdvar,
+    Quantile,
+}
+
+impl RangeFn {
+    fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "holt_winters" => RangeFn::HoltWinters,
+            "avg_over_time" => RangeFn::Avg,
+            "sum_over_time" => RangeFn::Sum,
+            "count_over_time" => RangeFn::Count,
+            "last_over_time" => RangeFn::Last,
+            "present_over_time" | "absent_over_time" => RangeFn::Present,
+            "max_over_time" => RangeFn::Max,
+            "min_over_time" => RangeFn::Min,
+            "stddev_over_time" => RangeFn::Stddev,
+            "stdvar_over_time" => RangeFn::Stdvar,
+            "quantile_over_time" => RangeFn::Quantile,
+            other => {
+                return Err(Error::BadData(format!(
+                    "function {other}() does not take a range vector"
+                )));
+            }
+        })
+    }
+}
+
+/// The value of `f` over one non-empty window `w` of `[start, end]`; `a0`, `a1` are the
+/// scalar arguments at this step.
+#[allow(clippy::too_many_arguments)]
+fn window_value(
+    f: RangeFn,
+    w: &[Point],
+    start: i64,
+    end: i64,
+    range: i64,
+    ts: i64,
+    a0: f64,
+    a1: f64,
+    qbuf: &mut Vec<f64>,
+) -> Result<Option<f64>> {
+    Ok(match f {
+        RangeFn::Rate => extrapolated_rate(w, start, end, range, true, true),
+        RangeFn::Increase => extrapolated_rate(w, start, end, range, true, false),
+        RangeFn::Delta => extrapolated_rate(w, start, end, range, false, false),
+        RangeFn::Irate => instant_value(w, true),
+        RangeFn::Idelta => instant_value(w, false),
+        RangeFn::Changes => {
+            let mut c = 0.0;
+            for pair in w.windows(2) {
+                let (a, b) = (pair[0].v, pair[1].v);
+                if b != a && !(a.is_nan() && b.is_nan()) {
+                    c += 1.0;
+                }
+            }
+            Some(c)
+        }
+        RangeFn::Resets => Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
+        RangeFn::Deriv => (w.len() >= 2).then(|| linear_regression(w, w[0].t).0),
+        RangeFn::PredictLinear => (w.len() >= 2).then(|| {
+            let (slope, intercept) = linear_regression(w, ts);
+            slope * a0 + intercept
+        }),
+        RangeFn::HoltWinters => {
+            let (sf, tf) = (a0, a1);
+            if sf <= 0.0 || sf >= 1.0 {
+                return Err(Error::exec(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                )));
+            }
+            if tf <= 0.0 || tf >= 1.0 {
+                return Err(Error::exec(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                )));
+            }
+            holt_winters(w, sf, tf)
+        }
+        RangeFn::Avg => Some(avg_over_time(w)),
+        RangeFn::Sum => Some(w.iter().map(|p| p.v).sum()),
+        RangeFn::Count => Some(w.len() as f64),
+        RangeFn::Last => Some(w[w.len() - 1].v),
+        RangeFn::Present => Some(1.0),
+        RangeFn::Max => Some(
+            w.iter()
+                .skip(1)
+                .fold(w[0].v, |m, p| if p.v > m || m.is_nan() { p.v } else { m }),
+        ),
+        RangeFn::Min => Some(
+            w.iter()
+                .skip(1)
+                .fold(w[0].v, |m, p| if p.v < m || m.is_nan() { p.v } else { m }),
+        ),
+        RangeFn::Stddev => Some(variance_over_time(w).sqrt()),
+        RangeFn::Stdvar => Some(variance_over_time(w)),
+        RangeFn::Quantile => {
+            qbuf.clear();
+            qbuf.extend(w.iter().map(|p| p.v));
+            Some(quantile(a0, qbuf))
+        }
+    })
+}
+
 impl Evaluator<'_> {
     /// Evaluates a function whose argument `mi` is a range vector: per series, per step.
     pub(crate) fn eval_range_function(
@@ -182,6 +314,7 @@ impl Evaluator<'_> {
                 }
             }
         }
+        let func = RangeFn::parse(name)?;
         let keep_name = name == "last_over_time";
         let n = self.num_steps();
         let mut mat: Vec<Series> = Vec::with_capacity(src.series.len());
@@ -234,70 +367,17 @@ impl Evaluator<'_> {
                         .copied()
                         .unwrap_or(f64::NAN)
                 };
-                let v = match name {
-                    "rate" => extrapolated_rate(w, start, end, src.range, true, true),
-                    "increase" => extrapolated_rate(w, start, end, src.range, true, false),
-                    "delta" => extrapolated_rate(w, start, end, src.range, false, false),
-                    "irate" => instant_value(w, true),
-                    "idelta" => instant_value(w, false),
-                    "changes" => {
-                        let mut c = 0.0;
-                        for pair in w.windows(2) {
-                            let (a, b) = (pair[0].v, pair[1].v);
-                            if b != a && !(a.is_nan() && b.is_nan()) {
-                                c += 1.0;
-                            }
-                        }
-                        Some(c)
-                    }
-                    "resets" => Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
-                    "deriv" => (w.len() >= 2).then(|| linear_regression(w, w[0].t).0),
-                    "predict_linear" => (w.len() >= 2).then(|| {
-                        let (slope, intercept) = linear_regression(w, ts);
-                        slope * arg(0) + intercept
-                    }),
-                    "holt_winters" => {
-                        let (sf, tf) = (arg(0), arg(1));
-                        if sf <= 0.0 || sf >= 1.0 {
-                            return Err(Error::exec(format!(
-                                "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
-                            )));
-                        }
-                        if tf <= 0.0 || tf >= 1.0 {
-                            return Err(Error::exec(format!(
-                                "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
-                            )));
-                        }
-                        holt_winters(w, sf, tf)
-                    }
-                    "avg_over_time" => Some(avg_over_time(w)),
-                    "sum_over_time" => Some(w.iter().map(|p| p.v).sum()),
-                    "count_over_time" => Some(w.len() as f64),
-                    "last_over_time" => Some(w[w.len() - 1].v),
-                    "present_over_time" | "absent_over_time" => Some(1.0),
-                    "max_over_time" => Some(
-                        w.iter()
-                            .skip(1)
-                            .fold(w[0].v, |m, p| if p.v > m || m.is_nan() { p.v } else { m }),
-                    ),
-                    "min_over_time" => Some(
-                        w.iter()
-                            .skip(1)
-                            .fold(w[0].v, |m, p| if p.v < m || m.is_nan() { p.v } else { m }),
-                    ),
-                    "stddev_over_time" => Some(variance_over_time(w).sqrt()),
-                    "stdvar_over_time" => Some(variance_over_time(w)),
-                    "quantile_over_time" => {
-                        qbuf.clear();
-                        qbuf.extend(w.iter().map(|p| p.v));
-                        Some(quantile(arg(0), &mut qbuf))
-                    }
-                    other => {
-                        return Err(Error::BadData(format!(
-                            "function {other}() does not take a range vector"
-                        )));
-                    }
-                };
+                let v = window_value(
+                    func,
+                    w,
+                    start,
+                    end,
+                    src.range,
+                    ts,
+                    arg(0),
+                    arg(1),
+                    &mut qbuf,
+                )?;
                 if let Some(v) = v {
                     out.push(Point { t: ts, v });
                 }

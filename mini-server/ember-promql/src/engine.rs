@@ -115,11 +115,6 @@ impl Engine {
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
             ));
         }
-        if end < start {
-            return Err(Error::BadData(
-                "end timestamp must not be before start time".into(),
-            ));
-        }
         self.exec(q, query, start, end, step, None)
     }
 
@@ -149,6 +144,16 @@ impl Engine {
         cancel: Option<&CancelToken>,
     ) -> Result<QueryValue> {
         let instant = step == 0 && start == end;
+        if !instant && step <= 0 {
+            return Err(Error::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end < start {
+            return Err(Error::BadData(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
         if !instant {
             let vt = expr.value_type();
             if vt != ValueType::Vector && vt != ValueType::Scalar {

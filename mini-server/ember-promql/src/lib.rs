@@ -31,6 +31,7 @@
 //! | `aggregate` | aggregation operators |
 //! | `binary` | binary operators and vector matching |
 //! | `quantile` | `quantile` and `histogram_quantile` maths |
+//! | `labels`, `storage` | [`Labels`], matchers, the [`Queryable`] trait, [`MemStorage`], staleness markers |
 //! | `format`, `json` | floats, timestamps and result bodies as Prometheus's HTTP API writes them |
 
 mod aggregate;

@@ -122,3 +122,13 @@ fn matching_errors_read_as_prometheus_writes_them() {
     );
     assert_eq!(err.error_type(), "execution");
 }
+
+#[test]
+fn zero_steps_and_reversed_ranges_are_refused() {
+    let s = store();
+    let e = Engine::default();
+    for (start, end, step) in [(0, 60_000, 0), (0, 60_000, -1), (60_000, 0, 15_000)] {
+        let err = e.exec(&s, "m", start, end, step, None).unwrap_err();
+        assert_eq!(err.error_type(), "bad_data", "{start} {end} {step}");
+    }
+}

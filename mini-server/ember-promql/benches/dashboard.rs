@@ -4,7 +4,8 @@
 //! `../shared/bench/gen_dataset.py HOSTS HOURS STEP` (default `50 24 15`, override with
 //! `EMBER_BENCH_DATASET="10 6 15"`), loads it into a `MemStorage` and times each query
 //! as a range query over the whole data at a 60 s step (min and median of
-//! `EMBER_BENCH_RUNS`, default 5). Needs `python3`.
+//! `EMBER_BENCH_RUNS`, default 5; `EMBER_BENCH_QUERY=topk` runs only matching rows).
+//! Needs `python3`.
 
 use std::path::Path;
 use std::process::Command;
@@ -113,7 +114,11 @@ fn main() {
     let step = 60_000;
     println!("| query | series out | min ms | median ms (of {runs}) |");
     println!("|---|---|---|---|");
+    let only = std::env::var("EMBER_BENCH_QUERY").ok();
     for (name, q) in QUERIES {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
         let mut times = Vec::with_capacity(runs);
         let mut series = 0;
         for _ in 0..runs {

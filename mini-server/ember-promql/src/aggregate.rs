@@ -268,15 +268,15 @@ impl Evaluator<'_> {
                     continue;
                 }
                 *c += 1;
-                let smp = StepSample {
-                    labels: s.labels.clone(),
+                let smp = SampleRef {
+                    labels: &s.labels,
                     v: pt.v,
                 };
                 let g = gid_of[j];
                 match &mut groups[g] {
-                    Some(grp) => group_add(op, grp, &smp, k),
+                    Some(grp) => group_add(op, grp, smp, k),
                     slot => {
-                        *slot = Some(group_init(op, glabels[g].clone(), &smp));
+                        *slot = Some(group_init(op, glabels[g].clone(), smp));
                         touched.push(g);
                     }
                 }
@@ -325,8 +325,31 @@ fn topk_k(param: f64) -> Result<Option<usize>> {
     Ok((k >= 1).then_some(k as usize))
 }
 
+/// A sample seen by an aggregation, its labels borrowed until a heap keeps it.
+#[derive(Clone, Copy)]
+struct SampleRef<'a> {
+    labels: &'a Labels,
+    v: f64,
+}
+
+impl<'a> SampleRef<'a> {
+    fn of(s: &'a StepSample) -> Self {
+        SampleRef {
+            labels: &s.labels,
+            v: s.v,
+        }
+    }
+
+    fn owned(self) -> StepSample {
+        StepSample {
+            labels: self.labels.clone(),
+            v: self.v,
+        }
+    }
+}
+
 /// A new group from its first sample.
-fn group_init(op: AggOp, labels: Labels, s: &StepSample) -> Group {
+fn group_init(op: AggOp, labels: Labels, s: SampleRef<'_>) -> Group {
     let mut g = Group {
         labels,
         value: s.v,
@@ -336,7 +359,7 @@ fn group_init(op: AggOp, labels: Labels, s: &StepSample) -> Group {
     };
     match op {
         AggOp::Stddev | AggOp::Stdvar => g.value = 0.0,
-        AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => g.heap.push(s.clone()),
+        AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => g.heap.push(s.owned()),
         AggOp::Group => g.value = 1.0,
         _ => {}
     }
@@ -344,7 +367,7 @@ fn group_init(op: AggOp, labels: Labels, s: &StepSample) -> Group {
 }
 
 /// Adds a further sample to a group (the body of Prometheus's `aggregation` loop).
-fn group_add(op: AggOp, g: &mut Group, s: &StepSample, k: usize) {
+fn group_add(op: AggOp, g: &mut Group, s: SampleRef<'_>, k: usize) {
     match op {
         AggOp::Sum => g.value += s.v,
         AggOp::Avg => {
@@ -394,15 +417,15 @@ fn group_add(op: AggOp, g: &mut Group, s: &StepSample, k: usize) {
             if g.heap.len() < k || better || top.is_nan() {
                 if g.heap.len() == k {
                     if k == 1 {
-                        g.heap[0] = s.clone();
+                        g.heap[0] = s.owned();
                         return;
                     }
                     heap_pop(&mut g.heap, less);
                 }
-                heap_push(&mut g.heap, s.clone(), less);
+                heap_push(&mut g.heap, s.owned(), less);
             }
         }
-        AggOp::Quantile => g.heap.push(s.clone()),
+        AggOp::Quantile => g.heap.push(s.owned()),
     }
 }
 
@@ -476,10 +499,10 @@ fn aggregate_step(
             }
         };
         match index.get(&key) {
-            Some(i) => group_add(op, &mut groups[*i], s, k),
+            Some(i) => group_add(op, &mut groups[*i], SampleRef::of(s), k),
             None => {
                 index.insert(key, groups.len());
-                groups.push(group_init(op, glabels, s));
+                groups.push(group_init(op, glabels, SampleRef::of(s)));
             }
         }
     }

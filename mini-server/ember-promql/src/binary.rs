@@ -8,7 +8,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
-use crate::labels::{Label, LabelMap, LabelSet, Labels, METRIC_NAME, PassThroughHasher};
+use crate::labels::{Label, LabelMap, Labels, METRIC_NAME, PassThroughHasher};
 use crate::value::{StepSample, Value};
 
 /// A binary operator.
@@ -203,7 +203,8 @@ struct Caches {
     sig_set: U64Set,
     right: U64Map<usize>,
     matched_one: U64Set,
-    matched_many: U64Map<LabelSet>,
+    /// (match signature, result labels) pairs already produced this step.
+    matched_many: HashSet<(u64, Labels), BuildHasherDefault<PassThroughHasher>>,
 }
 
 impl Caches {
@@ -449,7 +450,7 @@ fn vector_binop(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                     ));
                 }
-            } else if !matched_many.entry(sig).or_default().insert(metric.clone()) {
+            } else if !matched_many.insert((sig, metric.clone())) {
                 return Err(Error::exec(
                     "multiple matches for labels: grouping labels must ensure unique matches",
                 ));

@@ -84,7 +84,8 @@ impl Hasher for PassThroughHasher {
         }
     }
     fn write_u64(&mut self, v: u64) {
-        self.0 = v;
+        // One u64 passes through unchanged; several are mixed.
+        self.0 = self.0.rotate_left(23) ^ v;
     }
 }
 

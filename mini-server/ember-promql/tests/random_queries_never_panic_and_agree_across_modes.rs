@@ -84,12 +84,6 @@ fn vector_expr() -> impl Strategy<Value = String> {
             )
                 .prop_map(|(op, g, e)| format!("{op}{g} ({e})")),
             (
-                prop::sample::select(vec!["topk", "bottomk"]),
-                1..3u8,
-                inner.clone()
-            )
-                .prop_map(|(op, k, e)| format!("{op}({k}, {e})")),
-            (
                 prop::sample::select(vec![
                     "+", "-", "*", "/", "%", "^", ">", "<=", "== bool", "!= bool", "atan2"
                 ]),
@@ -144,6 +138,17 @@ fn vector_expr() -> impl Strategy<Value = String> {
     })
 }
 
+/// Queries, with `topk`/`bottomk` only at the top: which of several equal values they
+/// keep depends on the order of their input, which a range query does not define (in
+/// Prometheus neither), so for them only the kept values are compared.
+fn query() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => vector_expr(),
+        1 => (prop::sample::select(vec!["topk", "bottomk"]), 1..3u8, vector_expr())
+            .prop_map(|(op, k, e)| format!("{op}({k}, {e})")),
+    ]
+}
+
 fn by_labels(v: QueryValue) -> Vec<(String, f64)> {
     let mut out: Vec<(String, f64)> = match v {
         QueryValue::Vector(v) => v.into_iter().map(|s| (s.labels.to_string(), s.v)).collect(),
@@ -158,7 +163,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn range_steps_equal_instant_queries(q in vector_expr()) {
+    fn range_steps_equal_instant_queries(q in query()) {
+        let values_only = q.starts_with("topk") || q.starts_with("bottomk");
         let s = store();
         let e = Engine::default();
         let (start, end, step) = (200_000i64, 1_100_000i64, 100_000i64);
@@ -174,11 +180,22 @@ proptest! {
                         .filter_map(|s| s.points.iter().find(|p| p.t == t).map(|p| (s.labels.to_string(), p.v)))
                         .collect();
                     from_range.sort_by(|a, b| a.0.cmp(&b.0));
-                    let iv = by_labels(iv);
+                    let mut iv = by_labels(iv);
+                    if values_only {
+                        for v in [&mut iv, &mut from_range] {
+                            for x in v.iter_mut() {
+                                x.0.clear();
+                            }
+                            v.sort_by(|a, b| a.1.total_cmp(&b.1));
+                        }
+                    }
                     prop_assert_eq!(iv.len(), from_range.len(), "{} at {}: {:?} vs {:?}", q, t, iv, from_range);
                     for (a, b) in iv.iter().zip(&from_range) {
                         prop_assert_eq!(&a.0, &b.0);
-                        let same = (a.1.is_nan() && b.1.is_nan()) || a.1 == b.1;
+                        // Summation order may differ between the modes (as in Prometheus).
+                        let same = (a.1.is_nan() && b.1.is_nan())
+                            || a.1 == b.1
+                            || (a.1 - b.1).abs() <= 1e-9 * a.1.abs().max(b.1.abs());
                         prop_assert!(same, "{} at {}: {} vs {}", q, t, a.1, b.1);
                     }
                 }

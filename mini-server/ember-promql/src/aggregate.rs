@@ -68,10 +68,79 @@ impl Grouping {
 
 struct Group {
     labels: Labels,
+    acc: Acc,
+    heap: Vec<StepSample>,
+}
+
+/// The running state of the simple aggregations (all but topk, bottomk, quantile).
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
     value: f64,
     mean: f64,
     count: usize,
-    heap: Vec<StepSample>,
+}
+
+/// The state after a group's first sample.
+fn acc_init(op: AggOp, v: f64) -> Acc {
+    let value = match op {
+        AggOp::Stddev | AggOp::Stdvar => 0.0,
+        AggOp::Group => 1.0,
+        _ => v,
+    };
+    Acc {
+        value,
+        mean: v,
+        count: 1,
+    }
+}
+
+/// Adds a further sample (the body of Prometheus's `aggregation` loop).
+fn acc_add(op: AggOp, g: &mut Acc, v: f64) {
+    match op {
+        AggOp::Sum => g.value += v,
+        AggOp::Avg => {
+            g.count += 1;
+            if g.mean.is_infinite() {
+                if v.is_infinite() && (g.mean > 0.0) == (v > 0.0) {
+                    return;
+                }
+                if !v.is_infinite() && !v.is_nan() {
+                    return;
+                }
+            }
+            let c = g.count as f64;
+            g.mean += v / c - g.mean / c;
+        }
+        AggOp::Max => {
+            if g.value < v || g.value.is_nan() {
+                g.value = v;
+            }
+        }
+        AggOp::Min => {
+            if g.value > v || g.value.is_nan() {
+                g.value = v;
+            }
+        }
+        AggOp::Count | AggOp::CountValues => g.count += 1,
+        AggOp::Stddev | AggOp::Stdvar => {
+            g.count += 1;
+            let delta = v - g.mean;
+            g.mean += delta / g.count as f64;
+            g.value += delta * (v - g.mean);
+        }
+        AggOp::Group | AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => {}
+    }
+}
+
+/// The result of a simple aggregation.
+fn acc_value(op: AggOp, g: &Acc) -> f64 {
+    match op {
+        AggOp::Avg => g.mean,
+        AggOp::Count | AggOp::CountValues => g.count as f64,
+        AggOp::Stdvar => g.value / g.count as f64,
+        AggOp::Stddev => (g.value / g.count as f64).sqrt(),
+        _ => g.value,
+    }
 }
 
 /// A min-heap (by `less`) with the moves of Go's `container/heap`, so the same elements
@@ -350,57 +419,20 @@ impl<'a> SampleRef<'a> {
 
 /// A new group from its first sample.
 fn group_init(op: AggOp, labels: Labels, s: SampleRef<'_>) -> Group {
-    let mut g = Group {
-        labels,
-        value: s.v,
-        mean: s.v,
-        count: 1,
-        heap: Vec::new(),
+    let heap = match op {
+        AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => vec![s.owned()],
+        _ => Vec::new(),
     };
-    match op {
-        AggOp::Stddev | AggOp::Stdvar => g.value = 0.0,
-        AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => g.heap.push(s.owned()),
-        AggOp::Group => g.value = 1.0,
-        _ => {}
+    Group {
+        labels,
+        acc: acc_init(op, s.v),
+        heap,
     }
-    g
 }
 
 /// Adds a further sample to a group (the body of Prometheus's `aggregation` loop).
 fn group_add(op: AggOp, g: &mut Group, s: SampleRef<'_>, k: usize) {
     match op {
-        AggOp::Sum => g.value += s.v,
-        AggOp::Avg => {
-            g.count += 1;
-            if g.mean.is_infinite() {
-                if s.v.is_infinite() && (g.mean > 0.0) == (s.v > 0.0) {
-                    return;
-                }
-                if !s.v.is_infinite() && !s.v.is_nan() {
-                    return;
-                }
-            }
-            let c = g.count as f64;
-            g.mean += s.v / c - g.mean / c;
-        }
-        AggOp::Group => {}
-        AggOp::Max => {
-            if g.value < s.v || g.value.is_nan() {
-                g.value = s.v;
-            }
-        }
-        AggOp::Min => {
-            if g.value > s.v || g.value.is_nan() {
-                g.value = s.v;
-            }
-        }
-        AggOp::Count | AggOp::CountValues => g.count += 1,
-        AggOp::Stddev | AggOp::Stdvar => {
-            g.count += 1;
-            let delta = s.v - g.mean;
-            g.mean += delta / g.count as f64;
-            g.value += delta * (s.v - g.mean);
-        }
         AggOp::Topk | AggOp::Bottomk => {
             let less: fn(f64, f64) -> bool = if op == AggOp::Topk {
                 nan_first_less
@@ -426,16 +458,13 @@ fn group_add(op: AggOp, g: &mut Group, s: SampleRef<'_>, k: usize) {
             }
         }
         AggOp::Quantile => g.heap.push(s.owned()),
+        _ => acc_add(op, &mut g.acc, s.v),
     }
 }
 
 /// Emits a group's result (several elements for topk/bottomk).
 fn group_finish(op: AggOp, mut g: Group, q: f64, out: &mut Vec<StepSample>) {
     let v = match op {
-        AggOp::Avg => g.mean,
-        AggOp::Count | AggOp::CountValues => g.count as f64,
-        AggOp::Stdvar => g.value / g.count as f64,
-        AggOp::Stddev => (g.value / g.count as f64).sqrt(),
         AggOp::Topk | AggOp::Bottomk => {
             let less: fn(f64, f64) -> bool = if op == AggOp::Topk {
                 nan_first_less
@@ -459,7 +488,7 @@ fn group_finish(op: AggOp, mut g: Group, q: f64, out: &mut Vec<StepSample>) {
             let mut vals: Vec<f64> = g.heap.iter().map(|s| s.v).collect();
             quantile(q, &mut vals)
         }
-        _ => g.value,
+        _ => acc_value(op, &g.acc),
     };
     out.push(StepSample {
         labels: g.labels,

@@ -280,6 +280,11 @@ impl Evaluator<'_> {
             });
             gid_of.push(id);
         }
+        let n = self.num_steps();
+        let simple = !matches!(op, AggOp::Topk | AggOp::Bottomk | AggOp::Quantile);
+        if simple && n > 1 && n.saturating_mul(glabels.len()) <= SERIES_MAJOR_LIMIT {
+            return self.aggregate_series_major(op, &gid_of, glabels, &input);
+        }
         let topk_like = matches!(op, AggOp::Topk | AggOp::Bottomk);
         let input_index: LabelMap<usize> = if topk_like {
             input
@@ -290,7 +295,6 @@ impl Evaluator<'_> {
         } else {
             LabelMap::default()
         };
-        let n = self.num_steps();
         let mut out_series: Vec<Series> = if topk_like {
             input
                 .iter()
@@ -380,6 +384,60 @@ impl Evaluator<'_> {
         Ok(out_series)
     }
 }
+
+impl Evaluator<'_> {
+    /// A simple aggregation over a range, walking each input series once in time order
+    /// into a steps x groups table of accumulators. For each step and group the samples
+    /// arrive in input order, as in the step-by-step walk, so the floats are identical.
+    fn aggregate_series_major(
+        &self,
+        op: AggOp,
+        gid_of: &[usize],
+        glabels: Vec<Labels>,
+        input: &[Series],
+    ) -> Result<Vec<Series>> {
+        let n = self.num_steps();
+        let ng = glabels.len();
+        let mut table: Vec<Acc> = vec![Acc::default(); n * ng];
+        for (i, (s, &g)) in input.iter().zip(gid_of).enumerate() {
+            if i % 64 == 0 {
+                self.check_cancel()?;
+            }
+            for p in &s.points {
+                let step = ((p.t - self.start) / self.interval) as usize;
+                let Some(a) = table.get_mut(step * ng + g) else {
+                    continue;
+                };
+                if a.count == 0 {
+                    *a = acc_init(op, p.v);
+                } else {
+                    acc_add(op, a, p.v);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(ng);
+        for (g, labels) in glabels.into_iter().enumerate() {
+            let points: Vec<Point> = self
+                .step_times()
+                .enumerate()
+                .filter_map(|(step, t)| {
+                    let a = &table[step * ng + g];
+                    (a.count > 0).then(|| Point {
+                        t,
+                        v: acc_value(op, a),
+                    })
+                })
+                .collect();
+            if !points.is_empty() {
+                out.push(Series { labels, points });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Most steps x groups cells the series-major aggregation allocates.
+const SERIES_MAJOR_LIMIT: usize = 4 << 20;
 
 /// Topk's `k` for a step, or `None` when no element is to be kept; fails as Prometheus
 /// does when the parameter does not fit an int64.

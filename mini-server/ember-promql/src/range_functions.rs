@@ -19,6 +19,7 @@ fn extrapolated_rate(
     range_ms: i64,
     is_counter: bool,
     is_rate: bool,
+    may_reset: bool,
 ) -> Option<f64> {
     if p.len() < 2 {
         return None;
@@ -26,7 +27,8 @@ fn extrapolated_rate(
     let first = p[0];
     let last = p[p.len() - 1];
     let mut result = last.v - first.v;
-    if is_counter {
+    // Without a decrease in the window the correction loop adds nothing.
+    if is_counter && may_reset {
         let mut prev = first.v;
         for x in &p[1..] {
             if x.v < prev {
@@ -217,8 +219,25 @@ impl RangeFn {
     }
 }
 
+/// Whether the step from `a` to `b` is a reset (`rate`, `increase`, `resets`) or a
+/// change (`changes`, NaN to NaN is none).
+fn is_event(f: RangeFn, a: f64, b: f64) -> bool {
+    if f == RangeFn::Changes {
+        b != a && !(a.is_nan() && b.is_nan())
+    } else {
+        b < a
+    }
+}
+
+/// Resets or changes within a window.
+fn count_events(f: RangeFn, w: &[Point]) -> usize {
+    w.windows(2).filter(|p| is_event(f, p[0].v, p[1].v)).count()
+}
+
 /// The value of `f` over one non-empty window `w` of `[start, end]`; `a0`, `a1` are the
 /// scalar arguments at this step.
+/// `events` is the number of resets (`rate`, `increase`, `resets`) or changes
+/// (`changes`) in the window when known.
 #[allow(clippy::too_many_arguments)]
 fn window_value(
     f: RangeFn,
@@ -229,25 +248,20 @@ fn window_value(
     ts: i64,
     a0: f64,
     a1: f64,
+    events: Option<u32>,
     qbuf: &mut Vec<f64>,
 ) -> Result<Option<f64>> {
+    let may_reset = events.is_none_or(|n| n > 0);
     Ok(match f {
-        RangeFn::Rate => extrapolated_rate(w, start, end, range, true, true),
-        RangeFn::Increase => extrapolated_rate(w, start, end, range, true, false),
-        RangeFn::Delta => extrapolated_rate(w, start, end, range, false, false),
+        RangeFn::Rate => extrapolated_rate(w, start, end, range, true, true, may_reset),
+        RangeFn::Increase => extrapolated_rate(w, start, end, range, true, false, may_reset),
+        RangeFn::Delta => extrapolated_rate(w, start, end, range, false, false, true),
         RangeFn::Irate => instant_value(w, true),
         RangeFn::Idelta => instant_value(w, false),
-        RangeFn::Changes => {
-            let mut c = 0.0;
-            for pair in w.windows(2) {
-                let (a, b) = (pair[0].v, pair[1].v);
-                if b != a && !(a.is_nan() && b.is_nan()) {
-                    c += 1.0;
-                }
-            }
-            Some(c)
-        }
-        RangeFn::Resets => Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
+        RangeFn::Changes | RangeFn::Resets => match events {
+            Some(n) => Some(f64::from(n)),
+            None => Some(count_events(f, w) as f64),
+        },
         RangeFn::Deriv => (w.len() >= 2).then(|| linear_regression(w, w[0].t).0),
         RangeFn::PredictLinear => (w.len() >= 2).then(|| {
             let (slope, intercept) = linear_regression(w, ts);
@@ -316,6 +330,11 @@ impl Evaluator<'_> {
         }
         let func = RangeFn::parse(name)?;
         let keep_name = name == "last_over_time";
+        let counts_events = matches!(
+            func,
+            RangeFn::Rate | RangeFn::Increase | RangeFn::Resets | RangeFn::Changes
+        );
+        let mut prefix: Vec<u32> = Vec::new();
         let n = self.num_steps();
         let mut mat: Vec<Series> = Vec::with_capacity(src.series.len());
         let mut qbuf: Vec<f64> = Vec::new();
@@ -339,6 +358,16 @@ impl Evaluator<'_> {
                 s.labels.without_name()
             };
             let pts = &s.points;
+            // Prefix counts of resets/changes: a window's count is a difference.
+            prefix.clear();
+            if counts_events {
+                let mut n = 0u32;
+                prefix.push(0);
+                for p in pts.windows(2) {
+                    n += u32::from(is_event(func, p[0].v, p[1].v));
+                    prefix.push(n);
+                }
+            }
             let mut out: Vec<Point> = Vec::new();
             let (mut lo, mut hi) = (0usize, 0usize);
             let mut peak = 0usize;
@@ -376,6 +405,7 @@ impl Evaluator<'_> {
                     ts,
                     arg(0),
                     arg(1),
+                    counts_events.then(|| prefix[hi - 1] - prefix[lo]),
                     &mut qbuf,
                 )?;
                 if let Some(v) = v {
@@ -437,7 +467,7 @@ mod tests {
             })
             .collect();
         // Samples cover the whole 60 s range: exactly 1/s.
-        let r = extrapolated_rate(&p, 0, 60_000, 60_000, true, true).unwrap();
+        let r = extrapolated_rate(&p, 0, 60_000, 60_000, true, true, true).unwrap();
         assert!((r - 1.0).abs() < 1e-12);
     }
 }

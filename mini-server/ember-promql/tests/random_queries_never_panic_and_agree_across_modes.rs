@@ -133,6 +133,28 @@ fn vector_expr() -> impl Strategy<Value = String> {
                 .clone()
                 .prop_map(|e| format!("label_replace({e}, \"x\", \"$1\", \"job\", \"(.)\")")),
             inner.clone().prop_map(|e| format!("-({e})")),
+            inner.clone().prop_map(|e| format!("round(clamp_min({e}, -1), 0.5)")),
+            inner.clone().prop_map(|e| format!("label_join({e}, \"y\", \"-\", \"job\", \"instance\")")),
+            inner.clone().prop_map(|e| format!("count_values without (instance) (\"v\", ceil({e}))")),
+            inner.clone().prop_map(|e| format!("histogram_quantile(0.5, label_replace({e}, \"le\", \"$1\", \"instance\", \"(.*)\"))")),
+            (
+                prop::sample::select(vec![
+                    "quantile_over_time(0.3, ",
+                    "holt_winters(",
+                    "predict_linear(",
+                    "absent_over_time(",
+                    "stddev_over_time(",
+                ]),
+                inner.clone()
+            )
+                .prop_map(|(f, e)| {
+                    let tail = match f {
+                        "holt_winters(" => ", 0.5, 0.5)",
+                        "predict_linear(" => ", 60)",
+                        _ => ")",
+                    };
+                    format!("{f}({e})[1m:20s]{tail}")
+                }),
             inner.prop_map(|e| format!("scalar(count({e})) * vector(2)")),
         ]
     })

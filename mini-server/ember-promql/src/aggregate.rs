@@ -314,7 +314,7 @@ impl Evaluator<'_> {
         };
         let mut groups: Vec<Option<Group>> = (0..glabels.len()).map(|_| None).collect();
         let mut touched: Vec<usize> = Vec::new();
-        let mut cursors = vec![0usize; ns];
+        let by_step = self.transpose(&input);
         let mut out: Vec<StepSample> = Vec::new();
         let mut instant: Vec<Series> = Vec::new();
         for (step, ts) in self.step_times().enumerate() {
@@ -334,16 +334,11 @@ impl Evaluator<'_> {
                 }
             }
             touched.clear();
-            for (j, s) in input.iter().enumerate() {
-                let c = &mut cursors[j];
-                let Some(pt) = s.points.get(*c) else { continue };
-                if pt.t != ts {
-                    continue;
-                }
-                *c += 1;
+            for &(j, v) in by_step.step(step) {
+                let j = j as usize;
                 let smp = SampleRef {
-                    labels: &s.labels,
-                    v: pt.v,
+                    labels: &input[j].labels,
+                    v,
                 };
                 let g = gid_of[j];
                 match &mut groups[g] {

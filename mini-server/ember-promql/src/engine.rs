@@ -612,11 +612,13 @@ impl Evaluator<'_> {
         mut f: impl FnMut(&[StepArg<'_>], i64, &mut Vec<StepSample>) -> Result<()>,
     ) -> Result<Vec<Series>> {
         let n = self.num_steps();
-        let mut cursors: Vec<Vec<usize>> = args
+        // Each vector argument transposed to steps: its samples step by step, in series
+        // order, so a step reads one contiguous run instead of probing every series.
+        let by_step: Vec<Option<StepIndex>> = args
             .iter()
             .map(|a| match a {
-                Value::Vector(s) => vec![0; s.len()],
-                _ => Vec::new(),
+                Value::Vector(s) => Some(self.transpose(s)),
+                _ => None,
             })
             .collect();
         let mut bufs: Vec<Vec<StepSample>> = args.iter().map(|_| Vec::new()).collect();
@@ -630,20 +632,14 @@ impl Evaluator<'_> {
                 self.check_cancel()?;
             }
             for (i, a) in args.iter().enumerate() {
-                if let Value::Vector(series) = a {
+                if let (Value::Vector(series), Some(idx)) = (a, &by_step[i]) {
                     let buf = &mut bufs[i];
                     buf.clear();
-                    for (j, s) in series.iter().enumerate() {
-                        let c = &mut cursors[i][j];
-                        if let Some(p) = s.points.get(*c) {
-                            if p.t == ts {
-                                buf.push(StepSample {
-                                    labels: s.labels.clone(),
-                                    v: p.v,
-                                });
-                                *c += 1;
-                            }
-                        }
+                    for &(j, v) in idx.step(step) {
+                        buf.push(StepSample {
+                            labels: series[j as usize].labels.clone(),
+                            v,
+                        });
                     }
                 }
             }
@@ -707,6 +703,54 @@ impl Evaluator<'_> {
             out.extend_from_slice(a[0].vector());
             Ok(())
         })
+    }
+}
+
+/// The samples of a vector value grouped by step (compressed rows): for step `i`,
+/// `entries[offsets[i]..offsets[i + 1]]` holds `(series index, value)` in series order.
+pub(crate) struct StepIndex {
+    offsets: Vec<usize>,
+    entries: Vec<(u32, f64)>,
+}
+
+impl StepIndex {
+    pub(crate) fn step(&self, i: usize) -> &[(u32, f64)] {
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.entries[a..b],
+            _ => &[],
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    /// Groups the points of `series` (at step timestamps) by step.
+    pub(crate) fn transpose(&self, series: &[Series]) -> StepIndex {
+        let n = self.num_steps();
+        let step_of = |t: i64| ((t - self.start) / self.interval) as usize;
+        let mut offsets = vec![0usize; n + 1];
+        for s in series {
+            for p in &s.points {
+                let i = step_of(p.t);
+                if i < n {
+                    offsets[i + 1] += 1;
+                }
+            }
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut entries = vec![(0u32, 0.0f64); offsets[n]];
+        for (j, s) in series.iter().enumerate() {
+            for p in &s.points {
+                let i = step_of(p.t);
+                if i < n {
+                    entries[fill[i]] = (j as u32, p.v);
+                    fill[i] += 1;
+                }
+            }
+        }
+        StepIndex { offsets, entries }
     }
 }
 

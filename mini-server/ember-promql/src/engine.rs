@@ -518,11 +518,15 @@ impl Evaluator<'_> {
         let mut series = Vec::with_capacity(selected.len());
         for s in selected {
             self.check_cancel()?;
-            let points: Vec<Point> = s
-                .samples
-                .filter(|x| !is_stale_nan(x.v))
-                .map(|x| Point { t: x.t, v: x.v })
-                .collect();
+            let (lo_hint, hi_hint) = s.samples.size_hint();
+            // Trust the hint, within reason.
+            let mut points: Vec<Point> =
+                Vec::with_capacity(hi_hint.unwrap_or(lo_hint).min(1 << 22));
+            points.extend(
+                s.samples
+                    .filter(|x| !is_stale_nan(x.v))
+                    .map(|x| Point { t: x.t, v: x.v }),
+            );
             series.push(RangeSeries {
                 labels: s.labels,
                 points,

@@ -182,7 +182,15 @@ fn by_labels(v: QueryValue) -> Vec<(String, f64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    // A fixed seed keeps CI reproducible; `PROPTEST_RNG_SEED=random` explores afresh.
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        rng_seed: match std::env::var("PROPTEST_RNG_SEED").as_deref() {
+            Ok("random") => proptest::test_runner::RngSeed::Random,
+            _ => proptest::test_runner::RngSeed::Fixed(0x5eed_0042),
+        },
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn range_steps_equal_instant_queries(q in query()) {

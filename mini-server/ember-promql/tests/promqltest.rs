@@ -590,9 +590,11 @@ fn run_script(fname: &str, text: &str, engine: &Engine, filter: Option<&str>, o:
     }
 }
 
+/// The engine as test.go sets Prometheus's up: at most 10,000 samples in memory.
 fn engine() -> Engine {
     Engine::new(EngineOptions {
         timeout: None,
+        max_samples: 10000,
         ..EngineOptions::default()
     })
 }

@@ -88,9 +88,26 @@ fn instant_value(p: &[Point], is_rate: bool) -> Option<f64> {
     Some(v)
 }
 
-/// Least-squares fit of the points against time (seconds after `intercept_time`).
+/// Go's `kahanSumInc`: Kahan summation with Neumaier's improvement. Prometheus 2.42
+/// uses it in `sum_over_time`, `avg_over_time`, `stddev_over_time`, `stdvar_over_time`
+/// and the regression of `deriv`/`predict_linear` (not in aggregations); checked against
+/// the 2.42 binary bit for bit.
+fn kahan_sum_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Least-squares fit of the points against time (seconds after `intercept_time`),
+/// Prometheus's `linearRegression`.
 fn linear_regression(p: &[Point], intercept_time: i64) -> (f64, f64) {
-    let (mut n, mut sx, mut sy, mut sxy, mut sx2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut n = 0.0;
+    let (mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0);
+    let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
     let init_y = p[0].v;
     let mut const_y = true;
     for (i, s) in p.iter().enumerate() {
@@ -99,10 +116,10 @@ fn linear_regression(p: &[Point], intercept_time: i64) -> (f64, f64) {
         }
         n += 1.0;
         let x = (s.t - intercept_time) as f64 / 1e3;
-        sx += x;
-        sy += s.v;
-        sxy += x * s.v;
-        sx2 += x * x;
+        (sx, cx) = kahan_sum_inc(x, sx, cx);
+        (sy, cy) = kahan_sum_inc(s.v, sy, cy);
+        (sxy, cxy) = kahan_sum_inc(x * s.v, sxy, cxy);
+        (sx2, cx2) = kahan_sum_inc(x * x, sx2, cx2);
     }
     if const_y {
         if init_y.is_infinite() {
@@ -110,6 +127,7 @@ fn linear_regression(p: &[Point], intercept_time: i64) -> (f64, f64) {
         }
         return (0.0, init_y);
     }
+    let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
     let cov = sxy - sx * sy / n;
     let var = sx2 - sx * sx / n;
     let slope = cov / var;
@@ -135,7 +153,7 @@ fn holt_winters(p: &[Point], sf: f64, tf: f64) -> Option<f64> {
 }
 
 fn avg_over_time(p: &[Point]) -> f64 {
-    let (mut mean, mut count) = (0.0f64, 0.0);
+    let (mut mean, mut c, mut count) = (0.0f64, 0.0f64, 0.0);
     for x in p {
         count += 1.0;
         if mean.is_infinite() {
@@ -146,20 +164,28 @@ fn avg_over_time(p: &[Point]) -> f64 {
                 continue;
             }
         }
-        mean += x.v / count - mean / count;
+        (mean, c) = kahan_sum_inc(x.v / count - mean / count, mean, c);
     }
-    mean
+    if mean.is_infinite() { mean } else { mean + c }
+}
+
+fn sum_over_time(p: &[Point]) -> f64 {
+    let (mut sum, mut c) = (0.0f64, 0.0f64);
+    for x in p {
+        (sum, c) = kahan_sum_inc(x.v, sum, c);
+    }
+    if sum.is_infinite() { sum } else { sum + c }
 }
 
 fn variance_over_time(p: &[Point]) -> f64 {
-    let (mut aux, mut count, mut mean) = (0.0, 0.0, 0.0);
+    let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for x in p {
         count += 1.0;
-        let delta = x.v - mean;
-        mean += delta / count;
-        aux += delta * (x.v - mean);
+        let delta = x.v - (mean + c_mean);
+        (mean, c_mean) = kahan_sum_inc(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_sum_inc(delta * (x.v - (mean + c_mean)), aux, c_aux);
     }
-    aux / count
+    (aux + c_aux) / count
 }
 
 /// A function over range vectors, resolved once per call.
@@ -282,7 +308,7 @@ fn window_value(
             holt_winters(w, sf, tf)
         }
         RangeFn::Avg => Some(avg_over_time(w)),
-        RangeFn::Sum => Some(w.iter().map(|p| p.v).sum()),
+        RangeFn::Sum => Some(sum_over_time(w)),
         RangeFn::Count => Some(w.len() as f64),
         RangeFn::Last => Some(w[w.len() - 1].v),
         RangeFn::Present => Some(1.0),

@@ -485,6 +485,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn over_time_sums_are_compensated_as_in_prometheus_2_42() {
+        let p: Vec<Point> = [1e16, 1.0, -1e16]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Point { t: i as i64, v: *v })
+            .collect();
+        // Plain summation would lose the 1.
+        assert_eq!(sum_over_time(&p), 1.0);
+        // Values where the compensated incremental mean (49.568) and the plain one
+        // (49.56799999999999) part.
+        let p: Vec<Point> = [83.58, 43.28, 76.23, 0.21, 44.54]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Point { t: i as i64, v: *v })
+            .collect();
+        assert_eq!(avg_over_time(&p), 49.568);
+        let inf = [
+            Point {
+                t: 0,
+                v: f64::INFINITY,
+            },
+            Point { t: 1, v: 1.0 },
+        ];
+        assert_eq!(avg_over_time(&inf), f64::INFINITY);
+    }
+
+    #[test]
     fn rate_extrapolates_to_range_boundaries() {
         let p: Vec<Point> = (0..=6)
             .map(|i| Point {

@@ -258,7 +258,9 @@ fn doc_summary(attrs: &[Attribute]) -> String {
             continue;
         };
         let v = s.value();
-        for line in v.lines() {
+        // `///` with nothing after it is an attribute with an empty value: no lines.
+        let blank = v.trim().is_empty().then_some("");
+        for line in v.lines().chain(blank) {
             let t = line.trim();
             if t.is_empty() {
                 if !lines.is_empty() {
@@ -376,13 +378,7 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
                 let mut own = MetricArgs::default();
                 let mut err = None;
                 m.attrs.retain(|a| {
-                    let is_metric = a.path().is_ident("metric")
-                        || a.path()
-                            .segments
-                            .iter()
-                            .map(|s| s.ident.to_string())
-                            .collect::<Vec<_>>()
-                            == ["ember", "metric"];
+                    let is_metric = is_metric_attr(a);
                     if is_metric {
                         let tokens = match &a.meta {
                             syn::Meta::List(l) => l.tokens.clone(),
@@ -438,6 +434,17 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
             "`#[metric]` applies to a function or an `impl` block",
         )),
     }
+}
+
+/// `#[metric(...)]` or `#[ember::metric(...)]` on a method of an instrumented `impl`.
+pub(crate) fn is_metric_attr(a: &Attribute) -> bool {
+    a.path().is_ident("metric")
+        || a.path()
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>()
+            == ["ember", "metric"]
 }
 
 fn unraw(ident: &Ident) -> String {

@@ -112,7 +112,20 @@ pub fn metric(args: TokenStream, item: TokenStream) -> TokenStream {
         .map(expand::metric)
         .unwrap_or_else(|e| {
             let err = e.into_compile_error();
-            quote::quote!(#err #item2)
+            // The item as written, so the error is the only one; without the methods'
+            // own `#[metric]`, which means nothing outside an instrumented `impl`.
+            let item = match syn::parse2::<syn::Item>(item2.clone()) {
+                Ok(syn::Item::Impl(mut imp)) => {
+                    for it in &mut imp.items {
+                        if let syn::ImplItem::Fn(m) = it {
+                            m.attrs.retain(|a| !attr::is_metric_attr(a));
+                        }
+                    }
+                    quote::quote!(#imp)
+                }
+                _ => item2,
+            };
+            quote::quote!(#err #item)
         })
         .into()
 }

@@ -133,9 +133,16 @@ impl Site {
     }
 
     /// Index of the bucket of a duration of `ns` nanoseconds (the last is `+Inf`).
+    /// A linear scan from the smallest bound: most calls are short, so it stops at
+    /// once, and a long call can afford the few compares more.
     #[inline]
     fn bucket(&self, ns: u64) -> usize {
-        self.below_zero + self.bounds_ns.partition_point(|b| *b < ns)
+        let i = self
+            .bounds_ns
+            .iter()
+            .position(|b| ns <= *b)
+            .unwrap_or(self.bounds_ns.len());
+        self.below_zero + i
     }
 
     /// Records the end of a call that started at clock reading `start`.
@@ -476,7 +483,6 @@ impl CallSite {
             site,
             cells,
             start: site.clock.raw(),
-            done: false,
         }
     }
 
@@ -512,23 +518,22 @@ struct LocalGuard {
     site: &'static Site,
     cells: Writer<'static>,
     start: u64,
-    done: bool,
 }
 
 impl LocalGuard {
     #[inline]
-    fn finish(mut self, outcome: usize) {
-        self.done = true;
-        self.site.finish(self.cells, self.start, outcome);
+    fn finish(self, outcome: usize) {
+        let LocalGuard { site, cells, start } = self;
+        // Finished: no `Drop` to run.
+        std::mem::forget(self);
+        site.finish(cells, start, outcome);
     }
 }
 
 impl Drop for LocalGuard {
     fn drop(&mut self) {
-        if !self.done {
-            // Only a panic leaves a synchronous body without finishing.
-            self.site.finish(self.cells, self.start, ERROR);
-        }
+        // Only a panic leaves a synchronous body without finishing.
+        self.site.finish(self.cells, self.start, ERROR);
     }
 }
 

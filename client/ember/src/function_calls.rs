@@ -473,8 +473,10 @@ impl CallSite {
         r
     }
 
-    /// A call that ends on this thread: keeps the thread's cells for the end.
-    #[inline]
+    /// A call that ends on this thread: keeps the thread's cells for the end. Always
+    /// inlined (into `call`, itself inlined into the instrumented function): the guard
+    /// then lives in registers instead of being returned through memory.
+    #[inline(always)]
     fn start_here(&'static self) -> LocalGuard {
         let site = self.site();
         let cells = site.cells.writer();

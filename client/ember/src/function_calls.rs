@@ -634,3 +634,59 @@ impl<F: Future> std::fmt::Debug for Instrumented<F> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(buckets: &str) -> Record<'_> {
+        Record {
+            function: "f",
+            module: "m",
+            version: "",
+            commit: "",
+            branch: "",
+            buckets,
+            labels: "",
+            help: "",
+        }
+    }
+
+    #[test]
+    fn durations_fall_in_inclusive_buckets_in_whole_nanoseconds() {
+        let site = Site::new(&record("-1.0,0.005,1.0"), String::new());
+        // `-1` holds nothing; `0.005` is 5,000,000 ns exactly, inclusive; then `1`, `+Inf`.
+        assert_eq!(site.bucket(0), 1);
+        assert_eq!(site.bucket(5_000_000), 1);
+        assert_eq!(site.bucket(5_000_001), 2);
+        assert_eq!(site.bucket(1_000_000_000), 2);
+        assert_eq!(site.bucket(u64::MAX), 3);
+        assert_eq!(site.le_text.len(), 4);
+        // Bounds that are not whole nanoseconds round down: 1.5 ns holds 1 ns, not 2.
+        let odd = Site::new(&record("0.0000000015"), String::new());
+        assert_eq!((odd.bucket(1), odd.bucket(2)), (0, 1));
+    }
+
+    #[test]
+    fn unusable_buckets_fall_back_to_autometrics_ones() {
+        for b in ["", "x", "1.0,0.5", "inf"] {
+            let site = Site::new(&record(b), String::new());
+            assert_eq!(site.le_text.len(), FUNCTION_CALLS_BUCKETS.len() + 1, "{b}");
+        }
+    }
+
+    #[test]
+    fn help_lists_described_functions_sorted() {
+        let mut a = Site::new(&record(""), String::new());
+        a.help = "Does f.".into();
+        let b = Site::new(&record(""), String::new());
+        let mut c = Site::new(&record(""), String::new());
+        c.function = "a".into();
+        c.help = "Does a.".into();
+        assert_eq!(help_text("Base", &[&b]), "Base");
+        assert_eq!(
+            help_text("Base", &[&a, &b, &c]),
+            "Base. Functions: a (m): Does a.; f (m): Does f."
+        );
+    }
+}

@@ -6,7 +6,7 @@
 //!
 //! One test only: the first scrape of the process is what is checked.
 
-use ember::expfmt::Format;
+use ember::expfmt::{Format, MetricType};
 
 const M: &str = "metric_series_exist_at_startup";
 
@@ -95,6 +95,42 @@ fn first_scrape_shows_every_site_at_zero() {
          call duration. Functions: load ({M}): Reads the configuration.; send ({M}): Sends a \
          request."
     ));
+
+    // Both formats parse, `_created` samples included, and hold every site's series.
+    ember::default_registry().set_created_samples(true);
+    for format in [Format::Text, Format::OpenMetrics] {
+        let out = ember::default_registry().encode_to_vec(format);
+        let families = ember::expfmt::parse(&out, format)
+            .unwrap_or_else(|e| panic!("{format:?}: {e}\n{}", String::from_utf8_lossy(&out)));
+        let calls = families
+            .iter()
+            .find(|f| f.name.starts_with("function_calls") && f.metric_type == MetricType::Counter)
+            .unwrap_or_else(|| panic!("{format:?}: no function_calls"));
+        // Five sites (load, flush, send, Cache::get, Cache::put) times three results,
+        // each with its `_created` in OpenMetrics.
+        let totals = calls
+            .samples
+            .iter()
+            .filter(|s| s.name == "function_calls_total" && s.value == 0.0)
+            .count();
+        let created = calls
+            .samples
+            .iter()
+            .filter(|s| s.name == "function_calls_created")
+            .count();
+        let want_created = if format == Format::OpenMetrics { 15 } else { 0 };
+        assert_eq!((totals, created), (15, want_created), "{format:?}");
+        let text = String::from_utf8_lossy(&out);
+        if format == Format::OpenMetrics {
+            assert!(
+                text.contains(&format!(
+                    "function_calls_created{{function=\"load\",module=\"{M}\",result=\"ok\"}} "
+                )),
+                "{text}"
+            );
+        }
+    }
+    ember::default_registry().set_created_samples(false);
 
     // The functions are in the program (reachable), just not called before the scrape.
     if std::hint::black_box(text.is_empty()) {

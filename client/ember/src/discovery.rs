@@ -38,8 +38,9 @@ pub const fn record_len(fields: &[&str; FIELDS]) -> usize {
     n
 }
 
-/// The record of `fields`: [`MAGIC`], the length of what follows up to [`END`] (u32
-/// little-endian), each field as its length (u32 little-endian) and bytes, [`END`].
+/// The record of `fields`: a 16-byte marker, the length of what follows up to the end
+/// marker (u32 little-endian), each field as its length (u32 little-endian) and bytes,
+/// a 4-byte end marker.
 /// `N` must be [`record_len`]`(fields)`; evaluated at compile time, a wrong `N` fails
 /// the build.
 pub const fn record<const N: usize>(fields: &[&str; FIELDS]) -> [u8; N] {

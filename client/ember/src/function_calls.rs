@@ -400,7 +400,7 @@ pub fn set_build_info(version: &str, commit: &str, branch: &str) {
 }
 
 /// One instrumented function: a `static` the macro puts in the function's body, with
-/// its record (see [`record`]).
+/// its record (see `ember::__private::record`).
 #[derive(Debug)]
 pub struct CallSite {
     record: &'static [u8],

@@ -11,7 +11,7 @@
 //! running executable (`/proc/self/exe` on Linux, so a binary replaced on disk since is
 //! still the one read) and finds the records in its read-only data: in an ELF file only
 //! its allocated, non-executable `PROGBITS` sections (`.rodata` and the like) are read,
-//! not code or debug info; any other format is read whole.
+//! not code or debug info; any other format is read whole. Reads go by 1 MiB chunks.
 //!
 //! Limits: sites in a shared library loaded at run time are not in the executable and
 //! get their series at their first call, as do all sites when the executable cannot be
@@ -146,13 +146,6 @@ fn split_u32(b: &[u8]) -> Option<(usize, &[u8])> {
     Some((u32::from_le_bytes(*n) as usize, rest))
 }
 
-/// Every well-formed record in `data`, in order.
-pub(crate) fn records(data: &[u8]) -> Vec<Record<'_>> {
-    memchr::memmem::find_iter(data, &MAGIC)
-        .filter_map(|at| data.get(at..).and_then(parse))
-        .collect()
-}
-
 /// Owned [`Record`] fields, for records read from a file.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OwnedRecord(pub(crate) [String; FIELDS]);
@@ -204,29 +197,74 @@ pub(crate) fn scan_own_executable() -> std::io::Result<Vec<OwnedRecord>> {
 
 /// The records of an executable file: in its data sections if it is ELF, else anywhere.
 pub(crate) fn scan_file<F: Read + Seek>(f: &mut F) -> std::io::Result<Vec<OwnedRecord>> {
+    let ranges = match elf_data_sections(f)? {
+        Some(sections) => sections,
+        None => vec![(0, f.seek(SeekFrom::End(0))?)],
+    };
     let mut out = Vec::new();
-    match elf_data_sections(f)? {
-        Some(sections) => {
-            for (offset, size) in sections {
-                let mut buf = vec![0; size];
-                f.seek(SeekFrom::Start(offset))?;
-                f.read_exact(&mut buf)?;
-                out.extend(records(&buf).iter().map(OwnedRecord::new));
-            }
-        }
-        None => {
-            let mut buf = Vec::new();
-            f.seek(SeekFrom::Start(0))?;
-            f.read_to_end(&mut buf)?;
-            out.extend(records(&buf).iter().map(OwnedRecord::new));
-        }
+    for (start, len) in ranges {
+        scan_range(f, start, len, &mut out)?;
     }
     Ok(out)
 }
 
+/// Bytes read at a time: a section with large embedded data is not read whole.
+const CHUNK: usize = 1 << 20;
+/// Largest record read: far above any real one (the description is one paragraph).
+const MAX_RECORD: usize = 1 << 20;
+
+/// Adds the records that start in `len` bytes of `f` from `start`.
+fn scan_range<F: Read + Seek>(
+    f: &mut F,
+    start: u64,
+    len: u64,
+    out: &mut Vec<OwnedRecord>,
+) -> std::io::Result<()> {
+    let end = start.saturating_add(len);
+    // Chunks overlap by one byte less than the marker: a marker across a boundary is
+    // whole in the next chunk, and no marker is whole in two.
+    let overlap = MAGIC.len() - 1;
+    let mut buf = vec![0u8; CHUNK + overlap];
+    let mut hits = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let n = usize::try_from(end - pos).map_or(buf.len(), |left| left.min(buf.len()));
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut buf[..n])?;
+        hits.extend(memchr::memmem::find_iter(&buf[..n], &MAGIC).map(|at| pos + at as u64));
+        if n <= overlap || pos + n as u64 >= end {
+            break;
+        }
+        pos += (n - overlap) as u64;
+    }
+    let mut record = Vec::new();
+    for at in hits {
+        let mut head = [0u8; MAGIC.len() + 4];
+        f.seek(SeekFrom::Start(at))?;
+        if f.read_exact(&mut head).is_err() {
+            continue;
+        }
+        let Some((body, _)) = split_u32(&head[MAGIC.len()..]) else {
+            continue;
+        };
+        let total = head.len() + body + END.len();
+        if total > MAX_RECORD {
+            continue;
+        }
+        record.resize(total, 0);
+        f.seek(SeekFrom::Start(at))?;
+        if f.read_exact(&mut record).is_ok() {
+            if let Some(r) = parse(&record) {
+                out.push(OwnedRecord::new(&r));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `(file offset, size)` of each allocated, non-executable `PROGBITS` section of a
 /// 64-bit little-endian ELF file; `None` if the file is not one.
-fn elf_data_sections<F: Read + Seek>(f: &mut F) -> std::io::Result<Option<Vec<(u64, usize)>>> {
+fn elf_data_sections<F: Read + Seek>(f: &mut F) -> std::io::Result<Option<Vec<(u64, u64)>>> {
     const SHT_PROGBITS: u32 = 1;
     const SHF_ALLOC: u64 = 2;
     const SHF_EXECINSTR: u64 = 4;
@@ -268,7 +306,7 @@ fn elf_data_sections<F: Read + Seek>(f: &mut F) -> std::io::Result<Option<Vec<(u
         let size = u64_at(sh, 32);
         let inside = offset.checked_add(size).is_some_and(|end| end <= file_len);
         if kind == SHT_PROGBITS && flags & SHF_ALLOC != 0 && flags & SHF_EXECINSTR == 0 && inside {
-            out.push((offset, usize::try_from(size).unwrap_or(0)));
+            out.push((offset, size));
         }
     }
     Ok(Some(out))
@@ -293,7 +331,23 @@ mod tests {
         data.extend_from_slice(b"more junk");
         data.extend_from_slice(&A);
         data.extend_from_slice(&A[..A.len() - 1]); // cut short
-        assert_eq!(records(&data), [r]);
+        let found = scan_file(&mut std::io::Cursor::new(data)).unwrap();
+        assert_eq!(found.iter().map(OwnedRecord::get).collect::<Vec<_>>(), [r]);
+    }
+
+    #[test]
+    fn records_across_chunk_boundaries_are_found_once() {
+        // Records placed so that markers straddle the 1 MiB chunk boundary in every
+        // way, among bytes that are not ELF (so the whole file is scanned).
+        for shift in 0..=MAGIC.len() + 1 {
+            let mut data = vec![0x55u8; CHUNK - MAGIC.len() + shift];
+            data.extend_from_slice(&A);
+            data.extend(std::iter::repeat_n(0x55, CHUNK));
+            data.extend_from_slice(&A);
+            let found = scan_file(&mut std::io::Cursor::new(data)).unwrap();
+            assert_eq!(found.len(), 2, "shift {shift}");
+            assert!(found.iter().all(|o| o.get() == parse(&A).unwrap()));
+        }
     }
 
     #[test]

@@ -55,6 +55,7 @@ const BUCKETS: usize = 5;
 
 const CALLS: &str = "function_calls";
 const CALLS_HELP: &str = "Autometrics counter for tracking function calls";
+/// As registered: `function_calls_duration` with unit `seconds`.
 const DURATION: &str = "function_calls_duration_seconds";
 const DURATION_HELP: &str = "Autometrics histogram for tracking function call duration";
 const CONCURRENT: &str = "function_calls_concurrent";
@@ -285,7 +286,13 @@ fn families() -> &'static Families {
         // are just not exposed twice.
         let owned = [
             r.register(CALLS, CALLS_HELP, Calls).is_ok(),
-            r.register(DURATION, DURATION_HELP, Durations).is_ok(),
+            r.register_with_unit(
+                "function_calls_duration",
+                DURATION_HELP,
+                "seconds",
+                Durations,
+            )
+            .is_ok(),
             r.register(CONCURRENT, CONCURRENT_HELP, Concurrent).is_ok(),
         ];
         let _ = r.register(

@@ -123,6 +123,10 @@ fn first_scrape_shows_every_site_at_zero() {
         let text = String::from_utf8_lossy(&out);
         if format == Format::OpenMetrics {
             assert!(
+                text.contains("# UNIT function_calls_duration_seconds seconds\n"),
+                "{text}"
+            );
+            assert!(
                 text.contains(&format!(
                     "function_calls_created{{function=\"load\",module=\"{M}\",result=\"ok\"}} "
                 )),

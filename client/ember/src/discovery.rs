@@ -202,8 +202,9 @@ pub(crate) fn scan_file<F: Read + Seek>(f: &mut F) -> std::io::Result<Vec<OwnedR
         None => vec![(0, f.seek(SeekFrom::End(0))?)],
     };
     let mut out = Vec::new();
+    let mut buf = Vec::new();
     for (start, len) in ranges {
-        scan_range(f, start, len, &mut out)?;
+        scan_range(f, start, len, &mut buf, &mut out)?;
     }
     Ok(out)
 }
@@ -218,13 +219,18 @@ fn scan_range<F: Read + Seek>(
     f: &mut F,
     start: u64,
     len: u64,
+    buf: &mut Vec<u8>,
     out: &mut Vec<OwnedRecord>,
 ) -> std::io::Result<()> {
     let end = start.saturating_add(len);
     // Chunks overlap by one byte less than the marker: a marker across a boundary is
     // whole in the next chunk, and no marker is whole in two.
     let overlap = MAGIC.len() - 1;
-    let mut buf = vec![0u8; CHUNK + overlap];
+    // Sized for this range (most sections are small), reused across ranges.
+    let want = usize::try_from(len).map_or(CHUNK + overlap, |l| l.min(CHUNK + overlap));
+    if buf.len() < want {
+        buf.resize(want, 0);
+    }
     let mut hits = Vec::new();
     let mut pos = start;
     while pos < end {

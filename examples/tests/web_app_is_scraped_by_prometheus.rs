@@ -31,13 +31,16 @@ fn prometheus_sees_what_was_driven() {
         "web_app did not start"
     );
 
-    // Series exist at zero before the first call.
+    // Series exist at zero before the first call, without the app naming them.
     let before = http_get(&addr, "/metrics", &[]).unwrap().text();
-    assert!(
-        before
-            .contains("function_calls_total{function=\"work\",module=\"web_app\",result=\"ok\"} 0"),
-        "{before}"
-    );
+    for line in [
+        "function_calls_total{function=\"work\",module=\"web_app\",result=\"ok\"} 0",
+        "function_calls_total{function=\"fallible\",module=\"web_app\",result=\"error\"} 0",
+        "function_calls_duration_seconds_count{function=\"hello\",module=\"web_app\"} 0",
+        "function_calls_concurrent{function=\"work\",module=\"web_app\"} 0",
+    ] {
+        assert!(before.lines().any(|l| l == line), "no `{line}` in {before}");
+    }
 
     let prom = Prometheus::start("web_app", std::slice::from_ref(&addr), 1).unwrap();
     for _ in 0..30 {

@@ -1,6 +1,7 @@
 //! Parsing and checking of the derive inputs; every problem is a `syn::Error` with a span.
 
 use proc_macro2::Span;
+use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Fields, Ident, LitStr};
 
 /// A checked label set: one label name per field.
@@ -157,9 +158,21 @@ pub(crate) struct MetricArgs {
     pub(crate) name: Option<String>,
     /// This function's `function_calls_duration_seconds` buckets.
     pub(crate) buckets: Option<Vec<f64>>,
+    /// Constant labels added to every series of the function, in order.
+    pub(crate) labels: Vec<(String, String)>,
+    /// Span of `labels(...)`, where a clash with the `impl` block's labels is reported.
+    pub(crate) labels_span: Option<Span>,
+    /// The function's description, instead of its doc comment.
+    pub(crate) help: Option<String>,
+    /// Span of `help`, where `help` on an `impl` block is reported.
+    pub(crate) help_span: Option<Span>,
 }
 
-/// Parses `#[metric(name = "...")]`; every other option is refused with its span.
+/// Label names `#[metric]` writes itself.
+const RESERVED_LABELS: [&str; 4] = ["function", "module", "result", "le"];
+
+/// Parses `#[metric(name = "...", buckets = [...], labels(k = "v", ...), help = "...")]`;
+/// anything else is refused with its span.
 pub(crate) fn metric_args(args: proc_macro2::TokenStream) -> syn::Result<MetricArgs> {
     let mut out = MetricArgs::default();
     let parser = syn::meta::parser(|meta| {
@@ -175,18 +188,110 @@ pub(crate) fn metric_args(args: proc_macro2::TokenStream) -> syn::Result<MetricA
             let arr: syn::ExprArray = meta.value()?.parse()?;
             out.buckets = Some(parse_buckets(&arr)?);
             Ok(())
-        } else if meta.path.is_ident("labels") || meta.path.is_ident("help") {
-            Err(meta.error(
-                "this `metric` option is not supported yet: the function-call families are \
-                 shared by every instrumented function",
-            ))
+        } else if meta.path.is_ident("labels") {
+            if out.labels_span.is_some() {
+                return Err(meta.error("`labels` given twice"));
+            }
+            out.labels_span = Some(meta.path.span());
+            meta.parse_nested_meta(|label| {
+                let Some(ident) = label.path.get_ident() else {
+                    return Err(label.error("expected a label name, as in `labels(team = \"x\")`"));
+                };
+                let name = unraw(ident);
+                check_label_name(&name, ident.span())?;
+                if RESERVED_LABELS.contains(&name.as_str()) {
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        format!("label `{name}` is set by `#[metric]` itself"),
+                    ));
+                }
+                if out.labels.iter().any(|(n, _)| *n == name) {
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        format!("duplicate label name `{name}`"),
+                    ));
+                }
+                let value: LitStr = label.value()?.parse()?;
+                out.labels.push((name, value.value()));
+                Ok(())
+            })
+        } else if meta.path.is_ident("help") {
+            let lit: LitStr = meta.value()?.parse()?;
+            if out.help.is_some() {
+                return Err(syn::Error::new(lit.span(), "`help` given twice"));
+            }
+            let text = one_line(&lit.value());
+            if text.is_empty() {
+                return Err(syn::Error::new(lit.span(), "`help` text is empty"));
+            }
+            out.help = Some(text);
+            out.help_span = Some(lit.span());
+            Ok(())
         } else {
-            Err(meta
-                .error("unknown `metric` option; expected `name = \"...\"` or `buckets = [...]`"))
+            Err(meta.error(
+                "unknown `metric` option; expected `name = \"...\"`, `buckets = [...]`, \
+                 `labels(...)` or `help = \"...\"`",
+            ))
         }
     });
     syn::parse::Parser::parse2(parser, args)?;
     Ok(out)
+}
+
+/// Whitespace runs (line breaks included) as one space, trimmed.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The first paragraph of a doc comment, on one line: a function's description.
+fn doc_summary(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
+    for a in attrs.iter().filter(|a| a.path().is_ident("doc")) {
+        let syn::Meta::NameValue(nv) = &a.meta else {
+            continue;
+        };
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) = &nv.value
+        else {
+            continue;
+        };
+        let v = s.value();
+        // `///` with nothing after it is an attribute with an empty value: no lines.
+        let blank = v.trim().is_empty().then_some("");
+        for line in v.lines().chain(blank) {
+            let t = line.trim();
+            if t.is_empty() {
+                if !lines.is_empty() {
+                    return lines.join(" ");
+                }
+            } else {
+                lines.push(t.to_string());
+            }
+        }
+    }
+    lines.join(" ")
+}
+
+/// Label pairs rendered as the exposition formats write them: `a="x",b="y"`.
+fn render_labels(labels: &[(String, String)]) -> String {
+    labels
+        .iter()
+        .map(|(n, v)| {
+            let mut escaped = String::with_capacity(v.len());
+            for c in v.chars() {
+                match c {
+                    '\\' => escaped.push_str("\\\\"),
+                    '"' => escaped.push_str("\\\""),
+                    '\n' => escaped.push_str("\\n"),
+                    c => escaped.push(c),
+                }
+            }
+            format!("{n}=\"{escaped}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A `function` label value as autometrics writes them: `name` or `Type::name`.
@@ -210,6 +315,10 @@ fn check_function_name(name: &str, span: Span) -> syn::Result<()> {
 pub(crate) struct MetricFn {
     pub(crate) label: String,
     pub(crate) buckets: Option<Vec<f64>>,
+    /// Extra constant labels, rendered (`team="x"`), or empty.
+    pub(crate) labels: String,
+    /// `help = "..."`, else the doc comment's first paragraph, else empty.
+    pub(crate) help: String,
     pub(crate) func: syn::ItemFn,
 }
 
@@ -240,6 +349,11 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
             Ok(MetricTarget::Fn(MetricFn {
                 label,
                 buckets: args.buckets.clone(),
+                labels: render_labels(&args.labels),
+                help: args
+                    .help
+                    .clone()
+                    .unwrap_or_else(|| doc_summary(&func.attrs)),
                 func,
             }))
         }
@@ -250,6 +364,13 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
                     "`name` and `buckets` apply to one function; put them on the method",
                 ));
             }
+            if let Some(span) = args.help_span {
+                return Err(syn::Error::new(
+                    span,
+                    "`help` describes one function; put it on the method (or give the \
+                     method a doc comment)",
+                ));
+            }
             let ty = type_label(&imp.self_ty);
             let mut fns = Vec::new();
             for (i, it) in imp.items.iter_mut().enumerate() {
@@ -257,13 +378,7 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
                 let mut own = MetricArgs::default();
                 let mut err = None;
                 m.attrs.retain(|a| {
-                    let is_metric = a.path().is_ident("metric")
-                        || a.path()
-                            .segments
-                            .iter()
-                            .map(|s| s.ident.to_string())
-                            .collect::<Vec<_>>()
-                            == ["ember", "metric"];
+                    let is_metric = is_metric_attr(a);
                     if is_metric {
                         let tokens = match &a.meta {
                             syn::Meta::List(l) => l.tokens.clone(),
@@ -280,6 +395,17 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
                     return Err(e);
                 }
                 check_fn(&m.sig)?;
+                let mut labels = args.labels.clone();
+                for (name, value) in own.labels {
+                    if labels.iter().any(|(n, _)| *n == name) {
+                        return Err(syn::Error::new(
+                            own.labels_span.unwrap_or_else(Span::call_site),
+                            format!("label `{name}` is already set on the `impl` block"),
+                        ));
+                    }
+                    labels.push((name, value));
+                }
+                let help = own.help.unwrap_or_else(|| doc_summary(&m.attrs));
                 let label = own
                     .name
                     .clone()
@@ -295,6 +421,8 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
                     MetricFn {
                         label,
                         buckets: own.buckets,
+                        labels: render_labels(&labels),
+                        help,
                         func,
                     },
                 ));
@@ -306,6 +434,17 @@ pub(crate) fn metric_target(args: &MetricArgs, item: syn::Item) -> syn::Result<M
             "`#[metric]` applies to a function or an `impl` block",
         )),
     }
+}
+
+/// `#[metric(...)]` or `#[ember::metric(...)]` on a method of an instrumented `impl`.
+pub(crate) fn is_metric_attr(a: &Attribute) -> bool {
+    a.path().is_ident("metric")
+        || a.path()
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>()
+            == ["ember", "metric"]
 }
 
 fn unraw(ident: &Ident) -> String {

@@ -74,10 +74,19 @@ pub(crate) fn metric(target: MetricTarget) -> TokenStream {
 
 fn instrument(f: &MetricFn) -> syn::Block {
     let label = &f.label;
-    let buckets = match &f.buckets {
-        Some(b) => quote!(::core::option::Option::Some(&[#(#b),*])),
-        None => quote!(::core::option::Option::None),
-    };
+    // The buckets as `Debug` spells floats, which `str::parse` reads back exactly.
+    let buckets = f
+        .buckets
+        .as_ref()
+        .map(|b| {
+            b.iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let labels = &f.labels;
+    let help = &f.help;
     let block = &f.func.block;
     let sig = &f.func.sig;
     let (shape, value_ty) = if sig.asyncness.is_some() {
@@ -92,15 +101,30 @@ fn instrument(f: &MetricFn) -> syn::Block {
         infer_impl_trait(&mut t);
         t
     });
+    // The record (see `ember::__private::record`) names the site to the discovery that
+    // creates every site's series at zero at the first use of the default registry.
     let site = quote! {
-        static __EMBER_CALL_SITE: ::ember::__private::CallSite = ::ember::__private::CallSite::new(
+        const __EMBER_CALL_SITE_FIELDS: [&str; 8] = [
             #label,
             ::core::module_path!(),
             ::core::env!("CARGO_PKG_VERSION"),
-            ::core::option_env!("GIT_COMMIT"),
-            ::core::option_env!("GIT_BRANCH"),
+            match ::core::option_env!("GIT_COMMIT") {
+                ::core::option::Option::Some(s) => s,
+                ::core::option::Option::None => "",
+            },
+            match ::core::option_env!("GIT_BRANCH") {
+                ::core::option::Option::Some(s) => s,
+                ::core::option::Option::None => "",
+            },
             #buckets,
-        );
+            #labels,
+            #help,
+        ];
+        #[used]
+        static __EMBER_CALL_SITE_RECORD: [u8; ::ember::__private::record_len(&__EMBER_CALL_SITE_FIELDS)] =
+            ::ember::__private::record(&__EMBER_CALL_SITE_FIELDS);
+        static __EMBER_CALL_SITE: ::ember::__private::CallSite =
+            ::ember::__private::CallSite::new(&__EMBER_CALL_SITE_RECORD);
     };
     let body = match shape {
         Shape::Sync => {

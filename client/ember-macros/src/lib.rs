@@ -75,16 +75,26 @@ pub fn derive_metrics(input: TokenStream) -> TokenStream {
 /// `function_calls_total{function, module, result}` (`ok`, `error` for an `Err` from a
 /// function whose return type is spelled `...Result<...>` or for a panic, `cancelled`
 /// for an async call dropped before completion), `function_calls_duration_seconds`,
-/// `function_calls_concurrent` and `build_info{version, commit, branch}`.
+/// `function_calls_concurrent` and `build_info{version, commit, branch}`. Every
+/// instrumented function of the executable has all its series at zero from the first
+/// use of the default registry, before its first call.
 ///
 /// `function` is the function's name; on an `impl` block it is `Type::method`. A method
 /// marked on its own cannot see its type and is labelled with its bare name, unless
-/// `#[metric(name = "Type::method")]` says otherwise. `#[metric(buckets = [0.1, 1, 10])]`
-/// gives the function its own `function_calls_duration_seconds` buckets (strictly
-/// increasing number literals; the autometrics ones otherwise). `labels(...)` and `help`
-/// are refused for now: the families, and so their HELP text, are shared by every
-/// instrumented function, and doc comments are not used. Works on `async fn`, under
-/// `#[async_trait]` in either order, on generic functions and on `impl Trait` returns.
+/// `#[metric(name = "Type::method")]` says otherwise. Options:
+///
+/// - `buckets = [0.1, 1, 10]`: the function's own `function_calls_duration_seconds`
+///   buckets (strictly increasing number literals; the autometrics ones otherwise);
+/// - `labels(team = "shop", tier = "1")`: constant labels added to every series of the
+///   function (on an `impl` block: of every method, which may add its own);
+/// - `help = "..."`: the function's description; without it, the first paragraph of its
+///   doc comment. The families are shared by every instrumented function (as
+///   autometrics' are), and HELP belongs to a family, so each family's HELP is
+///   autometrics' sentence followed by `Functions: f (module): description; ...` for
+///   every described function, sorted.
+///
+/// Works on `async fn`, under `#[async_trait]` in either order, on generic functions
+/// and on `impl Trait` returns.
 ///
 /// ```
 /// #[ember::metric]
@@ -112,7 +122,20 @@ pub fn metric(args: TokenStream, item: TokenStream) -> TokenStream {
         .map(expand::metric)
         .unwrap_or_else(|e| {
             let err = e.into_compile_error();
-            quote::quote!(#err #item2)
+            // The item as written, so the error is the only one; without the methods'
+            // own `#[metric]`, which means nothing outside an instrumented `impl`.
+            let item = match syn::parse2::<syn::Item>(item2.clone()) {
+                Ok(syn::Item::Impl(mut imp)) => {
+                    for it in &mut imp.items {
+                        if let syn::ImplItem::Fn(m) = it {
+                            m.attrs.retain(|a| !attr::is_metric_attr(a));
+                        }
+                    }
+                    quote::quote!(#imp)
+                }
+                _ => item2,
+            };
+            quote::quote!(#err #item)
         })
         .into()
 }

@@ -65,6 +65,7 @@
 mod cells;
 mod collector;
 mod counter;
+mod discovery;
 mod error;
 mod family;
 mod function_calls;
@@ -116,6 +117,7 @@ pub use ember_expfmt as expfmt;
 /// What `#[metric]` expands to; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::discovery::{record, record_len};
     pub use crate::function_calls::{CallGuard, CallSite, Instrumented, IsErr, set_build_info};
     pub use crate::metrics_struct::{checked_histogram, prefixed};
 }

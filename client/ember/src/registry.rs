@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Once};
 
 use ember_expfmt::{Encoder, Format, MetricType, render_labels};
 use parking_lot::RwLock;
@@ -79,7 +79,18 @@ impl fmt::Debug for Registry {
 
 /// The process-wide registry, for code that has no registry passed to it (what
 /// `#[metric]` uses).
+///
+/// Its first use also finds every `#[metric]` call site of the executable and creates
+/// their series at zero, so the first scrape shows every instrumented function.
 pub fn default_registry() -> &'static Registry {
+    static DISCOVERED: Once = Once::new();
+    DISCOVERED.call_once(crate::function_calls::discover_call_sites);
+    default_registry_base()
+}
+
+/// The default registry, without the call-site discovery its first use runs (which
+/// registers families in it).
+pub(crate) fn default_registry_base() -> &'static Registry {
     static DEFAULT: LazyLock<Registry> = LazyLock::new(Registry::new);
     &DEFAULT
 }
@@ -187,6 +198,15 @@ impl Registry {
     pub fn unregister(&self, name: &str) -> bool {
         let name = name.strip_suffix("_total").unwrap_or(name);
         self.inner.state.write().entries.remove(name).is_some()
+    }
+
+    /// Replaces the HELP text of family `name` (as registered, prefix included), if
+    /// registered.
+    pub(crate) fn set_help(&self, name: &str, help: &str) {
+        let name = name.strip_suffix("_total").unwrap_or(name);
+        if let Some(e) = self.inner.state.write().entries.get_mut(name) {
+            e.help = help.to_string();
+        }
     }
 
     /// Adds a collector called at every encode.

@@ -1,0 +1,4 @@
+#[ember::metric(help = "  ")]
+fn f() {}
+
+fn main() {}

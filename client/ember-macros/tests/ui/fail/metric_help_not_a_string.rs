@@ -1,0 +1,4 @@
+#[ember::metric(help = 42)]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[ember::metric(labels(team = "a", team = "b"))]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[ember::metric(labels(__name = "a"))]
+fn f() {}
+
+fn main() {}

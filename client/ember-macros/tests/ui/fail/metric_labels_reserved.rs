@@ -1,0 +1,4 @@
+#[ember::metric(labels(result = "x"))]
+fn f() {}
+
+fn main() {}

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::duration::{ByteSize, PromDuration};
+use crate::duration::{ByteSize, PromDuration, ValidatedMap};
 use crate::error::Error;
-use crate::labels::{Labels, is_valid_label_name};
-use crate::relabel::{RawRelabelConfig, RelabelConfig};
+use crate::labels::{LabelName, Labels};
+use crate::relabel::RelabelConfig;
 
 /// Default `global.scrape_interval`.
 pub const DEFAULT_SCRAPE_INTERVAL: PromDuration = PromDuration::from_secs(60);
@@ -201,15 +201,8 @@ pub struct FileSdConfig {
 }
 
 fn de_labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Labels, D::Error> {
-    let map = Option::<BTreeMap<String, String>>::deserialize(d)?.unwrap_or_default();
-    for name in map.keys() {
-        if !is_valid_label_name(name) {
-            return Err(serde::de::Error::custom(format!(
-                "{name:?} is not a valid label name"
-            )));
-        }
-    }
-    Ok(Labels::from_pairs(map))
+    let map = Option::<BTreeMap<LabelName, String>>::deserialize(d)?.unwrap_or_default();
+    Ok(Labels::from_pairs(map.into_iter().map(|(k, v)| (k.0, v))))
 }
 
 // ---- raw, as written ----
@@ -218,7 +211,7 @@ fn de_labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Labels, D::Error>
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    global: Option<RawGlobal>,
+    global: Option<GlobalConfig>,
     #[serde(default)]
     rule_files: Option<Vec<String>>,
     #[serde(default)]
@@ -247,6 +240,42 @@ struct RawGlobal {
     query_log_file: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for GlobalConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ValidatedMap::<RawGlobal, Self>(std::marker::PhantomData))
+    }
+}
+
+impl TryFrom<RawGlobal> for GlobalConfig {
+    type Error = String;
+
+    /// Prometheus's `GlobalConfig.UnmarshalYAML`: interval first, then the timeout checked
+    /// against it (or inferred from it).
+    fn try_from(g: RawGlobal) -> Result<Self, String> {
+        let scrape_interval = g.scrape_interval.filter(|d| !d.is_zero());
+        let scrape_interval = scrape_interval.unwrap_or(DEFAULT_SCRAPE_INTERVAL);
+        let timeout = g.scrape_timeout.unwrap_or_default();
+        if timeout > scrape_interval {
+            return Err("global scrape timeout greater than scrape interval".into());
+        }
+        let scrape_timeout = if timeout.is_zero() {
+            DEFAULT_SCRAPE_TIMEOUT.min(scrape_interval)
+        } else {
+            timeout
+        };
+        Ok(GlobalConfig {
+            scrape_interval,
+            scrape_timeout,
+            evaluation_interval: g
+                .evaluation_interval
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_EVALUATION_INTERVAL),
+            external_labels: g.external_labels,
+            query_log_file: g.query_log_file,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFileSd {
@@ -255,9 +284,16 @@ struct RawFileSd {
     refresh_interval: Option<PromDuration>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(try_from = "RawScrapeFields")]
+#[derive(Debug)]
 struct RawScrapeConfig(ScrapeConfig);
+
+impl<'de> Deserialize<'de> for RawScrapeConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ValidatedMap::<RawScrapeFields, Self>(
+            std::marker::PhantomData,
+        ))
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,9 +337,9 @@ struct RawScrapeFields {
     #[serde(default)]
     file_sd_configs: Vec<RawFileSd>,
     #[serde(default)]
-    relabel_configs: Vec<Option<RawRelabelConfig>>,
+    relabel_configs: Vec<Option<RelabelConfig>>,
     #[serde(default)]
-    metric_relabel_configs: Vec<Option<RawRelabelConfig>>,
+    metric_relabel_configs: Vec<Option<RelabelConfig>>,
 }
 
 /// Prometheus's `CheckTargetAddress`: a URL where a `host:port` belongs is refused.
@@ -331,14 +367,9 @@ fn glob_part_ok(s: &str) -> bool {
     }
 }
 
-fn relabels(raw: Vec<Option<RawRelabelConfig>>, what: &str) -> Result<Vec<RelabelConfig>, String> {
+fn relabels(raw: Vec<Option<RelabelConfig>>, what: &str) -> Result<Vec<RelabelConfig>, String> {
     raw.into_iter()
-        .map(|r| match r {
-            None => Err(format!(
-                "empty or null {what} relabeling rule in scrape config"
-            )),
-            Some(r) => RelabelConfig::try_from(r),
-        })
+        .map(|r| r.ok_or_else(|| format!("empty or null {what} relabeling rule in scrape config")))
         .collect()
 }
 
@@ -516,34 +547,7 @@ impl Config {
             return Ok(Config::default());
         };
         let dir = path.parent().unwrap_or(Path::new(""));
-        let global = match raw.global {
-            None => GlobalConfig::default(),
-            Some(g) => {
-                let scrape_interval = g.scrape_interval.filter(|d| !d.is_zero());
-                let scrape_interval = scrape_interval.unwrap_or(DEFAULT_SCRAPE_INTERVAL);
-                let timeout = g.scrape_timeout.unwrap_or_default();
-                if timeout > scrape_interval {
-                    return Err(invalid(
-                        "global scrape timeout greater than scrape interval".into(),
-                    ));
-                }
-                let scrape_timeout = if !timeout.is_zero() {
-                    timeout
-                } else {
-                    DEFAULT_SCRAPE_TIMEOUT.min(scrape_interval)
-                };
-                GlobalConfig {
-                    scrape_interval,
-                    scrape_timeout,
-                    evaluation_interval: g
-                        .evaluation_interval
-                        .filter(|d| !d.is_zero())
-                        .unwrap_or(DEFAULT_EVALUATION_INTERVAL),
-                    external_labels: g.external_labels,
-                    query_log_file: g.query_log_file,
-                }
-            }
-        };
+        let global = raw.global.unwrap_or_default();
         let mut rule_files = Vec::new();
         for rf in raw.rule_files.unwrap_or_default() {
             if !glob_part_ok(&rf) {

@@ -134,10 +134,60 @@ impl fmt::Display for PromDuration {
     }
 }
 
+/// Parses a string scalar with `FromStr` inside the deserializer, so that YAML errors carry
+/// the scalar's own field path and position.
+pub(crate) struct ParseVisitor<T>(
+    pub(crate) std::marker::PhantomData<T>,
+    pub(crate) &'static str,
+);
+
+impl<T: std::str::FromStr<Err = String>> serde::de::Visitor<'_> for ParseVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.1)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        v.parse().map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+}
+
+/// Deserializes a mapping as `R`, then converts it with `TryFrom` *inside* the mapping's
+/// visitor, so that validation errors carry the mapping's field path and position.
+pub(crate) struct ValidatedMap<R, T>(pub(crate) std::marker::PhantomData<(R, T)>);
+
+impl<'de, R, T> serde::de::Visitor<'de> for ValidatedMap<R, T>
+where
+    R: Deserialize<'de>,
+    T: TryFrom<R, Error = String>,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        let raw = R::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        T::try_from(raw).map_err(serde::de::Error::custom)
+    }
+}
+
 impl<'de> Deserialize<'de> for PromDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        d.deserialize_str(ParseVisitor(
+            std::marker::PhantomData,
+            "a duration such as 15s",
+        ))
     }
 }
 
@@ -195,8 +245,10 @@ impl std::str::FromStr for ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        d.deserialize_str(ParseVisitor(
+            std::marker::PhantomData,
+            "a size such as 10MB",
+        ))
     }
 }
 

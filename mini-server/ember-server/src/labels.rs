@@ -115,3 +115,28 @@ pub fn is_valid_label_name(name: &str) -> bool {
     }
     bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
+
+/// A label name checked while it is read, so YAML errors point at it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct LabelName(pub(crate) String);
+
+impl std::str::FromStr for LabelName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if is_valid_label_name(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!("{s:?} is not a valid label name"))
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LabelName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(crate::duration::ParseVisitor(
+            std::marker::PhantomData,
+            "a label name",
+        ))
+    }
+}

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::labels::{Labels, is_valid_label_name};
+use crate::labels::{LabelName, Labels, is_valid_label_name};
 use crate::md5::md5;
 
 /// What a relabel step does.
@@ -105,8 +105,16 @@ impl AnchoredRegex {
     /// assert!(!re.is_match("afoo"));
     /// ```
     pub fn new(source: &str) -> Result<Self, String> {
-        let regex = Regex::new(&format!("^(?:{source})$"))
-            .map_err(|e| format!("error parsing regexp: {e}"))?;
+        let regex = Regex::new(&format!("^(?:{source})$")).map_err(|e| {
+            // The regex crate draws a multi-line caret diagram; keep only its last line.
+            let text = e.to_string();
+            let reason = text
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            format!("error parsing regexp: {reason}: `{source}`")
+        })?;
         Ok(Self {
             source: source.to_owned(),
             regex,
@@ -237,7 +245,7 @@ pub struct RelabelConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRelabelConfig {
-    source_labels: Option<Vec<String>>,
+    source_labels: Option<Vec<LabelName>>,
     separator: Option<String>,
     #[serde(default, deserialize_with = "present")]
     regex: Option<Option<String>>,
@@ -245,6 +253,14 @@ pub(crate) struct RawRelabelConfig {
     target_label: Option<String>,
     replacement: Option<String>,
     action: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RelabelConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(crate::duration::ValidatedMap::<RawRelabelConfig, Self>(
+            std::marker::PhantomData,
+        ))
+    }
 }
 
 /// Tells `regex: null` (present, null) from an absent key.
@@ -352,11 +368,6 @@ impl TryFrom<RawRelabelConfig> for RelabelConfig {
             Some("") => return Err("relabel action cannot be empty".to_owned()),
             Some(a) => a.parse()?,
         };
-        for n in raw.source_labels.iter().flatten() {
-            if !is_valid_label_name(n) {
-                return Err(format!("{n:?} is not a valid label name"));
-            }
-        }
         let regex_set = raw.regex.is_some();
         let regex = match raw.regex {
             None => default_regex(),
@@ -364,7 +375,12 @@ impl TryFrom<RawRelabelConfig> for RelabelConfig {
             Some(Some(s)) => AnchoredRegex::new(&s)?,
         };
         let c = RelabelConfig {
-            source_labels: raw.source_labels.clone().unwrap_or_default(),
+            source_labels: raw
+                .source_labels
+                .iter()
+                .flatten()
+                .map(|n| n.0.clone())
+                .collect(),
             separator: raw
                 .separator
                 .unwrap_or_else(|| DEFAULT_SEPARATOR.to_owned()),

@@ -1,5 +1,5 @@
 //! The Ember mini-server: Prometheus 2.42's configuration file, relabeling and target
-//! labels, and (in progress) the scrape loop.
+//! labels, and the scrape loop for one target.
 //!
 //! | piece | what |
 //! |---|---|
@@ -7,6 +7,7 @@
 //! | [`check_config`] | what `ember-server --check-config` prints, as `promtool check config` |
 //! | [`RelabelConfig`], [`process`] | `relabel_configs` / `metric_relabel_configs` |
 //! | [`populate_labels`], [`Target`] | a target's labels from discovery, as `PopulateLabels` |
+//! | [`ScrapeLoop`], [`Appender`] | scraping one target into storage, with staleness and report series |
 //! | [`PromDuration`], [`ByteSize`] | durations (`1h30m`) and sizes (`10MB`) as Prometheus spells them |
 //!
 //! ```
@@ -22,6 +23,7 @@
 //! assert_eq!(t.url(), "http://localhost:9100/metrics");
 //! ```
 
+mod appender;
 mod check;
 mod config;
 mod duration;
@@ -31,8 +33,13 @@ mod labels;
 mod md5;
 mod relabel;
 mod rules;
+mod scrape_loop;
+mod scraper;
 mod target;
 
+pub use appender::{
+    AppendError, Appender, MemoryAppender, STALE_NAN_BITS, StoredSample, is_stale_marker, stale_nan,
+};
 pub use check::{CheckReport, check_config};
 pub use config::{
     Authorization, BasicAuth, Config, DEFAULT_EVALUATION_INTERVAL, DEFAULT_FILE_SD_REFRESH,
@@ -45,6 +52,8 @@ pub use file_sd::read_target_groups;
 pub use labels::{Labels, is_valid_label_name};
 pub use relabel::{Action, AnchoredRegex, RelabelConfig, process};
 pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};
+pub use scrape_loop::{EXPORTED_LABEL_PREFIX, REPORT_SERIES, ScrapeLoop, ScrapeReport};
+pub use scraper::{ScrapeError, USER_AGENT};
 pub use target::{
     ADDRESS_LABEL, META_LABEL_PREFIX, METRICS_PATH_LABEL, PARAM_LABEL_PREFIX, SCHEME_LABEL,
     SCRAPE_INTERVAL_LABEL, SCRAPE_TIMEOUT_LABEL, Target, populate_labels, targets_from_group,

@@ -1,0 +1,496 @@
+//! The scrape loop for one target, as Prometheus 2.42's `scrapeLoop`: parse by
+//! Content-Type, target labels and `honor_labels`, metric relabeling, sample and label
+//! limits, staleness markers, and the synthetic report series.
+//!
+//! A scrape is all or nothing: samples go to the [`Appender`] only when the whole body
+//! parsed and passed the limits; otherwise only staleness markers for the previous
+//! scrape's series and the report series (`up` 0) are written, as Prometheus does after
+//! rolling back.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ember_expfmt::Format;
+
+use crate::appender::{AppendError, Appender, stale_nan};
+use crate::config::ScrapeConfig;
+use crate::labels::{Labels, is_valid_label_name};
+use crate::relabel::{RelabelConfig, process};
+use crate::scraper::{Fetched, fetch};
+use crate::target::Target;
+
+/// Prefix given to scraped labels that clash with target labels (without `honor_labels`).
+pub const EXPORTED_LABEL_PREFIX: &str = "exported_";
+
+/// The synthetic series written after every scrape, in Prometheus's order.
+pub const REPORT_SERIES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// What one scrape did, as the targets API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeReport {
+    /// When the scrape started, ms since the epoch (the samples' default timestamp).
+    pub timestamp_ms: i64,
+    /// How long it took.
+    pub duration: Duration,
+    /// Samples in the body.
+    pub scraped: u64,
+    /// Samples left after metric relabeling.
+    pub post_relabel: u64,
+    /// Series not seen in the previous scrape.
+    pub series_added: u64,
+    /// Why the scrape failed; `None` means `up` is 1.
+    pub error: Option<String>,
+}
+
+/// Per-target limits from the scrape config.
+#[derive(Debug, Clone, Copy, Default)]
+struct Limits {
+    sample: u64,
+    label: u64,
+    label_name_length: u64,
+    label_value_length: u64,
+    body_size: u64,
+}
+
+/// Scrapes one target into an [`Appender`].
+#[derive(Debug)]
+pub struct ScrapeLoop<A: Appender> {
+    target: Target,
+    target_labels: Labels,
+    honor_labels: bool,
+    honor_timestamps: bool,
+    metric_relabel: Vec<RelabelConfig>,
+    limits: Limits,
+    http: crate::config::HttpClientConfig,
+    appender: A,
+    /// Raw series text → labels after mutation, `None` when relabeling dropped it.
+    cache: HashMap<String, Option<Labels>>,
+    /// Series written by the last scrape (for staleness markers).
+    previous: HashSet<Labels>,
+    last_report: Option<ScrapeReport>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Prometheus's `mutateSampleLabels`: target labels added, clashes renamed `exported_*`
+/// (or the scraped value kept with `honor_labels`), then metric relabeling.
+fn mutate(scraped: Labels, target: &Labels, honor: bool, rc: &[RelabelConfig]) -> Option<Labels> {
+    let mut lb = scraped.clone();
+    if honor {
+        for (n, v) in target.iter() {
+            if !scraped.contains(n) {
+                lb.set(n, v);
+            }
+        }
+    } else {
+        let mut conflicts: Vec<(String, String)> = Vec::new();
+        for (n, v) in target.iter() {
+            let existing = scraped.get(n);
+            if !existing.is_empty() {
+                conflicts.push((n.to_owned(), existing.to_owned()));
+            }
+            lb.set(n, v);
+        }
+        // Shorter names first, each given as many prefixes as needed to be free.
+        conflicts.sort_by_key(|(n, _)| n.len());
+        for i in 0..conflicts.len() {
+            let mut name = conflicts[i].0.clone();
+            loop {
+                name = format!("{EXPORTED_LABEL_PREFIX}{name}");
+                let taken = scraped.contains(&name)
+                    || target.contains(&name)
+                    || conflicts[..i].iter().any(|(n, _)| *n == name);
+                if !taken {
+                    break;
+                }
+            }
+            conflicts[i].0 = name;
+        }
+        for (n, v) in conflicts {
+            lb.set(n, v);
+        }
+    }
+    let res = process(&lb, rc)?;
+    (!res.is_empty()).then_some(res)
+}
+
+/// Prometheus's `verifyLabelLimits`, same messages.
+fn verify_label_limits(l: &Labels, limits: &Limits) -> Result<(), String> {
+    let met: String = l.get("__name__").chars().take(50).collect();
+    if limits.label > 0 && l.len() as u64 > limits.label {
+        return Err(format!(
+            "label_limit exceeded (metric: {met}, number of labels: {}, limit: {})",
+            l.len(),
+            limits.label
+        ));
+    }
+    for (n, v) in l.iter() {
+        let short: String = n.chars().take(50).collect();
+        if limits.label_name_length > 0 && n.len() as u64 > limits.label_name_length {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {met}, label name: {short}, length: {}, limit: {})",
+                n.len(),
+                limits.label_name_length
+            ));
+        }
+        let chars = v.chars().count() as u64;
+        if limits.label_value_length > 0 && chars > limits.label_value_length {
+            let value: String = v.chars().take(50).collect();
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {met}, label name: {short}, value: {value:?}, length: {chars}, limit: {})",
+                limits.label_value_length
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of turning a body into samples.
+struct Parsed {
+    samples: Vec<(Labels, i64, f64)>,
+    scraped: u64,
+    post_relabel: u64,
+    series_added: u64,
+}
+
+impl<A: Appender> ScrapeLoop<A> {
+    /// A loop for `target` (from [`crate::populate_labels`]) of the job `cfg`.
+    pub fn new(target: Target, cfg: &ScrapeConfig, appender: A) -> Self {
+        let target_labels = target.labels();
+        Self {
+            target,
+            target_labels,
+            honor_labels: cfg.honor_labels,
+            honor_timestamps: cfg.honor_timestamps,
+            metric_relabel: cfg.metric_relabel_configs.clone(),
+            limits: Limits {
+                sample: cfg.sample_limit,
+                label: cfg.label_limit,
+                label_name_length: cfg.label_name_length_limit,
+                label_value_length: cfg.label_value_length_limit,
+                body_size: cfg.body_size_limit,
+            },
+            http: cfg.http.clone(),
+            appender,
+            cache: HashMap::new(),
+            previous: HashSet::new(),
+            last_report: None,
+        }
+    }
+
+    /// The target scraped.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The outcome of the latest scrape, if any.
+    pub fn last_report(&self) -> Option<&ScrapeReport> {
+        self.last_report.as_ref()
+    }
+
+    /// The appender, e.g. to read an in-memory store.
+    pub fn appender(&self) -> &A {
+        &self.appender
+    }
+
+    /// Scrapes once now and writes the samples, staleness markers and report series.
+    pub fn scrape_once(&mut self) -> ScrapeReport {
+        let start = Instant::now();
+        let ts = now_ms();
+        let fetched = fetch(
+            &self.target.url(),
+            self.target.timeout().as_std(),
+            &self.http,
+            self.limits.body_size,
+        );
+        let (parsed, mut error) = match fetched {
+            Ok(f) => match self.parse(&f, ts) {
+                Ok(p) => (Some(p), None),
+                Err((p, e)) => (p, Some(e)),
+            },
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let (scraped, post_relabel, series_added) = parsed
+            .as_ref()
+            .map_or((0, 0, 0), |p| (p.scraped, p.post_relabel, p.series_added));
+        let samples = match (&error, parsed) {
+            (None, Some(p)) => p.samples,
+            _ => Vec::new(),
+        };
+        if let Err(e) = self.write(samples, ts) {
+            error.get_or_insert(e);
+        }
+        let report = ScrapeReport {
+            timestamp_ms: ts,
+            duration: start.elapsed(),
+            scraped,
+            post_relabel,
+            series_added,
+            error,
+        };
+        let values = [
+            if report.error.is_none() { 1.0 } else { 0.0 },
+            report.duration.as_secs_f64(),
+            scraped as f64,
+            post_relabel as f64,
+            series_added as f64,
+        ];
+        for (name, v) in REPORT_SERIES.iter().zip(values) {
+            let _ = self.appender.append(&self.report_labels(name), ts, v);
+        }
+        let _ = self.appender.commit();
+        self.last_report = Some(report.clone());
+        report
+    }
+
+    fn report_labels(&self, name: &str) -> Labels {
+        let mut l = self.target_labels.clone();
+        l.set("__name__", name);
+        l
+    }
+
+    /// Appends `samples` and staleness markers for series of the previous scrape that are
+    /// not among them.
+    fn write(&mut self, samples: Vec<(Labels, i64, f64)>, ts: i64) -> Result<(), String> {
+        let mut current = HashSet::with_capacity(samples.len());
+        let mut failure = None;
+        for (series, t, v) in samples {
+            match self.appender.append(&series, t, v) {
+                Ok(()) | Err(AppendError::OutOfOrder | AppendError::Duplicate) => {}
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+            current.insert(series);
+        }
+        for gone in self.previous.difference(&current) {
+            let _ = self.appender.append(gone, ts, stale_nan());
+        }
+        self.previous = current;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Parses the body by Content-Type and applies labels and limits. On failure the
+    /// counts so far are returned with the reason.
+    #[allow(clippy::type_complexity)]
+    fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, (Option<Parsed>, String)> {
+        let format = Format::from_content_type(&f.content_type);
+        let families = ember_expfmt::parse(&f.body, format).map_err(|e| (None, e.to_string()))?;
+        let mut p = Parsed {
+            samples: Vec::new(),
+            scraped: 0,
+            post_relabel: 0,
+            series_added: 0,
+        };
+        let mut seen = HashSet::new();
+        let mut error = None;
+        for s in families.iter().flat_map(|fam| &fam.samples) {
+            p.scraped += 1;
+            let t = match s.timestamp_ms {
+                Some(t) if self.honor_timestamps => t,
+                _ => ts,
+            };
+            let key = series_key(&s.name, &s.labels);
+            let known = self.cache.contains_key(&key);
+            let labels = match self.cache.get(&key) {
+                Some(l) => l.clone(),
+                None => {
+                    let raw = Labels::from_pairs(
+                        s.labels
+                            .iter()
+                            .cloned()
+                            .chain([("__name__".to_owned(), s.name.clone())]),
+                    );
+                    let m = mutate(
+                        raw,
+                        &self.target_labels,
+                        self.honor_labels,
+                        &self.metric_relabel,
+                    );
+                    self.cache.insert(key.clone(), m.clone());
+                    m
+                }
+            };
+            seen.insert(key);
+            let Some(labels) = labels else { continue };
+            if labels.get("__name__").is_empty() {
+                error = Some("__name__ label is missing".to_owned());
+                break;
+            }
+            if let Some(bad) = labels.iter().find(|(n, _)| !is_valid_label_name(n)) {
+                error = Some(format!(
+                    "invalid metric name or label names: {labels} ({})",
+                    bad.0
+                ));
+                break;
+            }
+            if let Err(e) = verify_label_limits(&labels, &self.limits) {
+                error = Some(e);
+                break;
+            }
+            p.post_relabel += 1;
+            if !known && !self.previous.contains(&labels) {
+                p.series_added += 1;
+            }
+            p.samples.push((labels, t, s.value));
+        }
+        if error.is_none() && self.limits.sample > 0 && p.post_relabel > self.limits.sample {
+            error = Some("sample limit exceeded".to_owned());
+        }
+        // Entries for series the target no longer exposes are forgotten, so the cache is
+        // bounded by what the last scrape held.
+        if error.is_none() {
+            self.cache.retain(|k, _| seen.contains(k));
+            Ok(p)
+        } else {
+            Err((Some(p), error.unwrap_or_default()))
+        }
+    }
+
+    /// Scrapes every `interval` after an offset derived from the target's labels (spreading
+    /// targets over the interval) until `stop` receives or hangs up; then writes staleness
+    /// markers for every series of the last scrape and the report series.
+    pub fn run(mut self, stop: Receiver<()>) -> Self {
+        let interval = self
+            .target
+            .interval()
+            .as_std()
+            .max(Duration::from_millis(1));
+        let offset = Duration::from_millis(offset_ms(&self.target_labels, interval));
+        if wait(&stop, offset) {
+            let mut next = Instant::now();
+            loop {
+                self.scrape_once();
+                next += interval;
+                let now = Instant::now();
+                while next <= now {
+                    next += interval;
+                }
+                if !wait(&stop, next - now) {
+                    break;
+                }
+            }
+        }
+        self.stop();
+        self
+    }
+
+    /// Marks every series of the last scrape and the report series stale, as Prometheus
+    /// does when a target goes away.
+    pub fn stop(&mut self) {
+        let ts = now_ms();
+        let mut series: Vec<Labels> = self.previous.drain().collect();
+        if self.last_report.is_some() {
+            series.extend(REPORT_SERIES.iter().map(|n| self.report_labels(n)));
+        }
+        for s in &series {
+            let _ = self.appender.append(s, ts, stale_nan());
+        }
+        let _ = self.appender.commit();
+    }
+}
+
+/// `true` when the full `d` passed without a stop signal.
+fn wait(stop: &Receiver<()>, d: Duration) -> bool {
+    matches!(stop.recv_timeout(d), Err(RecvTimeoutError::Timeout))
+}
+
+/// A stable offset in `[0, interval)` from the target's labels (FNV-1a).
+fn offset_ms(labels: &Labels, interval: Duration) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in labels.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let ms = interval.as_millis().max(1) as u64;
+    h % ms
+}
+
+fn series_key(name: &str, labels: &[(String, String)]) -> String {
+    let mut k = String::from(name);
+    for (n, v) in labels {
+        k.push('\u{ff}');
+        k.push_str(n);
+        k.push('\u{fe}');
+        k.push_str(v);
+    }
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(p: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(p.iter().copied())
+    }
+
+    #[test]
+    fn conflicting_labels_are_exported() {
+        let target = l(&[("job", "j"), ("instance", "i:1")]);
+        let scraped = l(&[("__name__", "m"), ("job", "theirs"), ("exported_job", "x")]);
+        let m = mutate(scraped.clone(), &target, false, &[]).unwrap();
+        assert_eq!(
+            m.to_string(),
+            r#"{__name__="m", exported_exported_job="theirs", exported_job="x", instance="i:1", job="j"}"#
+        );
+        let m = mutate(scraped, &target, true, &[]).unwrap();
+        assert_eq!(
+            m.to_string(),
+            r#"{__name__="m", exported_job="x", instance="i:1", job="theirs"}"#
+        );
+    }
+
+    #[test]
+    fn label_limits_read_as_prometheus() {
+        let lim = Limits {
+            label: 2,
+            ..Limits::default()
+        };
+        let s = l(&[("__name__", "m"), ("a", "1"), ("b", "2")]);
+        assert_eq!(
+            verify_label_limits(&s, &lim).unwrap_err(),
+            "label_limit exceeded (metric: m, number of labels: 3, limit: 2)"
+        );
+        let lim = Limits {
+            label_value_length: 3,
+            ..Limits::default()
+        };
+        let s = l(&[("__name__", "m"), ("a", "long")]);
+        assert_eq!(
+            verify_label_limits(&s, &lim).unwrap_err(),
+            r#"label_value_length_limit exceeded (metric: m, label name: a, value: "long", length: 4, limit: 3)"#
+        );
+        let lim = Limits {
+            label_name_length: 3,
+            ..Limits::default()
+        };
+        assert!(verify_label_limits(&s, &lim).unwrap_err().starts_with(
+            "label_name_length_limit exceeded (metric: m, label name: __name__, length: 8"
+        ));
+    }
+
+    #[test]
+    fn offsets_fall_inside_the_interval() {
+        let i = Duration::from_secs(15);
+        for n in 0..50 {
+            let o = offset_ms(&l(&[("instance", &format!("h{n}:80"))]), i);
+            assert!(o < 15_000);
+        }
+    }
+}

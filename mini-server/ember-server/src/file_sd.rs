@@ -18,7 +18,11 @@ struct JsonGroup {
     labels: Option<BTreeMap<String, String>>,
 }
 
-/// Reads the target groups in `path`, chosen by extension (`.json`, else YAML).
+/// The label file SD gives every target: the file it came from.
+pub const FILEPATH_LABEL: &str = "__meta_filepath";
+
+/// Reads the target groups in `path`, chosen by extension (`.json`, else YAML), and
+/// labels each group with `__meta_filepath` as Prometheus's file SD does.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("ember-sd-doc-{}", std::process::id()));
@@ -28,6 +32,7 @@ struct JsonGroup {
 /// let groups = ember_server::read_target_groups(&p).unwrap();
 /// assert_eq!(groups[0].targets, ["a:1", "b:2"]);
 /// assert_eq!(groups[0].labels.get("env"), "prod");
+/// assert_eq!(groups[0].labels.get("__meta_filepath"), p.to_str().unwrap());
 /// ```
 pub fn read_target_groups(path: &Path) -> Result<Vec<TargetGroup>, Error> {
     let text = std::fs::read(path).map_err(|source| Error::Io {
@@ -41,7 +46,7 @@ pub fn read_target_groups(path: &Path) -> Result<Vec<TargetGroup>, Error> {
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if is_json {
+    let mut groups = if is_json {
         let groups: Vec<JsonGroup> =
             serde_json::from_slice(&text).map_err(|e| parse(e.to_string()))?;
         groups
@@ -56,10 +61,14 @@ pub fn read_target_groups(path: &Path) -> Result<Vec<TargetGroup>, Error> {
                     labels: Labels::from_pairs(labels),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?
     } else {
         let groups: Option<Vec<TargetGroup>> =
             serde_norway::from_slice(&text).map_err(|e| parse(e.to_string()))?;
-        Ok(groups.unwrap_or_default())
+        groups.unwrap_or_default()
+    };
+    for g in &mut groups {
+        g.labels.set(FILEPATH_LABEL, path.to_string_lossy());
     }
+    Ok(groups)
 }

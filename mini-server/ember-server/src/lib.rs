@@ -48,7 +48,7 @@ pub use config::{
 };
 pub use duration::{ByteSize, PromDuration};
 pub use error::Error;
-pub use file_sd::read_target_groups;
+pub use file_sd::{FILEPATH_LABEL, read_target_groups};
 pub use labels::{Labels, is_valid_label_name};
 pub use relabel::{Action, AnchoredRegex, RelabelConfig, process};
 pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};

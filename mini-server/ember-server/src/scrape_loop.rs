@@ -263,9 +263,14 @@ impl<A: Appender> ScrapeLoop<A> {
     /// Appends `samples` and staleness markers for series of the previous scrape that are
     /// not among them.
     fn write(&mut self, samples: Vec<(Labels, i64, f64)>, ts: i64) -> Result<(), String> {
-        let mut current = HashSet::with_capacity(samples.len());
+        let mut current: HashMap<Labels, i64> = HashMap::with_capacity(samples.len());
         let mut failure = None;
         for (series, t, v) in samples {
+            // A series repeated at the same timestamp within one scrape (e.g. after a
+            // labeldrop) keeps its first value: Prometheus's TSDB refuses the others.
+            if current.get(&series) == Some(&t) {
+                continue;
+            }
             match self.appender.append(&series, t, v) {
                 Ok(()) | Err(AppendError::OutOfOrder | AppendError::Duplicate) => {}
                 Err(e) => {
@@ -273,12 +278,12 @@ impl<A: Appender> ScrapeLoop<A> {
                     break;
                 }
             }
-            current.insert(series);
+            current.insert(series, t);
         }
-        for gone in self.previous.difference(&current) {
+        for gone in self.previous.iter().filter(|s| !current.contains_key(*s)) {
             let _ = self.appender.append(gone, ts, stale_nan());
         }
-        self.previous = current;
+        self.previous = current.into_keys().collect();
         match failure {
             Some(e) => Err(e),
             None => Ok(()),

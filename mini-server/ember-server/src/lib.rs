@@ -8,6 +8,7 @@
 //! | [`RelabelConfig`], [`process`] | `relabel_configs` / `metric_relabel_configs` |
 //! | [`populate_labels`], [`Target`] | a target's labels from discovery, as `PopulateLabels` |
 //! | [`ScrapeLoop`], [`Appender`] | scraping one target into storage, with staleness and report series |
+//! | [`ScrapeManager`] | one loop per target, following config changes and file SD files |
 //! | [`PromDuration`], [`ByteSize`] | durations (`1h30m`) and sizes (`10MB`) as Prometheus spells them |
 //!
 //! ```
@@ -34,6 +35,7 @@ mod md5;
 mod relabel;
 mod rules;
 mod scrape_loop;
+mod scrape_manager;
 mod scraper;
 mod target;
 
@@ -53,6 +55,7 @@ pub use labels::{Labels, is_valid_label_name};
 pub use relabel::{Action, AnchoredRegex, RelabelConfig, process};
 pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};
 pub use scrape_loop::{EXPORTED_LABEL_PREFIX, REPORT_SERIES, ScrapeLoop, ScrapeReport};
+pub use scrape_manager::{Appendable, ScrapeManager, TargetStatus};
 pub use scraper::{ScrapeError, USER_AGENT};
 pub use target::{
     ADDRESS_LABEL, META_LABEL_PREFIX, METRICS_PATH_LABEL, PARAM_LABEL_PREFIX, SCHEME_LABEL,

@@ -8,10 +8,12 @@
 //! rolling back.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ember_expfmt::Format;
+use parking_lot::Mutex;
 
 use crate::appender::{AppendError, Appender, stale_nan};
 use crate::config::ScrapeConfig;
@@ -74,7 +76,7 @@ pub struct ScrapeLoop<A: Appender> {
     cache: HashMap<String, Option<Labels>>,
     /// Series written by the last scrape (for staleness markers).
     previous: HashSet<Labels>,
-    last_report: Option<ScrapeReport>,
+    last_report: Arc<Mutex<Option<ScrapeReport>>>,
 }
 
 fn now_ms() -> i64 {
@@ -185,7 +187,7 @@ impl<A: Appender> ScrapeLoop<A> {
             appender,
             cache: HashMap::new(),
             previous: HashSet::new(),
-            last_report: None,
+            last_report: Arc::default(),
         }
     }
 
@@ -195,8 +197,14 @@ impl<A: Appender> ScrapeLoop<A> {
     }
 
     /// The outcome of the latest scrape, if any.
-    pub fn last_report(&self) -> Option<&ScrapeReport> {
-        self.last_report.as_ref()
+    pub fn last_report(&self) -> Option<ScrapeReport> {
+        self.last_report.lock().clone()
+    }
+
+    /// A handle that sees each new report, for readers on other threads (the targets API)
+    /// while [`ScrapeLoop::run`] owns the loop.
+    pub fn report_handle(&self) -> Arc<Mutex<Option<ScrapeReport>>> {
+        self.last_report.clone()
     }
 
     /// The appender, e.g. to read an in-memory store.
@@ -250,7 +258,7 @@ impl<A: Appender> ScrapeLoop<A> {
             let _ = self.appender.append(&self.report_labels(name), ts, v);
         }
         let _ = self.appender.commit();
-        self.last_report = Some(report.clone());
+        *self.last_report.lock() = Some(report.clone());
         report
     }
 
@@ -400,7 +408,7 @@ impl<A: Appender> ScrapeLoop<A> {
     pub fn stop(&mut self) {
         let ts = now_ms();
         let mut series: Vec<Labels> = self.previous.drain().collect();
-        if self.last_report.is_some() {
+        if self.last_report.lock().is_some() {
             series.extend(REPORT_SERIES.iter().map(|n| self.report_labels(n)));
         }
         for s in &series {

@@ -1,0 +1,256 @@
+//! Many targets: one [`ScrapeLoop`] thread per target, kept in step with the
+//! configuration and with file SD files.
+//!
+//! [`ScrapeManager::apply`] takes a (new) configuration: loops of targets that are gone,
+//! or whose job changed, are stopped (which writes staleness markers for all their
+//! series); new targets get a loop. [`ScrapeManager::sync`] re-reads file SD files whose
+//! modification time changed or whose `refresh_interval` passed, and does the same.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Sender, channel};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime};
+
+use parking_lot::Mutex;
+
+use crate::appender::Appender;
+use crate::config::{Config, ScrapeConfig, TargetGroup};
+use crate::file_sd::read_target_groups;
+use crate::labels::Labels;
+use crate::scrape_loop::{ScrapeLoop, ScrapeReport};
+use crate::target::{Target, targets_from_group};
+
+/// Hands out an [`Appender`] per scrape loop.
+pub trait Appendable: Send + Sync {
+    /// The appender type.
+    type Appender: Appender + 'static;
+
+    /// A new appender, used by one loop.
+    fn appender(&self) -> Self::Appender;
+}
+
+impl Appendable for crate::appender::MemoryAppender {
+    type Appender = crate::appender::MemoryAppender;
+
+    /// Clones share the store, so every loop writes into the same memory.
+    fn appender(&self) -> Self::Appender {
+        self.clone()
+    }
+}
+
+/// A target as the targets API lists it.
+#[derive(Debug, Clone)]
+pub struct TargetStatus {
+    /// Its job.
+    pub job: String,
+    /// Its labels and URL.
+    pub target: Target,
+    /// The latest scrape, if one happened.
+    pub last_report: Option<ScrapeReport>,
+}
+
+#[derive(Debug)]
+struct Running<A: Appender> {
+    job: String,
+    target: Target,
+    stop: Sender<()>,
+    handle: JoinHandle<ScrapeLoop<A>>,
+    report: Arc<Mutex<Option<ScrapeReport>>>,
+}
+
+/// One file SD file as last read.
+#[derive(Debug, Clone)]
+struct SdFile {
+    modified: Option<SystemTime>,
+    read_at: Instant,
+    groups: Vec<TargetGroup>,
+}
+
+/// Runs the scrape loops of a configuration.
+#[derive(Debug)]
+pub struct ScrapeManager<S: Appendable> {
+    storage: S,
+    jobs: Vec<ScrapeConfig>,
+    /// Fingerprint of each job's settings: a changed job restarts its loops, as Prometheus
+    /// restarts a changed scrape pool.
+    fingerprints: HashMap<String, String>,
+    sd_files: BTreeMap<PathBuf, SdFile>,
+    running: BTreeMap<(String, Labels), Running<S::Appender>>,
+    errors: Vec<String>,
+}
+
+impl<S: Appendable> ScrapeManager<S> {
+    /// A manager with no targets, writing to `storage`.
+    pub fn new(storage: S) -> Self {
+        Self {
+            storage,
+            jobs: Vec::new(),
+            fingerprints: HashMap::new(),
+            sd_files: BTreeMap::new(),
+            running: BTreeMap::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Switches to `cfg`: stops loops of removed targets and changed jobs, starts new ones.
+    pub fn apply(&mut self, cfg: &Config) {
+        let fingerprints: HashMap<String, String> = cfg
+            .scrape_configs
+            .iter()
+            .map(|j| (j.job_name.clone(), format!("{j:?}")))
+            .collect();
+        let changed: Vec<String> = self
+            .fingerprints
+            .iter()
+            .filter(|(job, fp)| fingerprints.get(*job) != Some(*fp))
+            .map(|(job, _)| job.clone())
+            .collect();
+        let to_stop: Vec<(String, Labels)> = self
+            .running
+            .keys()
+            .filter(|(job, _)| changed.contains(job))
+            .cloned()
+            .collect();
+        for key in to_stop {
+            self.stop_one(&key);
+        }
+        self.jobs = cfg.scrape_configs.clone();
+        self.fingerprints = fingerprints;
+        self.sd_files.clear();
+        self.sync();
+    }
+
+    /// Re-reads changed or due file SD files and starts or stops loops to match.
+    pub fn sync(&mut self) {
+        self.errors.clear();
+        let mut desired: BTreeMap<(String, Labels), (Target, usize)> = BTreeMap::new();
+        for (i, job) in self.jobs.iter().enumerate() {
+            let mut groups = job.static_configs.clone();
+            for sd in &job.file_sd_configs {
+                for pattern in &sd.files {
+                    let files = match glob::glob(&pattern.to_string_lossy()) {
+                        Ok(paths) => paths.filter_map(Result::ok).collect::<Vec<_>>(),
+                        Err(e) => {
+                            self.errors.push(format!("{}: {e}", pattern.display()));
+                            continue;
+                        }
+                    };
+                    for f in files {
+                        let modified = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
+                        let fresh = self.sd_files.get(&f).is_some_and(|s| {
+                            s.modified == modified
+                                && s.read_at.elapsed() < sd.refresh_interval.as_std()
+                        });
+                        if !fresh {
+                            match read_target_groups(&f) {
+                                Ok(g) => {
+                                    let read_at = Instant::now();
+                                    self.sd_files.insert(
+                                        f.clone(),
+                                        SdFile {
+                                            modified,
+                                            read_at,
+                                            groups: g,
+                                        },
+                                    );
+                                }
+                                // A broken file keeps its last good targets, as Prometheus.
+                                Err(e) => self.errors.push(e.to_string()),
+                            }
+                        }
+                        if let Some(s) = self.sd_files.get(&f) {
+                            groups.extend(s.groups.iter().cloned());
+                        }
+                    }
+                }
+            }
+            for g in &groups {
+                for addr in &g.targets {
+                    let one = TargetGroup {
+                        targets: vec![addr.clone()],
+                        labels: g.labels.clone(),
+                    };
+                    match targets_from_group(&one, job) {
+                        Ok(ts) => {
+                            for t in ts {
+                                let key = (job.job_name.clone(), t.full_labels().clone());
+                                desired.insert(key, (t, i));
+                            }
+                        }
+                        Err(e) => self.errors.push(format!("job {:?}: {e}", job.job_name)),
+                    }
+                }
+            }
+        }
+        let gone: Vec<(String, Labels)> = self
+            .running
+            .keys()
+            .filter(|k| !desired.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.stop_one(&key);
+        }
+        for (key, (target, i)) in desired {
+            if self.running.contains_key(&key) {
+                continue;
+            }
+            let job = &self.jobs[i];
+            let l = ScrapeLoop::new(target.clone(), job, self.storage.appender());
+            let report = l.report_handle();
+            let (stop, rx) = channel();
+            let handle = std::thread::spawn(move || l.run(rx));
+            self.running.insert(
+                key,
+                Running {
+                    job: job.job_name.clone(),
+                    target,
+                    stop,
+                    handle,
+                    report,
+                },
+            );
+        }
+    }
+
+    fn stop_one(&mut self, key: &(String, Labels)) {
+        if let Some(r) = self.running.remove(key) {
+            drop(r.stop);
+            // The loop marks its series stale before it returns.
+            let _ = r.handle.join();
+        }
+    }
+
+    /// The targets being scraped, by job and labels.
+    pub fn targets(&self) -> Vec<TargetStatus> {
+        self.running
+            .values()
+            .map(|r| TargetStatus {
+                job: r.job.clone(),
+                target: r.target.clone(),
+                last_report: r.report.lock().clone(),
+            })
+            .collect()
+    }
+
+    /// Problems met by the last [`ScrapeManager::sync`] (unreadable SD files, bad targets).
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+
+    /// Stops every loop (writing staleness markers for all their series).
+    pub fn stop_all(&mut self) {
+        let keys: Vec<(String, Labels)> = self.running.keys().cloned().collect();
+        for k in keys {
+            self.stop_one(&k);
+        }
+    }
+}
+
+impl<S: Appendable> Drop for ScrapeManager<S> {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}

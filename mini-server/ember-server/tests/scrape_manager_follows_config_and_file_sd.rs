@@ -1,0 +1,124 @@
+//! The scrape manager runs one loop per target, follows file SD changes and config
+//! reloads, and marks the series of removed targets stale.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use ember_server::{Config, MemoryAppender, ScrapeManager, StoredSample, is_stale_marker};
+
+fn serve(body: &'static str) -> (Arc<tiny_http::Server>, String) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let addr = server.server_addr().to_ip().unwrap().to_string();
+    let s = server.clone();
+    std::thread::spawn(move || {
+        while let Ok(req) = s.recv() {
+            let _ = req.respond(tiny_http::Response::from_string(body));
+        }
+    });
+    (server, addr)
+}
+
+/// Polls (bounded) until `pred` holds for the stored samples.
+fn wait_until(store: &MemoryAppender, what: &str, pred: impl Fn(&[StoredSample]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pred(&store.committed()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn has(samples: &[StoredSample], name: &str, instance: &str, stale: bool) -> bool {
+    samples.iter().any(|s| {
+        s.series.get("__name__") == name
+            && s.series.get("instance") == instance
+            && is_stale_marker(s.value) == stale
+    })
+}
+
+fn write_sd(path: &Path, json: &str, mtime_offset_secs: u64) {
+    std::fs::write(path, json).unwrap();
+    // An explicit, distinct modification time: coarse file system clocks must not hide
+    // the change.
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() + Duration::from_secs(mtime_offset_secs))
+        .unwrap();
+}
+
+#[test]
+fn follows_file_sd_and_reloads() {
+    let (_a, a) = serve("metric_a 1\n");
+    let (_b, b) = serve("metric_b 2\n");
+    let dir = std::env::temp_dir().join(format!("ember-server-manager-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sd = dir.join("targets.json");
+    write_sd(
+        &sd,
+        &format!(r#"[{{"targets": ["{b}"], "labels": {{"tier": "files"}}}}]"#),
+        10,
+    );
+    let config = |extra: &str| {
+        let text = format!(
+            "global: {{scrape_interval: 100ms, scrape_timeout: 100ms}}\nscrape_configs:\n- job_name: files\n  file_sd_configs: [{{files: ['targets.json']}}]\n{extra}"
+        );
+        Config::parse(&text, &dir.join("prometheus.yml")).unwrap()
+    };
+    let with_static = format!("- job_name: static\n  static_configs: [{{targets: ['{a}']}}]\n");
+
+    let store = MemoryAppender::default();
+    let mut m = ScrapeManager::new(store.clone());
+    m.apply(&config(&with_static));
+    assert!(m.errors().is_empty(), "{:?}", m.errors());
+    assert_eq!(m.targets().len(), 2);
+    wait_until(&store, "both targets scraped", |s| {
+        has(s, "metric_a", &a, false) && has(s, "metric_b", &b, false)
+    });
+    let b_series = store
+        .committed()
+        .into_iter()
+        .find(|s| s.series.get("__name__") == "metric_b")
+        .unwrap();
+    assert_eq!(b_series.series.get("tier"), "files");
+    assert_eq!(b_series.series.get("job"), "files");
+
+    // The file SD target disappears: its loop stops and marks its series stale.
+    write_sd(&sd, "[]", 20);
+    m.sync();
+    assert_eq!(m.targets().len(), 1);
+    let s = store.committed();
+    assert!(has(&s, "metric_b", &b, true), "metric_b marked stale");
+    assert!(has(&s, "up", &b, true), "up of b marked stale");
+
+    // A reload without the static job stops that target too.
+    m.apply(&config(""));
+    assert!(m.targets().is_empty());
+    assert!(has(&store.committed(), "metric_a", &a, true));
+
+    // A changed job restarts its loops with the new settings.
+    write_sd(&sd, &format!(r#"[{{"targets": ["{b}"]}}]"#), 30);
+    m.apply(&config(""));
+    wait_until(&store, "b scraped again", |s| {
+        s.iter()
+            .filter(|x| x.series.get("__name__") == "metric_b" && !is_stale_marker(x.value))
+            .count()
+            >= 2
+    });
+    let relabeled = "  metric_relabel_configs: [{target_label: extra, replacement: yes}]\n";
+    m.apply(&config(relabeled));
+    wait_until(&store, "relabeled series", |s| {
+        s.iter()
+            .any(|x| x.series.get("__name__") == "metric_b" && x.series.get("extra") == "yes")
+    });
+    let reports = m.targets();
+    assert_eq!(reports.len(), 1);
+    m.stop_all();
+    let last = store.committed();
+    assert!(
+        last.iter()
+            .any(|x| x.series.get("extra") == "yes" && is_stale_marker(x.value))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,7 @@
 //! | [`populate_labels`], [`Target`] | a target's labels from discovery, as `PopulateLabels` |
 //! | [`ScrapeLoop`], [`Appender`] | scraping one target into storage, with staleness and report series |
 //! | [`ScrapeManager`] | one loop per target, following config changes and file SD files |
+//! | [`Flags`], [`builtin_config`] | the command line as Prometheus spells it; the config used without a file |
 //! | [`PromDuration`], [`ByteSize`] | durations (`1h30m`) and sizes (`10MB`) as Prometheus spells them |
 //!
 //! ```
@@ -30,6 +31,7 @@ mod config;
 mod duration;
 mod error;
 mod file_sd;
+mod flags;
 mod labels;
 mod md5;
 mod relabel;
@@ -51,6 +53,7 @@ pub use config::{
 pub use duration::{ByteSize, PromDuration};
 pub use error::Error;
 pub use file_sd::{FILEPATH_LABEL, read_target_groups};
+pub use flags::{DEFAULT_RETENTION, Flags, builtin_config, command};
 pub use labels::{Labels, is_valid_label_name};
 pub use relabel::{Action, AnchoredRegex, RelabelConfig, process};
 pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};

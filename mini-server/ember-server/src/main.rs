@@ -1,26 +1,39 @@
-//! `ember-server`: for now, `--check-config FILE` (as `promtool check config FILE`).
+//! `ember-server`: flags as Prometheus's; `--check-config FILE` validates a configuration
+//! as `promtool check config FILE` does.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn usage() -> ExitCode {
-    eprintln!("usage: ember-server --check-config FILE");
-    ExitCode::from(2)
-}
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [flag, file] if flag == "--check-config" => {
-            let report = ember_server::check_config(&PathBuf::from(file));
-            print!("{}", report.stdout);
-            eprint!("{}", report.stderr);
-            if report.success {
-                ExitCode::SUCCESS
+    let flags = match ember_server::Flags::parse_from(std::env::args_os()) {
+        Ok(f) => f,
+        Err(e) => {
+            // clap prints help and version to stdout with success, usage errors to stderr.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
             } else {
-                ExitCode::FAILURE
-            }
+                ExitCode::SUCCESS
+            };
         }
-        _ => usage(),
+    };
+    if let Some(file) = &flags.check_config {
+        let report = ember_server::check_config(file);
+        print!("{}", report.stdout);
+        eprint!("{}", report.stderr);
+        return if report.success {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
+    match flags.load_config() {
+        Ok(_) => {
+            eprintln!(
+                "ember-server: configuration is valid, but serving needs the storage and HTTP \
+                 API, which are not in this build yet; use --check-config FILE"
+            );
+        }
+        Err(e) => eprintln!("ember-server: error loading config: {e}"),
+    }
+    ExitCode::FAILURE
 }

@@ -122,6 +122,14 @@ impl<S: Appendable> ScrapeManager<S> {
         self.sync();
     }
 
+    /// Loads `path` and applies it; a configuration that does not load is refused with the
+    /// reason and the running one stays, as Prometheus's reload.
+    pub fn reload(&mut self, path: &std::path::Path) -> Result<(), crate::error::Error> {
+        let cfg = Config::load(path)?;
+        self.apply(&cfg);
+        Ok(())
+    }
+
     /// Re-reads changed or due file SD files and starts or stops loops to match.
     pub fn sync(&mut self) {
         self.errors.clear();

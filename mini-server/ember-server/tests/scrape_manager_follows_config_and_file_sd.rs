@@ -122,3 +122,40 @@ fn follows_file_sd_and_reloads() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_bad_reload_keeps_the_running_config() {
+    let (_a, a) = serve("metric_a 1\n");
+    let dir = std::env::temp_dir().join(format!("ember-server-reload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("prometheus.yml");
+    std::fs::write(
+        &path,
+        format!("global: {{scrape_interval: 100ms, scrape_timeout: 100ms}}\nscrape_configs:\n- job_name: a\n  static_configs: [{{targets: ['{a}']}}]\n"),
+    )
+    .unwrap();
+    let store = MemoryAppender::default();
+    let mut m = ScrapeManager::new(store.clone());
+    m.reload(&path).unwrap();
+    assert_eq!(m.targets().len(), 1);
+
+    std::fs::write(
+        &path,
+        "scrape_configs:\n- job_name: a\n  scrape_interval: soon\n",
+    )
+    .unwrap();
+    let err = m.reload(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("scrape_configs[0].scrape_interval: not a valid duration string"),
+        "{err}"
+    );
+    assert_eq!(m.targets().len(), 1, "the old configuration keeps running");
+    wait_until(&store, "scrapes continue", |s| {
+        s.iter()
+            .filter(|x| x.series.get("__name__") == "metric_a")
+            .count()
+            >= 2
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,6 +2,9 @@
 //! Content-Type, target labels and `honor_labels`, metric relabeling, sample and label
 //! limits, staleness markers, and the synthetic report series.
 //!
+//! The body is read with ember-expfmt's streaming parsers, so a malformed line fails the
+//! scrape after counting the samples before it, as Prometheus's parsers do.
+//!
 //! A scrape is all or nothing: samples go to the [`Appender`] only when the whole body
 //! parsed and passed the limits; otherwise only staleness markers for the previous
 //! scrape's series and the report series (`up` 0) are written, as Prometheus does after
@@ -12,7 +15,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ember_expfmt::Format;
+use ember_expfmt::{Entry, Format, OpenMetricsParser, TextParser};
 use parking_lot::Mutex;
 
 use crate::appender::{AppendError, Appender, stale_nan};
@@ -302,8 +305,11 @@ impl<A: Appender> ScrapeLoop<A> {
     /// counts so far are returned with the reason.
     #[allow(clippy::type_complexity)]
     fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, (Option<Parsed>, String)> {
-        let format = Format::from_content_type(&f.content_type);
-        let families = ember_expfmt::parse(&f.body, format).map_err(|e| (None, e.to_string()))?;
+        let entries: Box<dyn Iterator<Item = Result<Entry<'_>, ember_expfmt::Error>>> =
+            match Format::from_content_type(&f.content_type) {
+                Format::OpenMetrics => Box::new(OpenMetricsParser::new(&f.body)),
+                Format::Text => Box::new(TextParser::new(&f.body)),
+            };
         let mut p = Parsed {
             samples: Vec::new(),
             scraped: 0,
@@ -312,22 +318,30 @@ impl<A: Appender> ScrapeLoop<A> {
         };
         let mut seen = HashSet::new();
         let mut error = None;
-        for s in families.iter().flat_map(|fam| &fam.samples) {
+        for entry in entries {
+            let s = match entry {
+                Ok(Entry::Sample(s)) => s,
+                Ok(_) => continue,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            };
             p.scraped += 1;
             let t = match s.timestamp_ms {
                 Some(t) if self.honor_timestamps => t,
                 _ => ts,
             };
-            let key = series_key(&s.name, &s.labels);
+            let key = format!("{}{{{}}}", s.name, s.labels.as_str());
             let known = self.cache.contains_key(&key);
             let labels = match self.cache.get(&key) {
                 Some(l) => l.clone(),
                 None => {
                     let raw = Labels::from_pairs(
                         s.labels
-                            .iter()
-                            .cloned()
-                            .chain([("__name__".to_owned(), s.name.clone())]),
+                            .to_vec()
+                            .into_iter()
+                            .chain([("__name__".to_owned(), s.name.to_owned())]),
                     );
                     let m = mutate(
                         raw,
@@ -432,17 +446,6 @@ fn offset_ms(labels: &Labels, interval: Duration) -> u64 {
     }
     let ms = interval.as_millis().max(1) as u64;
     h % ms
-}
-
-fn series_key(name: &str, labels: &[(String, String)]) -> String {
-    let mut k = String::from(name);
-    for (n, v) in labels {
-        k.push('\u{ff}');
-        k.push_str(n);
-        k.push('\u{fe}');
-        k.push_str(v);
-    }
-    k
 }
 
 #[cfg(test)]

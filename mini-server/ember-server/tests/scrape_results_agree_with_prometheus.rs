@@ -1,6 +1,6 @@
 //! A real Prometheus 2.42 and this crate's scrape loop scrape the same target with the same
 //! jobs (target labels, `exported_` renaming, `honor_labels`, metric relabeling, sample
-//! and label limits); the series they store and the report series must be equal.
+//! and label limits, a malformed body); the series they store and the report series must be equal.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -25,6 +25,9 @@ latency_sum 0.7
 latency_count 3
 ";
 
+/// Served at `/broken`: two good samples, then a malformed line.
+const BROKEN: &str = "a 1\nb 2\nthis is { not metrics\nc 3\n";
+
 fn serve_forever() -> (Arc<tiny_http::Server>, String) {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
     let addr = server.server_addr().to_ip().unwrap().to_string();
@@ -33,7 +36,8 @@ fn serve_forever() -> (Arc<tiny_http::Server>, String) {
         while let Ok(req) = s.recv() {
             let ct =
                 tiny_http::Header::from_bytes("Content-Type", "text/plain; version=0.0.4").unwrap();
-            let _ = req.respond(tiny_http::Response::from_string(BODY).with_header(ct));
+            let body = if req.url() == "/broken" { BROKEN } else { BODY };
+            let _ = req.respond(tiny_http::Response::from_string(body).with_header(ct));
         }
     });
     (server, addr)
@@ -57,6 +61,9 @@ fn config(target: &str) -> String {
   static_configs: [{{targets: ['{target}']}}]
 - job_name: labels
   label_limit: 3
+  static_configs: [{{targets: ['{target}']}}]
+- job_name: broken
+  metrics_path: /broken
   static_configs: [{{targets: ['{target}']}}]
 "
     )
@@ -144,12 +151,12 @@ fn stored_series_and_report_values_match_prometheus() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let v = query(&addr, "count_over_time(up[1m]) >= 2");
-        if v["data"]["result"].as_array().is_some_and(|a| a.len() == 4) {
+        if v["data"]["result"].as_array().is_some_and(|a| a.len() == 5) {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "prometheus did not scrape 4 jobs twice:\n{}",
+            "prometheus did not scrape 5 jobs twice:\n{}",
             log()
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -187,7 +194,11 @@ fn stored_series_and_report_values_match_prometheus() {
         ours.keys()
             .filter(|k| k.starts_with("{__name__=\"up\""))
             .count(),
-        4
+        5
     );
+    let broken = |name: &str| {
+        ours[&format!("{{__name__=\"{name}\", instance=\"{target}\", job=\"broken\"}}")]
+    };
+    assert_eq!((broken("up"), broken("scrape_samples_scraped")), (0.0, 2.0));
     let _ = std::fs::remove_dir_all(&dir);
 }

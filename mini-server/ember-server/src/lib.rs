@@ -54,7 +54,7 @@ pub use duration::{ByteSize, PromDuration};
 pub use error::Error;
 pub use file_sd::{FILEPATH_LABEL, read_target_groups};
 pub use flags::{DEFAULT_RETENTION, Flags, builtin_config, command};
-pub use labels::{Labels, is_valid_label_name};
+pub use labels::{Labels, is_valid_label_name, is_valid_metric_name};
 pub use relabel::{Action, AnchoredRegex, RelabelConfig, process};
 pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};
 pub use scrape_loop::{EXPORTED_LABEL_PREFIX, REPORT_SERIES, ScrapeLoop, ScrapeReport};

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::duration::PromDuration;
 use crate::error::Error;
-use crate::labels::is_valid_label_name;
+use crate::labels::{is_valid_label_name, is_valid_metric_name};
 
 /// A parsed rule file.
 #[derive(Debug, Clone, Deserialize)]
@@ -68,12 +68,6 @@ impl Rule {
             .or(self.alert.as_deref())
             .unwrap_or("")
     }
-}
-
-fn is_valid_metric_name(n: &str) -> bool {
-    let mut b = n.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
 }
 
 impl Rule {

@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 
 use crate::appender::{AppendError, Appender, stale_nan};
 use crate::config::ScrapeConfig;
-use crate::labels::{Labels, is_valid_label_name};
+use crate::labels::{Labels, is_valid_label_name, is_valid_metric_name};
 use crate::relabel::{RelabelConfig, process};
 use crate::scraper::{Fetched, fetch};
 use crate::target::Target;
@@ -80,6 +80,8 @@ pub struct ScrapeLoop<A: Appender> {
     /// Series written by the last scrape (for staleness markers).
     previous: HashSet<Labels>,
     last_report: Arc<Mutex<Option<ScrapeReport>>>,
+    /// Set by the manager (e.g. `target_limit exceeded`): scrapes fail with it unfetched.
+    forced_error: Arc<Mutex<Option<String>>>,
 }
 
 fn now_ms() -> i64 {
@@ -191,6 +193,7 @@ impl<A: Appender> ScrapeLoop<A> {
             cache: HashMap::new(),
             previous: HashSet::new(),
             last_report: Arc::default(),
+            forced_error: Arc::default(),
         }
     }
 
@@ -202,6 +205,12 @@ impl<A: Appender> ScrapeLoop<A> {
     /// The outcome of the latest scrape, if any.
     pub fn last_report(&self) -> Option<ScrapeReport> {
         self.last_report.lock().clone()
+    }
+
+    /// A handle through which another thread makes every scrape fail with a given error
+    /// without contacting the target (Prometheus's forced error, for `target_limit`).
+    pub fn forced_error_handle(&self) -> Arc<Mutex<Option<String>>> {
+        self.forced_error.clone()
     }
 
     /// A handle that sees each new report, for readers on other threads (the targets API)
@@ -219,18 +228,23 @@ impl<A: Appender> ScrapeLoop<A> {
     pub fn scrape_once(&mut self) -> ScrapeReport {
         let start = Instant::now();
         let ts = now_ms();
-        let fetched = fetch(
-            &self.target.url(),
-            self.target.timeout().as_std(),
-            &self.http,
-            self.limits.body_size,
-        );
+        let forced = self.forced_error.lock().clone();
+        let fetched = match forced {
+            Some(e) => Err(e),
+            None => fetch(
+                &self.target.url(),
+                self.target.timeout().as_std(),
+                &self.http,
+                self.limits.body_size,
+            )
+            .map_err(|e| e.to_string()),
+        };
         let (parsed, mut error) = match fetched {
             Ok(f) => match self.parse(&f, ts) {
                 Ok(p) => (Some(p), None),
                 Err((p, e)) => (p, Some(e)),
             },
-            Err(e) => (None, Some(e.to_string())),
+            Err(e) => (None, Some(e)),
         };
         let (scraped, post_relabel, series_added) = parsed
             .as_ref()
@@ -359,11 +373,9 @@ impl<A: Appender> ScrapeLoop<A> {
                 error = Some("__name__ label is missing".to_owned());
                 break;
             }
-            if let Some(bad) = labels.iter().find(|(n, _)| !is_valid_label_name(n)) {
-                error = Some(format!(
-                    "invalid metric name or label names: {labels} ({})",
-                    bad.0
-                ));
+            let names_ok = labels.iter().all(|(n, _)| is_valid_label_name(n));
+            if !names_ok || !is_valid_metric_name(labels.get("__name__")) {
+                error = Some(format!("invalid metric name or label names: {labels}"));
                 break;
             }
             if let Err(e) = verify_label_limits(&labels, &self.limits) {

@@ -58,6 +58,7 @@ struct Running<A: Appender> {
     stop: Sender<()>,
     handle: JoinHandle<ScrapeLoop<A>>,
     report: Arc<Mutex<Option<ScrapeReport>>>,
+    forced_error: Arc<Mutex<Option<String>>>,
 }
 
 /// One file SD file as last read.
@@ -201,13 +202,18 @@ impl<S: Appendable> ScrapeManager<S> {
         for key in gone {
             self.stop_one(&key);
         }
+        let limit_errors = self.target_limit_errors(&desired);
         for (key, (target, i)) in desired {
-            if self.running.contains_key(&key) {
+            if let Some(r) = self.running.get(&key) {
+                *r.forced_error.lock() = limit_errors.get(&key.0).cloned();
                 continue;
             }
             let job = &self.jobs[i];
             let l = ScrapeLoop::new(target.clone(), job, self.storage.appender());
             let report = l.report_handle();
+            let forced_error = l.forced_error_handle();
+            // Set before the thread starts, so no scrape slips past the limit.
+            *forced_error.lock() = limit_errors.get(&job.job_name).cloned();
             let (stop, rx) = channel();
             let handle = std::thread::spawn(move || l.run(rx));
             self.running.insert(
@@ -218,9 +224,31 @@ impl<S: Appendable> ScrapeManager<S> {
                     stop,
                     handle,
                     report,
+                    forced_error,
                 },
             );
         }
+    }
+
+    /// Prometheus's `target_limit`: a job with more targets than allowed has every scrape
+    /// fail with the reason (`up` 0) until the count fits again. Returns the error per job.
+    fn target_limit_errors(
+        &mut self,
+        desired: &BTreeMap<(String, Labels), (Target, usize)>,
+    ) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        for job in &self.jobs {
+            let n = desired.keys().filter(|(j, _)| *j == job.job_name).count() as u64;
+            if job.target_limit > 0 && n > job.target_limit {
+                let e = format!(
+                    "target_limit exceeded (number of targets: {n}, limit: {})",
+                    job.target_limit
+                );
+                self.errors.push(format!("job {:?}: {e}", job.job_name));
+                out.insert(job.job_name.clone(), e);
+            }
+        }
+        out
     }
 
     fn stop_one(&mut self, key: &(String, Labels)) {

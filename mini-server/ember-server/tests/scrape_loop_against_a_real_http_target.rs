@@ -314,6 +314,11 @@ fn failures_fail_only_that_scrape() {
             "",
             "",
         ),
+        (
+            text("x 1\n"),
+            "  metric_relabel_configs:\n  - {source_labels: [__name__], regex: x, target_label: __name__, replacement: 'bad-name'}\n",
+            "invalid metric name or label names",
+        ),
     ];
     for (reply, job, expected) in cases {
         t.reply(text("ok 1\n"));

@@ -159,3 +159,48 @@ fn a_bad_reload_keeps_the_running_config() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn target_limit_fails_every_scrape_of_the_job() {
+    let (_a, a) = serve("metric_a 1\n");
+    let (_b, b) = serve("metric_b 1\n");
+    let config = |limit: u32| {
+        let text = format!(
+            "global: {{scrape_interval: 100ms, scrape_timeout: 100ms}}\nscrape_configs:\n- job_name: j\n  target_limit: {limit}\n  static_configs: [{{targets: ['{a}', '{b}']}}]\n"
+        );
+        Config::parse(&text, Path::new("prometheus.yml")).unwrap()
+    };
+    let store = MemoryAppender::default();
+    let mut m = ScrapeManager::new(store.clone());
+    m.apply(&config(1));
+    let expected = "target_limit exceeded (number of targets: 2, limit: 1)";
+    assert_eq!(m.errors(), [format!("job \"j\": {expected}")]);
+    wait_until(&store, "both report up 0", |s| {
+        [&a, &b].iter().all(|i| {
+            s.iter()
+                .any(|x| x.series.get("__name__") == "up" && x.series.get("instance") == **i)
+        })
+    });
+    let s = store.committed();
+    assert!(
+        s.iter()
+            .filter(|x| x.series.get("__name__") == "up")
+            .all(|x| x.value == 0.0)
+    );
+    assert!(
+        !s.iter()
+            .any(|x| x.series.get("__name__").starts_with("metric_"))
+    );
+    for t in m.targets() {
+        if let Some(r) = t.last_report {
+            assert_eq!(r.error.as_deref(), Some(expected));
+        }
+    }
+
+    m.apply(&config(2));
+    assert!(m.errors().is_empty());
+    wait_until(&store, "scrapes succeed within the limit", |s| {
+        s.iter().any(|x| x.series.get("__name__") == "metric_a")
+            && s.iter().any(|x| x.series.get("__name__") == "metric_b")
+    });
+}

@@ -62,5 +62,6 @@ pub use scrape_manager::{Appendable, ScrapeManager, TargetStatus};
 pub use scraper::{ScrapeError, USER_AGENT};
 pub use target::{
     ADDRESS_LABEL, META_LABEL_PREFIX, METRICS_PATH_LABEL, PARAM_LABEL_PREFIX, SCHEME_LABEL,
-    SCRAPE_INTERVAL_LABEL, SCRAPE_TIMEOUT_LABEL, Target, populate_labels, targets_from_group,
+    SCRAPE_INTERVAL_LABEL, SCRAPE_TIMEOUT_LABEL, Target, discovered_labels, populate_labels,
+    targets_from_group,
 };

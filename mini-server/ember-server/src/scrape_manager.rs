@@ -20,7 +20,7 @@ use crate::config::{Config, ScrapeConfig, TargetGroup};
 use crate::file_sd::read_target_groups;
 use crate::labels::Labels;
 use crate::scrape_loop::{ScrapeLoop, ScrapeReport};
-use crate::target::{Target, targets_from_group};
+use crate::target::{ADDRESS_LABEL, Target, discovered_labels, populate_labels};
 
 /// Hands out an [`Appender`] per scrape loop.
 pub trait Appendable: Send + Sync {
@@ -79,6 +79,7 @@ pub struct ScrapeManager<S: Appendable> {
     fingerprints: HashMap<String, String>,
     sd_files: BTreeMap<PathBuf, SdFile>,
     running: BTreeMap<(String, Labels), Running<S::Appender>>,
+    dropped: Vec<(String, Labels)>,
     errors: Vec<String>,
 }
 
@@ -91,6 +92,7 @@ impl<S: Appendable> ScrapeManager<S> {
             fingerprints: HashMap::new(),
             sd_files: BTreeMap::new(),
             running: BTreeMap::new(),
+            dropped: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -135,6 +137,7 @@ impl<S: Appendable> ScrapeManager<S> {
     pub fn sync(&mut self) {
         self.errors.clear();
         let mut desired: BTreeMap<(String, Labels), (Target, usize)> = BTreeMap::new();
+        let mut dropped = Vec::new();
         for (i, job) in self.jobs.iter().enumerate() {
             let mut groups = job.static_configs.clone();
             for sd in &job.file_sd_configs {
@@ -177,22 +180,20 @@ impl<S: Appendable> ScrapeManager<S> {
             }
             for g in &groups {
                 for addr in &g.targets {
-                    let one = TargetGroup {
-                        targets: vec![addr.clone()],
-                        labels: g.labels.clone(),
-                    };
-                    match targets_from_group(&one, job) {
-                        Ok(ts) => {
-                            for t in ts {
-                                let key = (job.job_name.clone(), t.full_labels().clone());
-                                desired.insert(key, (t, i));
-                            }
+                    let mut l = g.labels.clone();
+                    l.set(ADDRESS_LABEL, addr.clone());
+                    match populate_labels(l.clone(), job) {
+                        Ok(Some(t)) => {
+                            let key = (job.job_name.clone(), t.full_labels().clone());
+                            desired.insert(key, (t, i));
                         }
+                        Ok(None) => dropped.push((job.job_name.clone(), discovered_labels(l, job))),
                         Err(e) => self.errors.push(format!("job {:?}: {e}", job.job_name)),
                     }
                 }
             }
         }
+        self.dropped = dropped;
         let gone: Vec<(String, Labels)> = self
             .running
             .keys()
@@ -269,6 +270,12 @@ impl<S: Appendable> ScrapeManager<S> {
                 last_report: r.report.lock().clone(),
             })
             .collect()
+    }
+
+    /// Targets relabeling dropped, as (job, discovered labels): the targets API's
+    /// `droppedTargets`.
+    pub fn dropped_targets(&self) -> &[(String, Labels)] {
+        &self.dropped
     }
 
     /// Problems met by the last [`ScrapeManager::sync`] (unreadable SD files, bad targets).

@@ -24,6 +24,7 @@ pub const META_LABEL_PREFIX: &str = "__meta_";
 /// A target ready to scrape: its full label set, `__`-labels included.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    discovered: Labels,
     labels: Labels,
     params: std::collections::BTreeMap<String, Vec<String>>,
     interval: PromDuration,
@@ -36,6 +37,11 @@ impl Target {
         let mut l = self.labels.clone();
         l.retain(|n, _| !n.starts_with("__"));
         l
+    }
+
+    /// The labels before relabeling (see [`discovered_labels`]).
+    pub fn discovered_labels(&self) -> &Labels {
+        &self.discovered
     }
 
     /// All labels, including `__address__`, `__scheme__`, `__metrics_path__`, `__param_*`.
@@ -124,13 +130,17 @@ fn split_host_port(addr: &str) -> Option<(&str, &str)> {
     Some((host, port))
 }
 
-/// Computes a target's labels: adds `job`, `__scrape_interval__`, `__scrape_timeout__`,
-/// `__metrics_path__`, `__scheme__` (unless set) and `__param_*`; runs `relabel_configs`;
-/// adds the scheme's default port; removes `__meta_*`; defaults `instance` to the address.
+/// The labels a target has before relabeling (the targets API's `discoveredLabels`): the
+/// discovered ones plus `job`, `__scrape_interval__`, `__scrape_timeout__`,
+/// `__metrics_path__`, `__scheme__` where unset, and `__param_*` from `params`.
 ///
-/// `Ok(None)` when relabeling dropped the target; `Err` with Prometheus's message when the
-/// result is unusable (`no address`, a bad interval or timeout label, ...).
-pub fn populate_labels(discovered: Labels, cfg: &ScrapeConfig) -> Result<Option<Target>, String> {
+/// ```
+/// use ember_server::{Config, Labels, discovered_labels};
+/// let cfg = Config::parse("scrape_configs:\n- job_name: j\n", std::path::Path::new("p.yml")).unwrap();
+/// let l = discovered_labels(Labels::from_pairs([("__address__", "h:1")]), &cfg.scrape_configs[0]);
+/// assert_eq!(l.get("__scrape_timeout__"), "10s");
+/// ```
+pub fn discovered_labels(discovered: Labels, cfg: &ScrapeConfig) -> Labels {
     let mut lb = discovered;
     let defaults = [
         ("job", cfg.job_name.clone()),
@@ -149,6 +159,17 @@ pub fn populate_labels(discovered: Labels, cfg: &ScrapeConfig) -> Result<Option<
             lb.set(format!("{PARAM_LABEL_PREFIX}{k}"), first.clone());
         }
     }
+    lb
+}
+
+/// Computes a target's labels: adds `job`, `__scrape_interval__`, `__scrape_timeout__`,
+/// `__metrics_path__`, `__scheme__` (unless set) and `__param_*`; runs `relabel_configs`;
+/// adds the scheme's default port; removes `__meta_*`; defaults `instance` to the address.
+///
+/// `Ok(None)` when relabeling dropped the target; `Err` with Prometheus's message when the
+/// result is unusable (`no address`, a bad interval or timeout label, ...).
+pub fn populate_labels(discovered: Labels, cfg: &ScrapeConfig) -> Result<Option<Target>, String> {
+    let lb = discovered_labels(discovered, cfg);
     let Some(mut lset) = process(&lb, &cfg.relabel_configs) else {
         return Ok(None);
     };
@@ -180,6 +201,7 @@ pub fn populate_labels(discovered: Labels, cfg: &ScrapeConfig) -> Result<Option<
         lset.set("instance", addr);
     }
     Ok(Some(Target {
+        discovered: lb,
         labels: lset,
         params: cfg.params.clone(),
         interval,

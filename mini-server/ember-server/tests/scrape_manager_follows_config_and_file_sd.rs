@@ -204,3 +204,19 @@ fn target_limit_fails_every_scrape_of_the_job() {
             && s.iter().any(|x| x.series.get("__name__") == "metric_b")
     });
 }
+
+#[test]
+fn dropped_targets_are_listed_with_their_discovered_labels() {
+    let text = "global: {scrape_interval: 1h}\nscrape_configs:\n- job_name: j\n  static_configs: [{targets: ['127.0.0.1:1', '127.0.0.1:2']}]\n  relabel_configs: [{source_labels: [__address__], regex: '.*:1', action: keep}]\n";
+    let cfg = Config::parse(text, Path::new("prometheus.yml")).unwrap();
+    let mut m = ScrapeManager::new(MemoryAppender::default());
+    m.apply(&cfg);
+    assert_eq!(m.targets().len(), 1);
+    let dropped = m.dropped_targets();
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(dropped[0].0, "j");
+    assert_eq!(
+        dropped[0].1.to_string(),
+        r#"{__address__="127.0.0.1:2", __metrics_path__="/metrics", __scheme__="http", __scrape_interval__="1h", __scrape_timeout__="10s", job="j"}"#
+    );
+}

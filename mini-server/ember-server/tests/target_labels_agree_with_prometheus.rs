@@ -1,6 +1,7 @@
 //! Target labels, scrape URLs, intervals and dropped targets computed by this crate equal
 //! what a real Prometheus 2.42 shows in `/api/v1/targets` for the same configuration
-//! (static and file SD, every relabel action, params, schemes, per-target intervals).
+//! (static and file SD, every relabel action, params, schemes, per-target intervals),
+//! discovered labels of kept and dropped targets included.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -10,10 +11,17 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ember_e2e::{Child, free_port, http_get, require_binary, wait_for_http};
-use ember_server::{Config, read_target_groups, targets_from_group};
+use ember_server::{Config, Labels, discovered_labels, populate_labels, read_target_groups};
 
-/// (scrape pool, labels, scrape URL, interval, timeout)
-type TargetRow = (String, BTreeMap<String, String>, String, String, String);
+/// (scrape pool, labels, scrape URL, interval, timeout, discovered labels)
+type TargetRow = (
+    String,
+    BTreeMap<String, String>,
+    String,
+    String,
+    String,
+    String,
+);
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -27,10 +35,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn ours(config: &Path) -> (Vec<TargetRow>, usize) {
+fn ours(config: &Path) -> (Vec<TargetRow>, Vec<String>) {
     let cfg = Config::load(config).unwrap();
     let mut rows = Vec::new();
-    let mut discovered = 0;
+    let mut dropped = Vec::new();
     for job in &cfg.scrape_configs {
         let mut groups = job.static_configs.clone();
         for f in &job.file_sd_configs {
@@ -41,8 +49,13 @@ fn ours(config: &Path) -> (Vec<TargetRow>, usize) {
             }
         }
         for g in &groups {
-            discovered += g.targets.len();
-            for t in targets_from_group(g, job).unwrap() {
+            for addr in &g.targets {
+                let mut l = g.labels.clone();
+                l.set("__address__", addr.clone());
+                let Some(t) = populate_labels(l.clone(), job).unwrap() else {
+                    dropped.push(discovered_labels(l, job).to_string());
+                    continue;
+                };
                 let labels = t
                     .labels()
                     .iter()
@@ -54,12 +67,13 @@ fn ours(config: &Path) -> (Vec<TargetRow>, usize) {
                     t.url(),
                     t.interval().to_string(),
                     t.timeout().to_string(),
+                    t.discovered_labels().to_string(),
                 ));
             }
         }
     }
     rows.sort();
-    let dropped = discovered - rows.len();
+    dropped.sort();
     (rows, dropped)
 }
 
@@ -68,7 +82,16 @@ fn prometheus_targets(addr: &str) -> serde_json::Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
-fn theirs(v: &serde_json::Value) -> (Vec<TargetRow>, usize) {
+fn labels_text(v: &serde_json::Value) -> String {
+    let pairs = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()));
+    Labels::from_pairs(pairs).to_string()
+}
+
+fn theirs(v: &serde_json::Value) -> (Vec<TargetRow>, Vec<String>) {
     let s = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_owned();
     let mut rows: Vec<TargetRow> = v["data"]["activeTargets"]
         .as_array()
@@ -87,11 +110,19 @@ fn theirs(v: &serde_json::Value) -> (Vec<TargetRow>, usize) {
                 s(&t["scrapeUrl"]),
                 s(&t["scrapeInterval"]),
                 s(&t["scrapeTimeout"]),
+                labels_text(&t["discoveredLabels"]),
             )
         })
         .collect();
     rows.sort();
-    (rows, v["data"]["droppedTargets"].as_array().unwrap().len())
+    let mut dropped: Vec<String> = v["data"]["droppedTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| labels_text(&t["discoveredLabels"]))
+        .collect();
+    dropped.sort();
+    (rows, dropped)
 }
 
 #[test]
@@ -110,6 +141,7 @@ fn targets_api_of_prometheus_matches_populate_labels() {
     let config = dir.join("prometheus.yml");
     let (expected, expected_dropped) = ours(&config);
     assert_eq!(expected.len(), 13, "{expected:#?}");
+    assert_eq!(expected_dropped.len(), 3, "{expected_dropped:#?}");
 
     let addr = format!("127.0.0.1:{port}");
     let mut cmd = Command::new("prometheus");
@@ -132,7 +164,9 @@ fn targets_api_of_prometheus_matches_populate_labels() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let (rows, dropped) = loop {
         let got = theirs(&prometheus_targets(&addr));
-        if (got.0.len() + got.1 >= expected.len() + expected_dropped) || Instant::now() > deadline {
+        if (got.0.len() + got.1.len() >= expected.len() + expected_dropped.len())
+            || Instant::now() > deadline
+        {
             break got;
         }
         std::thread::sleep(Duration::from_millis(250));

@@ -256,6 +256,9 @@ impl<A: Appender> ScrapeLoop<A> {
         if let Err(e) = self.write(samples, ts) {
             error.get_or_insert(e);
         }
+        if let Some(e) = &error {
+            tracing::debug!(target_url = %self.target.url(), error = %e, "scrape failed");
+        }
         let report = ScrapeReport {
             timestamp_ms: ts,
             duration: start.elapsed(),

@@ -193,6 +193,9 @@ impl<S: Appendable> ScrapeManager<S> {
                 }
             }
         }
+        for e in &self.errors {
+            tracing::warn!(error = %e, "target discovery");
+        }
         self.dropped = dropped;
         let gone: Vec<(String, Labels)> = self
             .running
@@ -245,6 +248,7 @@ impl<S: Appendable> ScrapeManager<S> {
                     "target_limit exceeded (number of targets: {n}, limit: {})",
                     job.target_limit
                 );
+                tracing::warn!(job = %job.job_name, error = %e, "target limit");
                 self.errors.push(format!("job {:?}: {e}", job.job_name));
                 out.insert(job.job_name.clone(), e);
             }

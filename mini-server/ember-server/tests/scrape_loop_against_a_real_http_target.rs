@@ -315,6 +315,15 @@ fn failures_fail_only_that_scrape() {
             "",
         ),
         (
+            // 400 bytes that gzip to far fewer than 100: the limit applies after decompression.
+            Reply {
+                gzip: true,
+                ..text(&"x 1\n".repeat(100))
+            },
+            "  body_size_limit: 100B\n",
+            "body size limit exceeded",
+        ),
+        (
             text("x 1\n"),
             "  metric_relabel_configs:\n  - {source_labels: [__name__], regex: x, target_label: __name__, replacement: 'bad-name'}\n",
             "invalid metric name or label names",

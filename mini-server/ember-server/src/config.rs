@@ -513,7 +513,7 @@ fn resolve(dir: &Path, p: &str) -> String {
 }
 
 impl Config {
-    /// Reads and validates `path` (syntax and cross-field rules; see [`Config::check_files`]
+    /// Reads and validates `path` (syntax and cross-field rules; see [`crate::check_config`]
     /// for the file checks promtool adds).
     pub fn load(path: &Path) -> Result<Config, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {

@@ -76,9 +76,13 @@ pub struct ScrapeLoop<A: Appender> {
     http: crate::config::HttpClientConfig,
     appender: A,
     /// Raw series text → labels after mutation, `None` when relabeling dropped it.
-    cache: HashMap<String, Option<Labels>>,
+    cache: HashMap<String, CacheEntry>,
+    /// Counts parses; cache entries remember the last one that saw them.
+    iteration: u64,
+    /// Reused to build cache keys without an allocation per sample.
+    key: String,
     /// Series written by the last scrape (for staleness markers).
-    previous: HashSet<Labels>,
+    previous: HashSet<Arc<Labels>>,
     last_report: Arc<Mutex<Option<ScrapeReport>>>,
     /// Set by the manager (e.g. `target_limit exceeded`): scrapes fail with it unfetched.
     forced_error: Arc<Mutex<Option<String>>>,
@@ -163,9 +167,17 @@ fn verify_label_limits(l: &Labels, limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
+/// A scraped series as last resolved: its labels after mutation (`None`: dropped by
+/// relabeling) and the parse that last saw it.
+#[derive(Debug)]
+struct CacheEntry {
+    labels: Option<Arc<Labels>>,
+    seen: u64,
+}
+
 /// The outcome of turning a body into samples.
 struct Parsed {
-    samples: Vec<(Labels, i64, f64)>,
+    samples: Vec<(Arc<Labels>, i64, f64)>,
     scraped: u64,
     post_relabel: u64,
     series_added: u64,
@@ -191,6 +203,8 @@ impl<A: Appender> ScrapeLoop<A> {
             http: cfg.http.clone(),
             appender,
             cache: HashMap::new(),
+            iteration: 0,
+            key: String::new(),
             previous: HashSet::new(),
             last_report: Arc::default(),
             forced_error: Arc::default(),
@@ -290,8 +304,8 @@ impl<A: Appender> ScrapeLoop<A> {
 
     /// Appends `samples` and staleness markers for series of the previous scrape that are
     /// not among them.
-    fn write(&mut self, samples: Vec<(Labels, i64, f64)>, ts: i64) -> Result<(), String> {
-        let mut current: HashMap<Labels, i64> = HashMap::with_capacity(samples.len());
+    fn write(&mut self, samples: Vec<(Arc<Labels>, i64, f64)>, ts: i64) -> Result<(), String> {
+        let mut current: HashMap<Arc<Labels>, i64> = HashMap::with_capacity(samples.len());
         let mut failure = None;
         for (series, t, v) in samples {
             // A series repeated at the same timestamp within one scrape (e.g. after a
@@ -333,7 +347,8 @@ impl<A: Appender> ScrapeLoop<A> {
             post_relabel: 0,
             series_added: 0,
         };
-        let mut seen = HashSet::new();
+        self.iteration += 1;
+        let iteration = self.iteration;
         let mut error = None;
         for entry in entries {
             let s = match entry {
@@ -349,9 +364,18 @@ impl<A: Appender> ScrapeLoop<A> {
                 Some(t) if self.honor_timestamps => t,
                 _ => ts,
             };
-            let key = format!("{}{{{}}}", s.name, s.labels.as_str());
-            let known = self.cache.contains_key(&key);
-            let labels = match self.cache.get(&key) {
+            self.key.clear();
+            self.key.push_str(s.name);
+            self.key.push('{');
+            self.key.push_str(s.labels.as_str());
+            let known = match self.cache.get_mut(self.key.as_str()) {
+                Some(e) => {
+                    e.seen = iteration;
+                    Some(e.labels.clone())
+                }
+                None => None,
+            };
+            let labels = match &known {
                 Some(l) => l.clone(),
                 None => {
                     let raw = Labels::from_pairs(
@@ -366,11 +390,16 @@ impl<A: Appender> ScrapeLoop<A> {
                         self.honor_labels,
                         &self.metric_relabel,
                     );
-                    self.cache.insert(key.clone(), m.clone());
+                    let m = m.map(Arc::new);
+                    let entry = CacheEntry {
+                        labels: m.clone(),
+                        seen: iteration,
+                    };
+                    self.cache.insert(self.key.clone(), entry);
                     m
                 }
             };
-            seen.insert(key);
+            let known = known.is_some();
             let Some(labels) = labels else { continue };
             if labels.get("__name__").is_empty() {
                 error = Some("__name__ label is missing".to_owned());
@@ -397,7 +426,7 @@ impl<A: Appender> ScrapeLoop<A> {
         // Entries for series the target no longer exposes are forgotten, so the cache is
         // bounded by what the last scrape held.
         if error.is_none() {
-            self.cache.retain(|k, _| seen.contains(k));
+            self.cache.retain(|_, e| e.seen == iteration);
             Ok(p)
         } else {
             Err((Some(p), error.unwrap_or_default()))
@@ -436,9 +465,13 @@ impl<A: Appender> ScrapeLoop<A> {
     /// does when a target goes away.
     pub fn stop(&mut self) {
         let ts = now_ms();
-        let mut series: Vec<Labels> = self.previous.drain().collect();
+        let mut series: Vec<Arc<Labels>> = self.previous.drain().collect();
         if self.last_report.lock().is_some() {
-            series.extend(REPORT_SERIES.iter().map(|n| self.report_labels(n)));
+            series.extend(
+                REPORT_SERIES
+                    .iter()
+                    .map(|n| Arc::new(self.report_labels(n))),
+            );
         }
         for s in &series {
             let _ = self.appender.append(s, ts, stale_nan());

@@ -1,0 +1,106 @@
+//! Where scraped samples go: a small trait in front of storage, and an in-memory store.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::labels::Labels;
+
+/// The bit pattern Prometheus writes as a staleness marker (`value.StaleNaN`).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// A staleness marker value.
+///
+/// ```
+/// assert!(ember_server::is_stale_marker(ember_server::stale_nan()));
+/// assert!(!ember_server::is_stale_marker(f64::NAN));
+/// ```
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// Whether `v` is a staleness marker (an ordinary NaN is not).
+pub fn is_stale_marker(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// Why storage refused a sample.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// Older than the newest sample of its series; skipped, the scrape goes on.
+    #[error("out of order sample")]
+    OutOfOrder,
+    /// Same timestamp as the newest sample of its series with another value; skipped.
+    #[error("duplicate sample for timestamp")]
+    Duplicate,
+    /// Anything else; the scrape fails.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One scrape's worth of writes: samples then a commit, as Prometheus's `storage.Appender`.
+pub trait Appender: Send {
+    /// Adds one sample of `series` (with `__name__`).
+    fn append(&mut self, series: &Labels, timestamp_ms: i64, value: f64)
+    -> Result<(), AppendError>;
+
+    /// Makes the samples appended since the last commit visible.
+    fn commit(&mut self) -> Result<(), AppendError>;
+}
+
+/// One stored sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSample {
+    /// The series.
+    pub series: Labels,
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The value (staleness markers kept bit for bit).
+    pub value: f64,
+}
+
+/// An in-memory store: appends are buffered and become visible at commit, in order.
+/// Cheap to clone; clones share the data.
+///
+/// ```
+/// use ember_server::{Appender, Labels, MemoryAppender};
+/// let mut app = MemoryAppender::default();
+/// app.append(&Labels::from_pairs([("__name__", "up")]), 1000, 1.0).unwrap();
+/// assert!(app.committed().is_empty());
+/// app.commit().unwrap();
+/// assert_eq!(app.committed()[0].value, 1.0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemoryAppender {
+    pending: Vec<StoredSample>,
+    committed: Arc<Mutex<Vec<StoredSample>>>,
+}
+
+impl MemoryAppender {
+    /// Everything committed so far, by all clones.
+    pub fn committed(&self) -> Vec<StoredSample> {
+        self.committed.lock().clone()
+    }
+}
+
+impl Appender for MemoryAppender {
+    fn append(
+        &mut self,
+        series: &Labels,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        self.pending.push(StoredSample {
+            series: series.clone(),
+            timestamp_ms,
+            value,
+        });
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), AppendError> {
+        self.committed.lock().append(&mut self.pending);
+        Ok(())
+    }
+}

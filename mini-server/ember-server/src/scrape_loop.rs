@@ -1,0 +1,571 @@
+//! The scrape loop for one target, as Prometheus 2.42's `scrapeLoop`: parse by
+//! Content-Type, target labels and `honor_labels`, metric relabeling, sample and label
+//! limits, staleness markers, and the synthetic report series.
+//!
+//! The body is read with ember-expfmt's streaming parsers, so a malformed line fails the
+//! scrape after counting the samples before it, as Prometheus's parsers do.
+//!
+//! A scrape is all or nothing: samples go to the [`Appender`] only when the whole body
+//! parsed and passed the limits; otherwise only staleness markers for the previous
+//! scrape's series and the report series (`up` 0) are written, as Prometheus does after
+//! rolling back.
+
+use std::collections::{HashMap, HashSet};
+
+/// Hash maps keyed by series: foldhash, several times faster than SipHash on label sets.
+type FastState = foldhash::fast::RandomState;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ember_expfmt::{Entry, Format, OpenMetricsParser, TextParser};
+use parking_lot::Mutex;
+
+use crate::appender::{AppendError, Appender, stale_nan};
+use crate::config::ScrapeConfig;
+use crate::labels::{Labels, is_valid_label_name, is_valid_metric_name};
+use crate::relabel::{RelabelConfig, process};
+use crate::scraper::{Fetched, fetch};
+use crate::target::Target;
+
+/// Prefix given to scraped labels that clash with target labels (without `honor_labels`).
+pub const EXPORTED_LABEL_PREFIX: &str = "exported_";
+
+/// The synthetic series written after every scrape, in Prometheus's order.
+pub const REPORT_SERIES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// What one scrape did, as the targets API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeReport {
+    /// When the scrape started, ms since the epoch (the samples' default timestamp).
+    pub timestamp_ms: i64,
+    /// How long it took.
+    pub duration: Duration,
+    /// Samples in the body.
+    pub scraped: u64,
+    /// Samples left after metric relabeling.
+    pub post_relabel: u64,
+    /// Series not seen in the previous scrape.
+    pub series_added: u64,
+    /// Why the scrape failed; `None` means `up` is 1.
+    pub error: Option<String>,
+}
+
+/// Per-target limits from the scrape config.
+#[derive(Debug, Clone, Copy, Default)]
+struct Limits {
+    sample: u64,
+    label: u64,
+    label_name_length: u64,
+    label_value_length: u64,
+    body_size: u64,
+}
+
+/// Scrapes one target into an [`Appender`].
+#[derive(Debug)]
+pub struct ScrapeLoop<A: Appender> {
+    target: Target,
+    target_labels: Labels,
+    honor_labels: bool,
+    honor_timestamps: bool,
+    metric_relabel: Vec<RelabelConfig>,
+    limits: Limits,
+    http: crate::config::HttpClientConfig,
+    appender: A,
+    /// Raw series text → labels after mutation, `None` when relabeling dropped it.
+    cache: HashMap<String, CacheEntry, FastState>,
+    /// Counts parses; cache entries remember the last one that saw them.
+    iteration: u64,
+    /// Reused to build cache keys without an allocation per sample.
+    key: String,
+    /// Series written by the last scrape (for staleness markers).
+    previous: HashSet<Arc<Labels>, FastState>,
+    last_report: Arc<Mutex<Option<ScrapeReport>>>,
+    /// Set by the manager (e.g. `target_limit exceeded`): scrapes fail with it unfetched.
+    forced_error: Arc<Mutex<Option<String>>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Prometheus's `mutateSampleLabels`: target labels added, clashes renamed `exported_*`
+/// (or the scraped value kept with `honor_labels`), then metric relabeling.
+fn mutate(scraped: Labels, target: &Labels, honor: bool, rc: &[RelabelConfig]) -> Option<Labels> {
+    let mut lb = scraped.clone();
+    if honor {
+        for (n, v) in target.iter() {
+            if !scraped.contains(n) {
+                lb.set(n, v);
+            }
+        }
+    } else {
+        let mut conflicts: Vec<(String, String)> = Vec::new();
+        for (n, v) in target.iter() {
+            let existing = scraped.get(n);
+            if !existing.is_empty() {
+                conflicts.push((n.to_owned(), existing.to_owned()));
+            }
+            lb.set(n, v);
+        }
+        // Shorter names first, each given as many prefixes as needed to be free.
+        conflicts.sort_by_key(|(n, _)| n.len());
+        for i in 0..conflicts.len() {
+            let mut name = conflicts[i].0.clone();
+            loop {
+                name = format!("{EXPORTED_LABEL_PREFIX}{name}");
+                let taken = scraped.contains(&name)
+                    || target.contains(&name)
+                    || conflicts[..i].iter().any(|(n, _)| *n == name);
+                if !taken {
+                    break;
+                }
+            }
+            conflicts[i].0 = name;
+        }
+        for (n, v) in conflicts {
+            lb.set(n, v);
+        }
+    }
+    let res = process(&lb, rc)?;
+    (!res.is_empty()).then_some(res)
+}
+
+/// A series must have a valid metric name and label names, and fit the label limits.
+fn validate_series(l: &Labels, limits: &Limits) -> Result<(), String> {
+    let name = l.get("__name__");
+    if name.is_empty() {
+        return Err("__name__ label is missing".to_owned());
+    }
+    if !is_valid_metric_name(name) || !l.iter().all(|(n, _)| is_valid_label_name(n)) {
+        return Err(format!("invalid metric name or label names: {l}"));
+    }
+    verify_label_limits(l, limits)
+}
+
+/// Prometheus's `verifyLabelLimits`, same messages.
+fn verify_label_limits(l: &Labels, limits: &Limits) -> Result<(), String> {
+    let met: String = l.get("__name__").chars().take(50).collect();
+    if limits.label > 0 && l.len() as u64 > limits.label {
+        return Err(format!(
+            "label_limit exceeded (metric: {met}, number of labels: {}, limit: {})",
+            l.len(),
+            limits.label
+        ));
+    }
+    for (n, v) in l.iter() {
+        let short: String = n.chars().take(50).collect();
+        if limits.label_name_length > 0 && n.len() as u64 > limits.label_name_length {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {met}, label name: {short}, length: {}, limit: {})",
+                n.len(),
+                limits.label_name_length
+            ));
+        }
+        let chars = v.chars().count() as u64;
+        if limits.label_value_length > 0 && chars > limits.label_value_length {
+            let value: String = v.chars().take(50).collect();
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {met}, label name: {short}, value: {value:?}, length: {chars}, limit: {})",
+                limits.label_value_length
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A scraped series as last resolved: its labels after mutation (`None`: dropped by
+/// relabeling) and the parse that last saw it.
+#[derive(Debug)]
+struct CacheEntry {
+    labels: Option<Arc<Labels>>,
+    seen: u64,
+}
+
+/// The outcome of turning a body into samples.
+struct Parsed {
+    samples: Vec<(Arc<Labels>, i64, f64)>,
+    scraped: u64,
+    post_relabel: u64,
+    series_added: u64,
+}
+
+impl<A: Appender> ScrapeLoop<A> {
+    /// A loop for `target` (from [`crate::populate_labels`]) of the job `cfg`.
+    pub fn new(target: Target, cfg: &ScrapeConfig, appender: A) -> Self {
+        let target_labels = target.labels();
+        Self {
+            target,
+            target_labels,
+            honor_labels: cfg.honor_labels,
+            honor_timestamps: cfg.honor_timestamps,
+            metric_relabel: cfg.metric_relabel_configs.clone(),
+            limits: Limits {
+                sample: cfg.sample_limit,
+                label: cfg.label_limit,
+                label_name_length: cfg.label_name_length_limit,
+                label_value_length: cfg.label_value_length_limit,
+                body_size: cfg.body_size_limit,
+            },
+            http: cfg.http.clone(),
+            appender,
+            cache: HashMap::default(),
+            iteration: 0,
+            key: String::new(),
+            previous: HashSet::default(),
+            last_report: Arc::default(),
+            forced_error: Arc::default(),
+        }
+    }
+
+    /// The target scraped.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The outcome of the latest scrape, if any.
+    pub fn last_report(&self) -> Option<ScrapeReport> {
+        self.last_report.lock().clone()
+    }
+
+    /// A handle through which another thread makes every scrape fail with a given error
+    /// without contacting the target (Prometheus's forced error, for `target_limit`).
+    pub fn forced_error_handle(&self) -> Arc<Mutex<Option<String>>> {
+        self.forced_error.clone()
+    }
+
+    /// A handle that sees each new report, for readers on other threads (the targets API)
+    /// while [`ScrapeLoop::run`] owns the loop.
+    pub fn report_handle(&self) -> Arc<Mutex<Option<ScrapeReport>>> {
+        self.last_report.clone()
+    }
+
+    /// The appender, e.g. to read an in-memory store.
+    pub fn appender(&self) -> &A {
+        &self.appender
+    }
+
+    /// Scrapes once now and writes the samples, staleness markers and report series.
+    pub fn scrape_once(&mut self) -> ScrapeReport {
+        let start = Instant::now();
+        let ts = now_ms();
+        let forced = self.forced_error.lock().clone();
+        let fetched = match forced {
+            Some(e) => Err(e),
+            None => fetch(
+                &self.target.url(),
+                self.target.timeout().as_std(),
+                &self.http,
+                self.limits.body_size,
+            )
+            .map_err(|e| e.to_string()),
+        };
+        let (parsed, mut error) = match fetched {
+            Ok(f) => match self.parse(&f, ts) {
+                Ok(p) => (Some(p), None),
+                Err((p, e)) => (p, Some(e)),
+            },
+            Err(e) => (None, Some(e)),
+        };
+        let (scraped, post_relabel, series_added) = parsed
+            .as_ref()
+            .map_or((0, 0, 0), |p| (p.scraped, p.post_relabel, p.series_added));
+        let samples = match (&error, parsed) {
+            (None, Some(p)) => p.samples,
+            _ => Vec::new(),
+        };
+        if let Err(e) = self.write(samples, ts) {
+            error.get_or_insert(e);
+        }
+        if let Some(e) = &error {
+            tracing::debug!(target_url = %self.target.url(), error = %e, "scrape failed");
+        }
+        let report = ScrapeReport {
+            timestamp_ms: ts,
+            duration: start.elapsed(),
+            scraped,
+            post_relabel,
+            series_added,
+            error,
+        };
+        let values = [
+            if report.error.is_none() { 1.0 } else { 0.0 },
+            report.duration.as_secs_f64(),
+            scraped as f64,
+            post_relabel as f64,
+            series_added as f64,
+        ];
+        for (name, v) in REPORT_SERIES.iter().zip(values) {
+            let _ = self.appender.append(&self.report_labels(name), ts, v);
+        }
+        let _ = self.appender.commit();
+        *self.last_report.lock() = Some(report.clone());
+        report
+    }
+
+    fn report_labels(&self, name: &str) -> Labels {
+        let mut l = self.target_labels.clone();
+        l.set("__name__", name);
+        l
+    }
+
+    /// Appends `samples` and staleness markers for series of the previous scrape that are
+    /// not among them.
+    fn write(&mut self, samples: Vec<(Arc<Labels>, i64, f64)>, ts: i64) -> Result<(), String> {
+        let mut current: HashMap<Arc<Labels>, i64, FastState> =
+            HashMap::with_capacity_and_hasher(samples.len(), FastState::default());
+        let mut failure = None;
+        for (series, t, v) in samples {
+            // A series repeated at the same timestamp within one scrape (e.g. after a
+            // labeldrop) keeps its first value: Prometheus's TSDB refuses the others.
+            if current.get(&series) == Some(&t) {
+                continue;
+            }
+            match self.appender.append(&series, t, v) {
+                Ok(()) | Err(AppendError::OutOfOrder | AppendError::Duplicate) => {}
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+            current.insert(series, t);
+        }
+        for gone in self.previous.iter().filter(|s| !current.contains_key(*s)) {
+            let _ = self.appender.append(gone, ts, stale_nan());
+        }
+        self.previous = current.into_keys().collect();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Parses the body by Content-Type and applies labels and limits. On failure the
+    /// counts so far are returned with the reason.
+    #[allow(clippy::type_complexity)]
+    fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, (Option<Parsed>, String)> {
+        let entries: Box<dyn Iterator<Item = Result<Entry<'_>, ember_expfmt::Error>>> =
+            match Format::from_content_type(&f.content_type) {
+                Format::OpenMetrics => Box::new(OpenMetricsParser::new(&f.body)),
+                Format::Text => Box::new(TextParser::new(&f.body)),
+            };
+        let mut p = Parsed {
+            samples: Vec::new(),
+            scraped: 0,
+            post_relabel: 0,
+            series_added: 0,
+        };
+        self.iteration += 1;
+        let iteration = self.iteration;
+        let mut error = None;
+        for entry in entries {
+            let s = match entry {
+                Ok(Entry::Sample(s)) => s,
+                Ok(_) => continue,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            };
+            p.scraped += 1;
+            let t = match s.timestamp_ms {
+                Some(t) if self.honor_timestamps => t,
+                _ => ts,
+            };
+            self.key.clear();
+            self.key.push_str(s.name);
+            self.key.push('{');
+            self.key.push_str(s.labels.as_str());
+            let known = match self.cache.get_mut(self.key.as_str()) {
+                Some(e) => {
+                    e.seen = iteration;
+                    Some(e.labels.clone())
+                }
+                None => None,
+            };
+            let labels = match &known {
+                Some(l) => l.clone(),
+                None => {
+                    let raw = Labels::from_pairs(
+                        s.labels
+                            .to_vec()
+                            .into_iter()
+                            .chain([("__name__".to_owned(), s.name.to_owned())]),
+                    );
+                    let m = mutate(
+                        raw,
+                        &self.target_labels,
+                        self.honor_labels,
+                        &self.metric_relabel,
+                    );
+                    // Checked once, when the series enters the cache, as Prometheus does; a
+                    // series that fails is not cached, so it fails every scrape.
+                    if let Some(l) = &m {
+                        if let Err(e) = validate_series(l, &self.limits) {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                    let m = m.map(Arc::new);
+                    let entry = CacheEntry {
+                        labels: m.clone(),
+                        seen: iteration,
+                    };
+                    self.cache.insert(self.key.clone(), entry);
+                    m
+                }
+            };
+            let known = known.is_some();
+            let Some(labels) = labels else { continue };
+            p.post_relabel += 1;
+            if !known && !self.previous.contains(&labels) {
+                p.series_added += 1;
+            }
+            p.samples.push((labels, t, s.value));
+        }
+        if error.is_none() && self.limits.sample > 0 && p.post_relabel > self.limits.sample {
+            error = Some("sample limit exceeded".to_owned());
+        }
+        // Entries for series the target no longer exposes are forgotten, so the cache is
+        // bounded by what the last scrape held.
+        if error.is_none() {
+            self.cache.retain(|_, e| e.seen == iteration);
+            Ok(p)
+        } else {
+            Err((Some(p), error.unwrap_or_default()))
+        }
+    }
+
+    /// Scrapes every `interval` after an offset derived from the target's labels (spreading
+    /// targets over the interval) until `stop` receives or hangs up; then writes staleness
+    /// markers for every series of the last scrape and the report series.
+    pub fn run(mut self, stop: Receiver<()>) -> Self {
+        let interval = self
+            .target
+            .interval()
+            .as_std()
+            .max(Duration::from_millis(1));
+        let offset = Duration::from_millis(offset_ms(&self.target_labels, interval));
+        if wait(&stop, offset) {
+            let mut next = Instant::now();
+            loop {
+                self.scrape_once();
+                next += interval;
+                let now = Instant::now();
+                while next <= now {
+                    next += interval;
+                }
+                if !wait(&stop, next - now) {
+                    break;
+                }
+            }
+        }
+        self.stop();
+        self
+    }
+
+    /// Marks every series of the last scrape and the report series stale, as Prometheus
+    /// does when a target goes away.
+    pub fn stop(&mut self) {
+        let ts = now_ms();
+        let mut series: Vec<Arc<Labels>> = self.previous.drain().collect();
+        if self.last_report.lock().is_some() {
+            series.extend(
+                REPORT_SERIES
+                    .iter()
+                    .map(|n| Arc::new(self.report_labels(n))),
+            );
+        }
+        for s in &series {
+            let _ = self.appender.append(s, ts, stale_nan());
+        }
+        let _ = self.appender.commit();
+    }
+}
+
+/// `true` when the full `d` passed without a stop signal.
+fn wait(stop: &Receiver<()>, d: Duration) -> bool {
+    matches!(stop.recv_timeout(d), Err(RecvTimeoutError::Timeout))
+}
+
+/// A stable offset in `[0, interval)` from the target's labels (FNV-1a).
+fn offset_ms(labels: &Labels, interval: Duration) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in labels.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let ms = interval.as_millis().max(1) as u64;
+    h % ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(p: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(p.iter().copied())
+    }
+
+    #[test]
+    fn conflicting_labels_are_exported() {
+        let target = l(&[("job", "j"), ("instance", "i:1")]);
+        let scraped = l(&[("__name__", "m"), ("job", "theirs"), ("exported_job", "x")]);
+        let m = mutate(scraped.clone(), &target, false, &[]).unwrap();
+        assert_eq!(
+            m.to_string(),
+            r#"{__name__="m", exported_exported_job="theirs", exported_job="x", instance="i:1", job="j"}"#
+        );
+        let m = mutate(scraped, &target, true, &[]).unwrap();
+        assert_eq!(
+            m.to_string(),
+            r#"{__name__="m", exported_job="x", instance="i:1", job="theirs"}"#
+        );
+    }
+
+    #[test]
+    fn label_limits_read_as_prometheus() {
+        let lim = Limits {
+            label: 2,
+            ..Limits::default()
+        };
+        let s = l(&[("__name__", "m"), ("a", "1"), ("b", "2")]);
+        assert_eq!(
+            verify_label_limits(&s, &lim).unwrap_err(),
+            "label_limit exceeded (metric: m, number of labels: 3, limit: 2)"
+        );
+        let lim = Limits {
+            label_value_length: 3,
+            ..Limits::default()
+        };
+        let s = l(&[("__name__", "m"), ("a", "long")]);
+        assert_eq!(
+            verify_label_limits(&s, &lim).unwrap_err(),
+            r#"label_value_length_limit exceeded (metric: m, label name: a, value: "long", length: 4, limit: 3)"#
+        );
+        let lim = Limits {
+            label_name_length: 3,
+            ..Limits::default()
+        };
+        assert!(verify_label_limits(&s, &lim).unwrap_err().starts_with(
+            "label_name_length_limit exceeded (metric: m, label name: __name__, length: 8"
+        ));
+    }
+
+    #[test]
+    fn offsets_fall_inside_the_interval() {
+        let i = Duration::from_secs(15);
+        for n in 0..50 {
+            let o = offset_ms(&l(&[("instance", &format!("h{n}:80"))]), i);
+            assert!(o < 15_000);
+        }
+    }
+}

@@ -10,7 +10,8 @@
 //! | [`Collector`] | one subsystem, updated on a pool thread at scrape time |
 //! | [`Scheduler`] | runs collectors under a deadline; `<ns>_scrape_collector_{duration_seconds,success}` |
 //! | [`ScrapeTimeout`] | the deadline from `X-Prometheus-Scrape-Timeout-Seconds` |
-//! | [`WebConfig`] | `--web.config.file`: `basic_auth_users` with bcrypt hashes (TLS not yet) |
+//! | [`WebConfig`] | `--web.config.file`: `tls_server_config` (rustls), `http_server_config`, `basic_auth_users` with bcrypt hashes |
+//! | [`WebConfigFile`] | the file re-read per request and handshake, re-parsed only when its bytes change |
 //! | [`Server`] | hyper 1.x server: `/`, the telemetry path, `/-/healthy`, `/-/ready` |
 //!
 //! ```
@@ -56,6 +57,7 @@ mod scheduler;
 mod self_metrics;
 mod server;
 mod timeout;
+mod tls;
 mod web_config;
 
 pub use collector::Collector;
@@ -64,4 +66,7 @@ pub use flags::{CollectorFlag, ExporterInfo, Flags, LogFormat, LogLevel, command
 pub use scheduler::{CollectorReport, Outcome, Scheduler, Scrape};
 pub use server::Server;
 pub use timeout::{SCRAPE_TIMEOUT_HEADER, ScrapeTimeout};
-pub use web_config::{AuthCache, WebConfig};
+pub use tls::{LoadedWebConfig, WebConfigFile};
+pub use web_config::{
+    AuthCache, ClientAuthType, HttpServerConfig, TlsServerConfig, TlsVersion, WebConfig,
+};

@@ -13,6 +13,8 @@
 //! | [`WebConfig`] | `--web.config.file`: `tls_server_config` (rustls), `http_server_config`, `basic_auth_users` with bcrypt hashes |
 //! | [`WebConfigFile`] | the file re-read per request and handshake, re-parsed only when its bytes change |
 //! | [`Server`] | hyper 1.x server: `/`, the telemetry path, `/-/healthy`, `/-/ready` |
+//! | [`Logger`], [`init_logging`] | `--log.level`, `--log.format logfmt\|json` as go-kit lines on stderr |
+//! | [`run`] | an exporter's whole `main`: flags, logging, collectors, scheduler, server |
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -52,7 +54,9 @@
 mod collector;
 mod error;
 mod flags;
+mod log;
 mod pool;
+mod run;
 mod scheduler;
 mod self_metrics;
 mod server;
@@ -63,6 +67,8 @@ mod web_config;
 pub use collector::Collector;
 pub use error::{CollectorError, Error};
 pub use flags::{CollectorFlag, ExporterInfo, Flags, LogFormat, LogLevel, command};
+pub use log::{Logger, init_logging};
+pub use run::run;
 pub use scheduler::{CollectorReport, Outcome, Scheduler, Scrape};
 pub use server::Server;
 pub use timeout::{SCRAPE_TIMEOUT_HEADER, ScrapeTimeout};

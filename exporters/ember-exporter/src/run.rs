@@ -8,8 +8,15 @@ use clap::{Arg, ArgMatches};
 
 use crate::{Collector, CollectorFlag, Error, ExporterInfo, Flags, Scheduler, Server, command};
 
-/// Most collector threads the scheduler's pool gets; collectors beyond it queue.
-const MAX_POOL_THREADS: usize = 8;
+/// Most collector threads the scheduler's pool gets; collectors beyond it queue. Reads
+/// of /proc and /sys are short, the machine has few cores, and every thread costs
+/// resident memory (its stack and, with glibc, a malloc arena).
+const MAX_POOL_THREADS: usize = 4;
+
+/// Most threads tokio's blocking pool (scrapes, bcrypt, web config reads) may grow to;
+/// further scrapes wait for one. Unbounded, 10 concurrent scrapers grew it to 30 threads
+/// and doubled the resident memory.
+const MAX_BLOCKING_THREADS: usize = 4;
 
 /// Parses the command line (shared flags, one `--[no-]collector.NAME` pair per entry of
 /// `collectors`, and `extra_args`), sets up logging, builds the enabled collectors with
@@ -86,6 +93,7 @@ where
     let scheduler = Scheduler::new(info.namespace, info.name, collectors, threads)?;
     // One thread serves HTTP; scrapes, bcrypt and file reads go to the blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;

@@ -155,7 +155,8 @@ fn get(addr: &str, config: Arc<ClientConfig>, auth: Option<&str>) -> Result<Answ
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();
     let mut tls = StreamOwned::new(conn, tcp);
-    let mut request = format!("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    let mut request =
+        String::from("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     if let Some(a) = auth {
         request.push_str(&format!("Authorization: {a}\r\n"));
     }

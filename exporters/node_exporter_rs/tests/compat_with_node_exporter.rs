@@ -468,7 +468,7 @@ fn our_scrape_passes_promtool_check_metrics() {
 fn prometheus_scraping_ours_reports_up() {
     let log = std::env::temp_dir().join(format!("compat-prom-{}.log", std::process::id()));
     let (_ours, addr) = start("node_exporter_rs", OURS, &[], &log);
-    let prometheus = Prometheus::start("node", &[addr.clone()], 1).unwrap();
+    let prometheus = Prometheus::start("node", std::slice::from_ref(&addr), 1).unwrap();
     let up = prometheus
         .wait_for("up{job=\"node\"}", Duration::from_secs(30), |r| {
             r.iter().any(|(_, v)| *v == 1.0)

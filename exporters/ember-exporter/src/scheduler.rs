@@ -173,6 +173,9 @@ impl Scheduler {
                     running.store(false, Ordering::Release);
                     return;
                 }
+                // The collector's own time, as node_exporter measures it in the
+                // collector's goroutine: time spent queued for a pool thread is not its.
+                let began = Instant::now();
                 let mut out = Vec::new();
                 let result = catch_unwind(AssertUnwindSafe(|| collector.update(&mut out)));
                 running.store(false, Ordering::Release);
@@ -182,7 +185,7 @@ impl Scheduler {
                     Err(_) => Outcome::Panicked,
                 };
                 // The receiver is gone when the scrape's deadline has passed.
-                let _ = tx.send((i, start.elapsed(), outcome, out));
+                let _ = tx.send((i, began.elapsed(), outcome, out));
             });
         }
         drop(tx);

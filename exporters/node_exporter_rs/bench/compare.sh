@@ -12,7 +12,8 @@
 #   - CPU time per scrape: utime+stime from /proc/PID/stat over the -c1 run, divided by
 #     the number of scrapes wrk completed,
 #   - latency with 10 concurrent clients (wrk -c10): median and p99,
-#   - resident memory: VmRSS after start, VmRSS after the load, and the peak (VmHWM),
+#   - resident memory: VmRSS after 5 warm-up scrapes, after the one-client run (a
+#     scraper's steady state), after the 10-client run, and the peak (VmHWM),
 #   - the size of one uncompressed scrape and its number of samples.
 # Prints a Markdown table. Needs: wrk, curl, prometheus-node-exporter (apt).
 #
@@ -81,6 +82,7 @@ start() { # name binary args... ; sets $pid $addr
     exit 1
 }
 
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
@@ -108,11 +110,13 @@ measure() { # name pid addr
     wrk -t1 -c1 -d"${DURATION}s" --latency -H "$ACCEPT" -H "$GZIP" -H "$TIMEOUT" "$url" >"$work/$name.c1"
     c1=$(cpu_ticks "$pid")
     n1=$(requests "$work/$name.c1")
+    local rss_c1
+    rss_c1=$(rss_kb "$pid" VmRSS)
     wrk -t2 -c10 -d"${DURATION}s" --latency -H "$ACCEPT" -H "$GZIP" -H "$TIMEOUT" "$url" >"$work/$name.c10"
     local hz cpu_ms
     hz=$(getconf CLK_TCK)
     cpu_ms=$(awk -v d=$((c1 - c0)) -v n="$n1" -v hz="$hz" 'BEGIN {printf "%.2f", d * 1000 / hz / n}')
-    rows+=("| $name | $samples | $bytes | $(to_ms "$(percentile "$work/$name.c1" 50%)") | $(to_ms "$(percentile "$work/$name.c1" 99%)") | $n1 | $cpu_ms | $(to_ms "$(percentile "$work/$name.c10" 50%)") | $(to_ms "$(percentile "$work/$name.c10" 99%)") | $((rss_idle / 1024)).$(((rss_idle % 1024) * 10 / 1024)) | $(awk -v k="$(rss_kb "$pid" VmRSS)" 'BEGIN {printf "%.1f", k / 1024}') | $(awk -v k="$(rss_kb "$pid" VmHWM)" 'BEGIN {printf "%.1f", k / 1024}') |")
+    rows+=("| $name | $samples | $bytes | $(to_ms "$(percentile "$work/$name.c1" 50%)") | $(to_ms "$(percentile "$work/$name.c1" 99%)") | $n1 | $cpu_ms | $(to_ms "$(percentile "$work/$name.c10" 50%)") | $(to_ms "$(percentile "$work/$name.c10" 99%)") | $(mb "$rss_idle") | $(mb "$rss_c1") | $(awk -v k="$(rss_kb "$pid" VmRSS)" 'BEGIN {printf "%.1f", k / 1024}') | $(awk -v k="$(rss_kb "$pid" VmHWM)" 'BEGIN {printf "%.1f", k / 1024}') |")
     kill "$pid"
 }
 
@@ -127,6 +131,6 @@ echo "host: $(nproc) cores, $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ); ${DURATION
 echo "node_exporter_rs default collectors (${#ours_default[@]}): ${ours_default[*]}"
 echo "node_exporter 1.5 'same collectors' flags: ${same[*]}"
 echo
-echo "| exporter | samples | bytes | c1 p50 ms | c1 p99 ms | c1 scrapes | CPU ms/scrape | c10 p50 ms | c10 p99 ms | RSS idle MB | RSS after MB | RSS peak MB |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| exporter | samples | bytes | c1 p50 ms | c1 p99 ms | c1 scrapes | CPU ms/scrape | c10 p50 ms | c10 p99 ms | RSS warm MB | RSS after c1 MB | RSS after c10 MB | RSS peak MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

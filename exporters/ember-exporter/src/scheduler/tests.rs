@@ -197,3 +197,36 @@ fn queued_work_past_the_deadline_is_reported_as_timed_out() {
     assert_eq!(gauge(&scrape, "mysql_scrape_collector_success", "a"), 0.0);
     drop(release);
 }
+
+#[derive(Debug)]
+struct Slow(Duration);
+impl Collector for Slow {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    fn update(&self, _: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        std::thread::sleep(self.0);
+        Ok(())
+    }
+}
+
+#[test]
+fn duration_is_the_collectors_own_time_not_its_wait_for_a_thread() {
+    let pause = Duration::from_millis(300);
+    // One thread: `a` waits in the queue while `slow` runs.
+    let s = Scheduler::new(
+        "node",
+        "node_exporter",
+        vec![Box::new(Slow(pause)), Box::new(Fixed("a", 1.0))],
+        1,
+    )
+    .unwrap();
+    let scrape = s.scrape(Instant::now() + Duration::from_secs(60));
+    let slow = gauge(&scrape, "node_scrape_collector_duration_seconds", "slow");
+    let a = gauge(&scrape, "node_scrape_collector_duration_seconds", "a");
+    assert!(slow >= pause.as_secs_f64(), "{slow}");
+    assert!(
+        a < pause.as_secs_f64(),
+        "a waited {a} s, counted as its duration"
+    );
+}

@@ -13,7 +13,8 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A unit of work for the pool.
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 #[derive(Default)]
 struct Queue {
@@ -56,10 +57,18 @@ impl Pool {
         Ok(Pool { shared, threads })
     }
 
-    /// Queues `job` for the next free thread.
-    pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
-        self.shared.queue.lock().jobs.push_back(Box::new(job));
-        self.shared.ready.notify_one();
+    /// Queues all `jobs` under one lock and wakes the threads once.
+    pub(crate) fn execute_all(&self, jobs: Vec<Job>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let n = jobs.len();
+        self.shared.queue.lock().jobs.extend(jobs);
+        if n == 1 {
+            self.shared.ready.notify_one();
+        } else {
+            self.shared.ready.notify_all();
+        }
     }
 }
 

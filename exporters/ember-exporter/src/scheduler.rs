@@ -10,12 +10,13 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
 
-use crate::pool::Pool;
+use parking_lot::{Condvar, Mutex};
+
+use crate::pool::{Job, Pool};
 use crate::{Collector, CollectorError, Error};
 
 /// How one collector fared in a scrape.
@@ -149,9 +150,12 @@ impl Scheduler {
     /// Runs every collector and waits for them until `deadline`; blocks the caller.
     pub fn scrape(&self, deadline: Instant) -> Scrape {
         let start = Instant::now();
-        let (tx, rx) = mpsc::channel();
+        let batch = Arc::new(Batch {
+            state: Mutex::new(BatchState::default()),
+            done: Condvar::new(),
+        });
         let mut reports: Vec<Option<CollectorReport>> = Vec::with_capacity(self.slots.len());
-        let mut pending = 0usize;
+        let mut jobs: Vec<Job> = Vec::with_capacity(self.slots.len());
         for (i, slot) in self.slots.iter().enumerate() {
             let name = slot.collector.name().to_owned();
             if slot.running.swap(true, Ordering::AcqRel) {
@@ -163,11 +167,10 @@ impl Scheduler {
                 continue;
             }
             reports.push(None);
-            pending += 1;
             let collector = Arc::clone(&slot.collector);
             let running = Arc::clone(&slot.running);
-            let tx = tx.clone();
-            self.pool.execute(move || {
+            let batch = Arc::clone(&batch);
+            jobs.push(Box::new(move || {
                 // A job that waited in the queue past the deadline is not worth running.
                 if Instant::now() >= deadline {
                     running.store(false, Ordering::Release);
@@ -184,18 +187,14 @@ impl Scheduler {
                     Ok(Err(e)) => Outcome::Failed(e),
                     Err(_) => Outcome::Panicked,
                 };
-                // The receiver is gone when the scrape's deadline has passed.
-                let _ = tx.send((i, began.elapsed(), outcome, out));
-            });
+                batch.finish(i, began.elapsed(), outcome, out);
+            }));
         }
-        drop(tx);
+        batch.state.lock().pending = jobs.len();
+        self.pool.execute_all(jobs);
+        let finished = batch.wait(deadline);
         let mut collected: Vec<Vec<MetricFamily>> = vec![Vec::new(); self.slots.len()];
-        while pending > 0 {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            let Ok((i, duration, outcome, out)) = rx.recv_timeout(wait) else {
-                break;
-            };
-            pending -= 1;
+        for (i, duration, outcome, out) in finished {
             if outcome.is_success() {
                 collected[i] = out;
             }
@@ -256,6 +255,50 @@ impl Scheduler {
                 })
                 .collect(),
         }
+    }
+}
+
+/// One collector's result: its index, its own duration, its outcome and its families.
+type Finished = (usize, Duration, Outcome, Vec<MetricFamily>);
+
+/// The results of one scrape's jobs. The scraping thread sleeps until the last job
+/// finishes or the deadline passes, and is woken once, not once per collector.
+struct Batch {
+    state: Mutex<BatchState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct BatchState {
+    pending: usize,
+    finished: Vec<Finished>,
+    /// The scrape has stopped waiting; later results are dropped.
+    closed: bool,
+}
+
+impl Batch {
+    fn finish(&self, i: usize, duration: Duration, outcome: Outcome, out: Vec<MetricFamily>) {
+        let mut state = self.state.lock();
+        if state.closed {
+            return;
+        }
+        state.finished.push((i, duration, outcome, out));
+        state.pending = state.pending.saturating_sub(1);
+        if state.pending == 0 {
+            self.done.notify_one();
+        }
+    }
+
+    /// Waits until every job finished or `deadline` passed; returns what finished.
+    fn wait(&self, deadline: Instant) -> Vec<Finished> {
+        let mut state = self.state.lock();
+        while state.pending > 0 {
+            if self.done.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+        state.closed = true;
+        std::mem::take(&mut state.finished)
     }
 }
 

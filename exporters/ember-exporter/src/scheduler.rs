@@ -1,11 +1,12 @@
 //! Runs the enabled collectors concurrently under a deadline and reports each one's
 //! duration and success, as node_exporter's `NodeCollector` does.
 //!
-//! Each collector's [`update`](Collector::update) runs on a fixed pool of threads. A
+//! Each collector's [`update`](Collector::update) runs on a small pool of threads. A
 //! collector whose previous update is still running (stuck on a dead NFS mount, say) is
 //! not started again: it is reported as failed at once, so one stuck collector holds at
-//! most one thread however many scrapes come. A result that arrives after the deadline
-//! is dropped.
+//! most one thread however many scrapes come, and the pool gets one more thread for
+//! each stuck collector so that the others keep the threads they were given. A result
+//! that arrives after the deadline is dropped.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -93,6 +94,8 @@ struct Slot {
 pub struct Scheduler {
     slots: Vec<Slot>,
     pool: Pool,
+    /// Threads for collectors that are not stuck.
+    threads: usize,
     duration_name: String,
     duration_help: String,
     success_name: String,
@@ -135,6 +138,7 @@ impl Scheduler {
         Ok(Scheduler {
             slots,
             pool: Pool::new(threads)?,
+            threads: threads.max(1),
             duration_name: format!("{ns}scrape_collector_duration_seconds"),
             duration_help: format!("{exporter}: Duration of a collector scrape."),
             success_name: format!("{ns}scrape_collector_success"),
@@ -156,6 +160,7 @@ impl Scheduler {
         });
         let mut reports: Vec<Option<CollectorReport>> = Vec::with_capacity(self.slots.len());
         let mut jobs: Vec<Job> = Vec::with_capacity(self.slots.len());
+        let mut claims: Vec<(usize, Arc<AtomicBool>)> = Vec::with_capacity(self.slots.len());
         for (i, slot) in self.slots.iter().enumerate() {
             let name = slot.collector.name().to_owned();
             if slot.running.swap(true, Ordering::AcqRel) {
@@ -170,7 +175,13 @@ impl Scheduler {
             let collector = Arc::clone(&slot.collector);
             let running = Arc::clone(&slot.running);
             let batch = Arc::clone(&batch);
+            let claim = Arc::new(AtomicBool::new(false));
+            claims.push((i, Arc::clone(&claim)));
             jobs.push(Box::new(move || {
+                // Claimed by the scrape: it gave up on this job before it started.
+                if claim.swap(true, Ordering::AcqRel) {
+                    return;
+                }
                 // A job that waited in the queue past the deadline is not worth running.
                 if Instant::now() >= deadline {
                     running.store(false, Ordering::Release);
@@ -191,8 +202,20 @@ impl Scheduler {
             }));
         }
         batch.state.lock().pending = jobs.len();
+        let stuck = self.slots.len() - jobs.len();
+        if let Err(e) = self.pool.grow_to(self.threads + stuck) {
+            // The scrape still runs on the threads there are.
+            tracing::error!(err = %e, "cannot add a collector thread for a stuck collector");
+        }
         self.pool.execute_all(jobs);
         let finished = batch.wait(deadline);
+        // A job still queued at the deadline never started: its collector is free for
+        // the next scrape rather than counted as stuck.
+        for (i, claim) in &claims {
+            if !claim.swap(true, Ordering::AcqRel) {
+                self.slots[*i].running.store(false, Ordering::Release);
+            }
+        }
         let mut collected: Vec<Vec<MetricFamily>> = vec![Vec::new(); self.slots.len()];
         for (i, duration, outcome, out) in finished {
             if outcome.is_success() {

@@ -230,3 +230,28 @@ fn duration_is_the_collectors_own_time_not_its_wait_for_a_thread() {
         "a waited {a} s, counted as its duration"
     );
 }
+
+#[test]
+fn a_stuck_collector_gets_a_replacement_thread_so_the_others_run() {
+    let (hung, release) = Hung::new();
+    // One thread: the first scrape loses it to the hung collector.
+    let s = Scheduler::new(
+        "node",
+        "node_exporter",
+        vec![Box::new(hung), Box::new(Fixed("a", 2.0))],
+        1,
+    )
+    .unwrap();
+    let first = s.scrape(Instant::now() + Duration::from_millis(100));
+    assert_eq!(gauge(&first, "node_scrape_collector_success", "a"), 0.0);
+    // The hung collector is still running: it is skipped, and `a` gets a thread.
+    let second = s.scrape(Instant::now() + Duration::from_secs(30));
+    assert!(matches!(second.reports[0].outcome, Outcome::StillRunning));
+    assert_eq!(gauge(&second, "node_scrape_collector_success", "a"), 1.0);
+    assert_eq!(s.pool.threads(), 2);
+    // More scrapes do not add more threads for the same stuck collector.
+    let third = s.scrape(Instant::now() + Duration::from_secs(30));
+    assert_eq!(gauge(&third, "node_scrape_collector_success", "a"), 1.0);
+    assert_eq!(s.pool.threads(), 2);
+    drop(release);
+}

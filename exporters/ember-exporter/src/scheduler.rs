@@ -1,16 +1,19 @@
 //! Runs the enabled collectors concurrently under a deadline and reports each one's
 //! duration and success, as node_exporter's `NodeCollector` does.
 //!
-//! Each collector's [`update`](Collector::update) runs on a small pool of threads. A
-//! collector whose previous update is still running (stuck on a dead NFS mount, say) is
-//! not started again: it is reported as failed at once, so one stuck collector holds at
-//! most one thread however many scrapes come, and the pool gets one more thread for
-//! each stuck collector so that the others keep the threads they were given. A result
-//! that arrives after the deadline is dropped.
+//! Each collector's [`update`](Collector::update) runs on a small pool of threads.
+//! Concurrent scrapes (two Prometheus servers of an HA pair) each run every collector,
+//! as node_exporter does. A collector with an update still running past its scrape's
+//! deadline (stuck on a dead NFS mount, say) is *overdue*: it is not started again
+//! until that update returns, and is reported as failed at once, so one stuck
+//! collector holds at most one thread per overdue update however many scrapes come; the
+//! pool gets one more thread per overdue update so that the others keep the threads
+//! they were given. A result that arrives after the deadline is dropped; a job still
+//! queued at the deadline is withdrawn.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
@@ -32,7 +35,8 @@ pub enum Outcome {
     Panicked,
     /// The deadline passed first (running, or still queued for a free thread).
     TimedOut,
-    /// The previous scrape's `update` had not returned yet, so it was not started.
+    /// An earlier scrape's `update` was still running past its deadline, so it was not
+    /// started.
     StillRunning,
 }
 
@@ -66,7 +70,26 @@ pub struct Scrape {
 
 struct Slot {
     collector: Arc<dyn Collector>,
-    running: Arc<AtomicBool>,
+    /// Updates of this collector still running past their scrape's deadline.
+    overdue: Arc<AtomicUsize>,
+}
+
+/// The life of one job; moves only forward, by compare-and-swap, so that the job and
+/// the scrape that gives up on it agree on who accounts for it.
+mod job {
+    pub(super) const QUEUED: u8 = 0;
+    pub(super) const RUNNING: u8 = 1;
+    pub(super) const DONE: u8 = 2;
+    /// The scrape gave up on it before it started.
+    pub(super) const WITHDRAWN: u8 = 3;
+    /// The scrape gave up on it while it ran: counted in its slot's `overdue`.
+    pub(super) const OVERDUE: u8 = 4;
+}
+
+fn cas(state: &AtomicU8, from: u8, to: u8) -> bool {
+    state
+        .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
 }
 
 /// Runs collectors concurrently on a bounded thread pool under a deadline.
@@ -127,7 +150,7 @@ impl Scheduler {
             .into_iter()
             .map(|c| Slot {
                 collector: Arc::from(c),
-                running: Arc::new(AtomicBool::new(false)),
+                overdue: Arc::new(AtomicUsize::new(0)),
             })
             .collect();
         let ns = if namespace.is_empty() {
@@ -160,10 +183,13 @@ impl Scheduler {
         });
         let mut reports: Vec<Option<CollectorReport>> = Vec::with_capacity(self.slots.len());
         let mut jobs: Vec<Job> = Vec::with_capacity(self.slots.len());
-        let mut claims: Vec<(usize, Arc<AtomicBool>)> = Vec::with_capacity(self.slots.len());
+        let mut states: Vec<(usize, Arc<AtomicU8>)> = Vec::with_capacity(self.slots.len());
+        let mut overdue_total = 0;
         for (i, slot) in self.slots.iter().enumerate() {
             let name = slot.collector.name().to_owned();
-            if slot.running.swap(true, Ordering::AcqRel) {
+            let overdue = slot.overdue.load(Ordering::Acquire);
+            if overdue > 0 {
+                overdue_total += overdue;
                 reports.push(Some(CollectorReport {
                     name,
                     duration: Duration::ZERO,
@@ -173,26 +199,23 @@ impl Scheduler {
             }
             reports.push(None);
             let collector = Arc::clone(&slot.collector);
-            let running = Arc::clone(&slot.running);
+            let overdue = Arc::clone(&slot.overdue);
             let batch = Arc::clone(&batch);
-            let claim = Arc::new(AtomicBool::new(false));
-            claims.push((i, Arc::clone(&claim)));
+            let state = Arc::new(AtomicU8::new(job::QUEUED));
+            states.push((i, Arc::clone(&state)));
             jobs.push(Box::new(move || {
-                // Claimed by the scrape: it gave up on this job before it started.
-                if claim.swap(true, Ordering::AcqRel) {
-                    return;
-                }
-                // A job that waited in the queue past the deadline is not worth running.
-                if Instant::now() >= deadline {
-                    running.store(false, Ordering::Release);
-                    return;
+                if !cas(&state, job::QUEUED, job::RUNNING) {
+                    return; // withdrawn
                 }
                 // The collector's own time, as node_exporter measures it in the
                 // collector's goroutine: time spent queued for a pool thread is not its.
                 let began = Instant::now();
                 let mut out = Vec::new();
                 let result = catch_unwind(AssertUnwindSafe(|| collector.update(&mut out)));
-                running.store(false, Ordering::Release);
+                if !cas(&state, job::RUNNING, job::DONE) {
+                    // The scrape counted this update as overdue; it has returned now.
+                    overdue.fetch_sub(1, Ordering::AcqRel);
+                }
                 let outcome = match result {
                     Ok(Ok(())) => Outcome::Success,
                     Ok(Err(e)) => Outcome::Failed(e),
@@ -202,18 +225,23 @@ impl Scheduler {
             }));
         }
         batch.state.lock().pending = jobs.len();
-        let stuck = self.slots.len() - jobs.len();
-        if let Err(e) = self.pool.grow_to(self.threads + stuck) {
+        // Each overdue update holds a pool thread: replace it.
+        if let Err(e) = self.pool.grow_to(self.threads + overdue_total) {
             // The scrape still runs on the threads there are.
             tracing::error!(err = %e, "cannot add a collector thread for a stuck collector");
         }
         self.pool.execute_all(jobs);
         let finished = batch.wait(deadline);
-        // A job still queued at the deadline never started: its collector is free for
-        // the next scrape rather than counted as stuck.
-        for (i, claim) in &claims {
-            if !claim.swap(true, Ordering::AcqRel) {
-                self.slots[*i].running.store(false, Ordering::Release);
+        for (i, state) in &states {
+            if cas(state, job::QUEUED, job::WITHDRAWN) {
+                continue;
+            }
+            // Counted before the swap, so that the job, which subtracts only after
+            // seeing OVERDUE, never takes the count below zero.
+            let overdue = &self.slots[*i].overdue;
+            overdue.fetch_add(1, Ordering::AcqRel);
+            if !cas(state, job::RUNNING, job::OVERDUE) {
+                overdue.fetch_sub(1, Ordering::AcqRel); // it finished meanwhile
             }
         }
         let mut collected: Vec<Vec<MetricFamily>> = vec![Vec::new(); self.slots.len()];
@@ -347,7 +375,7 @@ fn log_report(r: &CollectorReport) {
         ),
         Outcome::StillRunning => tracing::warn!(
             name = %r.name,
-            "collector skipped: its previous update has not returned"
+            "collector skipped: an earlier update is still running past its deadline"
         ),
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # node_exporter_rs next to Debian's node_exporter 1.5 on this host, in one run.
 #
-# Starts three exporters on free loopback ports:
+# Starts three exporters on free loopback ports (all at once; each is idle while the
+# others are measured):
 #   1. node_exporter_rs (release build) with its default collectors,
 #   2. node_exporter 1.5 with exactly the same collectors (--collector.disable-defaults
 #      plus --collector.NAME for each collector node_exporter_rs enables by default),
@@ -12,16 +13,19 @@
 #   - CPU time per scrape: utime+stime from /proc/PID/stat over the -c1 run, divided by
 #     the number of scrapes wrk completed,
 #   - latency with 10 concurrent clients (wrk -c10): median and p99,
-#   - resident memory: VmRSS after 5 warm-up scrapes, after the one-client run (a
-#     scraper's steady state), after the 10-client run, and the peak (VmHWM),
+#   - resident memory: VmRSS after 5 warm-up scrapes, after a one-client run (a
+#     scraper's steady state), after a 10-client run, and the peak (VmHWM) at the end,
 #   - the size of one uncompressed scrape and its number of samples.
-# Prints a Markdown table. Needs: wrk, curl, prometheus-node-exporter (apt).
+# Each figure is the median of ROUNDS rounds (default 3) that take the exporters in
+# turn, so that load from elsewhere on the host falls on all of them alike. Prints a
+# Markdown table. Needs: wrk, curl, prometheus-node-exporter (apt).
 #
 # Usage: exporters/node_exporter_rs/bench/compare.sh            (builds --release first)
-#        DURATION=5 OURS=/path/to/node_exporter_rs exporters/node_exporter_rs/bench/compare.sh
+#        DURATION=5 ROUNDS=3 OURS=/path/to/node_exporter_rs exporters/node_exporter_rs/bench/compare.sh
 set -euo pipefail
 
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
 GO=${GO:-/usr/bin/prometheus-node-exporter}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -97,37 +101,54 @@ to_ms() {
 percentile() { awk -v p="$2" '/Latency Distribution/ {f = 1} f && $1 == p {print $2; exit}' "$1"; }
 requests() { awk '/requests in/ {print $1; exit}' "$1"; }
 
-rows=()
-measure() { # name pid addr
-    local name=$1 pid=$2 addr=$3 url=http://$3/metrics
-    for _ in 1 2 3 4 5; do curl -s -o /dev/null -H "$ACCEPT" -H "$GZIP" "$url"; done
-    local rss_idle samples bytes
-    rss_idle=$(rss_kb "$pid" VmRSS)
-    bytes=$(curl -s -H 'Accept: text/plain' "$url" | wc -c)
-    samples=$(curl -s -H 'Accept: text/plain' "$url" | grep -vc '^#')
-    local c0 c1 n1
+# One measurement of exporter $1 (pid $2, address $3) in round $4: appends
+# "c1_p50 c1_p99 c1_scrapes cpu_ms c10_p50 c10_p99 rss_c1_kb rss_c10_kb" to $work/$1.rounds.
+measure_round() {
+    local name=$1 pid=$2 url=http://$3/metrics
+    local c0 c1 n1 rss_c1 hz cpu_ms
     c0=$(cpu_ticks "$pid")
     wrk -t1 -c1 -d"${DURATION}s" --latency -H "$ACCEPT" -H "$GZIP" -H "$TIMEOUT" "$url" >"$work/$name.c1"
     c1=$(cpu_ticks "$pid")
     n1=$(requests "$work/$name.c1")
-    local rss_c1
     rss_c1=$(rss_kb "$pid" VmRSS)
     wrk -t2 -c10 -d"${DURATION}s" --latency -H "$ACCEPT" -H "$GZIP" -H "$TIMEOUT" "$url" >"$work/$name.c10"
-    local hz cpu_ms
     hz=$(getconf CLK_TCK)
     cpu_ms=$(awk -v d=$((c1 - c0)) -v n="$n1" -v hz="$hz" 'BEGIN {printf "%.2f", d * 1000 / hz / n}')
-    rows+=("| $name | $samples | $bytes | $(to_ms "$(percentile "$work/$name.c1" 50%)") | $(to_ms "$(percentile "$work/$name.c1" 99%)") | $n1 | $cpu_ms | $(to_ms "$(percentile "$work/$name.c10" 50%)") | $(to_ms "$(percentile "$work/$name.c10" 99%)") | $(mb "$rss_idle") | $(mb "$rss_c1") | $(awk -v k="$(rss_kb "$pid" VmRSS)" 'BEGIN {printf "%.1f", k / 1024}') | $(awk -v k="$(rss_kb "$pid" VmHWM)" 'BEGIN {printf "%.1f", k / 1024}') |")
-    kill "$pid"
+    echo "$(to_ms "$(percentile "$work/$name.c1" 50%)") $(to_ms "$(percentile "$work/$name.c1" 99%)") $n1 $cpu_ms" \
+        "$(to_ms "$(percentile "$work/$name.c10" 50%)") $(to_ms "$(percentile "$work/$name.c10" 99%)")" \
+        "$rss_c1 $(rss_kb "$pid" VmRSS)" >>"$work/$name.rounds"
 }
 
-start ours "$OURS"
-measure "node_exporter_rs" "$pid" "$addr"
-start go_same "$GO" "${same[@]}"
-measure "node_exporter 1.5, same collectors" "$pid" "$addr"
-start go_default "$GO"
-measure "node_exporter 1.5, its defaults" "$pid" "$addr"
+# The median of column $2 of file $1.
+median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-echo "host: $(nproc) cores, $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ); ${DURATION}s per wrk run"
+names=(node_exporter_rs "node_exporter 1.5, same collectors" "node_exporter 1.5, its defaults")
+keys=(ours go_same go_default)
+declare -A pid_of addr_of warm_of
+start ours "$OURS"
+pid_of[ours]=$pid addr_of[ours]=$addr
+start go_same "$GO" "${same[@]}"
+pid_of[go_same]=$pid addr_of[go_same]=$addr
+start go_default "$GO"
+pid_of[go_default]=$pid addr_of[go_default]=$addr
+for k in "${keys[@]}"; do
+    url=http://${addr_of[$k]}/metrics
+    for _ in 1 2 3 4 5; do curl -s -o /dev/null -H "$ACCEPT" -H "$GZIP" "$url"; done
+    warm_of[$k]=$(rss_kb "${pid_of[$k]}" VmRSS)
+    curl -s -H 'Accept: text/plain' "$url" >"$work/$k.prom"
+done
+# Rounds alternate the exporters, so that load from elsewhere on the host falls on all.
+for _ in $(seq 1 "$ROUNDS"); do
+    for k in "${keys[@]}"; do measure_round "$k" "${pid_of[$k]}" "${addr_of[$k]}"; done
+done
+rows=()
+for i in 0 1 2; do
+    k=${keys[$i]}
+    r=$work/$k.rounds
+    rows+=("| ${names[$i]} | $(grep -vc '^#' "$work/$k.prom") | $(wc -c <"$work/$k.prom") | $(median "$r" 1) | $(median "$r" 2) | $(median "$r" 3) | $(median "$r" 4) | $(median "$r" 5) | $(median "$r" 6) | $(mb "${warm_of[$k]}") | $(mb "$(median "$r" 7)") | $(mb "$(median "$r" 8)") | $(mb "$(rss_kb "${pid_of[$k]}" VmHWM)") |")
+done
+
+echo "host: $(nproc) cores, $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ); ${DURATION}s per wrk run, median of $ROUNDS alternating rounds"
 echo "node_exporter_rs default collectors (${#ours_default[@]}): ${ours_default[*]}"
 echo "node_exporter 1.5 'same collectors' flags: ${same[*]}"
 echo

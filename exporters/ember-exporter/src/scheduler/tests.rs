@@ -255,3 +255,33 @@ fn a_stuck_collector_gets_a_replacement_thread_so_the_others_run() {
     assert_eq!(s.pool.threads(), 2);
     drop(release);
 }
+
+#[test]
+fn concurrent_scrapes_each_run_every_collector() {
+    // Two Prometheus servers scraping at once: neither sees the other's running update
+    // as "still running".
+    let s = Arc::new(
+        Scheduler::new(
+            "node",
+            "node_exporter",
+            vec![
+                Box::new(Slow(Duration::from_millis(300))),
+                Box::new(Fixed("a", 1.0)),
+            ],
+            2,
+        )
+        .unwrap(),
+    );
+    let scrapes: Vec<_> = (0..2)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || s.scrape(Instant::now() + Duration::from_secs(30)))
+        })
+        .collect();
+    for t in scrapes {
+        let scrape = t.join().unwrap();
+        assert_eq!(gauge(&scrape, "node_scrape_collector_success", "slow"), 1.0);
+        assert_eq!(gauge(&scrape, "node_scrape_collector_success", "a"), 1.0);
+    }
+    assert_eq!(s.pool.threads(), 2);
+}

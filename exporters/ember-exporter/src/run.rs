@@ -15,9 +15,8 @@ use crate::{Collector, CollectorFlag, Error, ExporterInfo, Flags, Scheduler, Ser
 /// arena), at the same median latency.
 const POOL_THREADS: usize = 2;
 
-/// Most threads tokio's blocking pool (scrapes, bcrypt, web config reads) may grow to;
-/// further scrapes wait for one. Unbounded, 10 concurrent scrapers grew it to 30 threads
-/// and doubled the resident memory; two scrapes at once keep two cores busy.
+/// Most threads tokio's blocking pool (bcrypt, web config and certificate reads) may
+/// grow to; scrapes do not use it (they wait for the collector pool asynchronously).
 const MAX_BLOCKING_THREADS: usize = 2;
 
 /// Parses the command line (shared flags, one `--[no-]collector.NAME` pair per entry of
@@ -93,7 +92,8 @@ where
     }
     let threads = collectors.len().clamp(1, POOL_THREADS);
     let scheduler = Scheduler::new(info.namespace, info.name, collectors, threads)?;
-    // One thread serves HTTP; scrapes, bcrypt and file reads go to the blocking pool.
+    // One thread serves HTTP and encodes scrapes; collectors run on the scheduler's
+    // pool; bcrypt and file reads go to the blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()

@@ -176,10 +176,26 @@ impl Scheduler {
 
     /// Runs every collector and waits for them until `deadline`; blocks the caller.
     pub fn scrape(&self, deadline: Instant) -> Scrape {
+        let dispatched = self.dispatch();
+        let finished = dispatched.batch.wait(deadline);
+        self.complete(dispatched, finished)
+    }
+
+    /// [`scrape`](Scheduler::scrape) for async callers: the collectors run on the pool
+    /// as ever, and the caller's task waits without holding a thread.
+    pub async fn scrape_async(&self, deadline: Instant) -> Scrape {
+        let dispatched = self.dispatch();
+        let finished = dispatched.batch.wait_async(deadline).await;
+        self.complete(dispatched, finished)
+    }
+
+    /// Queues a job per collector that is not overdue.
+    fn dispatch(&self) -> Dispatched {
         let start = Instant::now();
         let batch = Arc::new(Batch {
             state: Mutex::new(BatchState::default()),
             done: Condvar::new(),
+            done_async: tokio::sync::Notify::new(),
         });
         let mut reports: Vec<Option<CollectorReport>> = Vec::with_capacity(self.slots.len());
         let mut jobs: Vec<Job> = Vec::with_capacity(self.slots.len());
@@ -231,7 +247,23 @@ impl Scheduler {
             tracing::error!(err = %e, "cannot add a collector thread for a stuck collector");
         }
         self.pool.execute_all(jobs);
-        let finished = batch.wait(deadline);
+        Dispatched {
+            start,
+            batch,
+            reports,
+            states,
+        }
+    }
+
+    /// Withdraws the jobs that did not start, marks the ones still running as overdue,
+    /// and builds the scrape from what finished.
+    fn complete(&self, dispatched: Dispatched, finished: Vec<Finished>) -> Scrape {
+        let Dispatched {
+            start,
+            mut reports,
+            states,
+            ..
+        } = dispatched;
         for (i, state) in &states {
             if cas(state, job::QUEUED, job::WITHDRAWN) {
                 continue;
@@ -309,6 +341,14 @@ impl Scheduler {
     }
 }
 
+/// A scrape between [`Scheduler::dispatch`] and [`Scheduler::complete`].
+struct Dispatched {
+    start: Instant,
+    batch: Arc<Batch>,
+    reports: Vec<Option<CollectorReport>>,
+    states: Vec<(usize, Arc<AtomicU8>)>,
+}
+
 /// One collector's result: its index, its own duration, its outcome and its families.
 type Finished = (usize, Duration, Outcome, Vec<MetricFamily>);
 
@@ -317,6 +357,8 @@ type Finished = (usize, Duration, Outcome, Vec<MetricFamily>);
 struct Batch {
     state: Mutex<BatchState>,
     done: Condvar,
+    /// The same wake-up for an async waiter (it keeps a permit if nobody waits yet).
+    done_async: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -337,6 +379,7 @@ impl Batch {
         state.pending = state.pending.saturating_sub(1);
         if state.pending == 0 {
             self.done.notify_one();
+            self.done_async.notify_one();
         }
     }
 
@@ -348,6 +391,23 @@ impl Batch {
                 break;
             }
         }
+        state.closed = true;
+        std::mem::take(&mut state.finished)
+    }
+
+    /// [`wait`](Batch::wait) without blocking a thread.
+    async fn wait_async(&self, deadline: Instant) -> Vec<Finished> {
+        loop {
+            if self.state.lock().pending == 0 {
+                break;
+            }
+            let woken = self.done_async.notified();
+            let deadline = tokio::time::Instant::from_std(deadline);
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                break;
+            }
+        }
+        let mut state = self.state.lock();
         state.closed = true;
         std::mem::take(&mut state.finished)
     }

@@ -285,3 +285,35 @@ fn concurrent_scrapes_each_run_every_collector() {
     }
     assert_eq!(s.pool.threads(), 2);
 }
+
+#[tokio::test]
+async fn async_scrape_returns_at_the_deadline_with_the_rest() {
+    let (hung, release) = Hung::new();
+    let s = Scheduler::new(
+        "node",
+        "node_exporter",
+        vec![Box::new(hung), Box::new(Fixed("a", 2.0))],
+        2,
+    )
+    .unwrap();
+    let scrape = s
+        .scrape_async(Instant::now() + Duration::from_millis(200))
+        .await;
+    assert!(matches!(scrape.reports[0].outcome, Outcome::TimedOut));
+    assert_eq!(gauge(&scrape, "node_scrape_collector_success", "a"), 1.0);
+    drop(release);
+    // Once the hung update returns, the collector runs again.
+    let mut next = s
+        .scrape_async(Instant::now() + Duration::from_secs(30))
+        .await;
+    for _ in 0..100 {
+        if next.reports[0].outcome.is_success() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        next = s
+            .scrape_async(Instant::now() + Duration::from_secs(30))
+            .await;
+    }
+    assert!(next.reports[0].outcome.is_success());
+}

@@ -3,7 +3,7 @@
 #
 # Starts three exporters on free loopback ports (all at once; each is idle while the
 # others are measured):
-#   1. node_exporter_rs (release build) with its default collectors,
+#   1. node_exporter_rs (the shipped build: `--profile dist`) with its default collectors,
 #   2. node_exporter 1.5 with exactly the same collectors (--collector.disable-defaults
 #      plus --collector.NAME for each collector node_exporter_rs enables by default),
 #   3. node_exporter 1.5 with its own defaults (for reference: what a user runs today),
@@ -20,7 +20,7 @@
 # turn, so that load from elsewhere on the host falls on all of them alike. Prints a
 # Markdown table. Needs: wrk, curl, prometheus-node-exporter (apt).
 #
-# Usage: exporters/node_exporter_rs/bench/compare.sh            (builds --release first)
+# Usage: exporters/node_exporter_rs/bench/compare.sh            (builds --profile dist first)
 #        DURATION=5 ROUNDS=3 OURS=/path/to/node_exporter_rs exporters/node_exporter_rs/bench/compare.sh
 set -euo pipefail
 
@@ -39,8 +39,8 @@ for tool in wrk curl "$GO"; do
 done
 
 if [[ -z ${OURS:-} ]]; then
-    (cd "$root" && cargo build --release --locked -p node_exporter_rs >&2)
-    OURS=$target/release/node_exporter_rs
+    (cd "$root" && cargo build --profile dist --locked -p node_exporter_rs >&2)
+    OURS=$target/dist/node_exporter_rs
 fi
 
 work=$(mktemp -d)

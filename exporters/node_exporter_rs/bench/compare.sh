@@ -13,8 +13,9 @@
 #   - CPU time per scrape: utime+stime from /proc/PID/stat over the -c1 run, divided by
 #     the number of scrapes wrk completed,
 #   - latency with 10 concurrent clients (wrk -c10): median and p99,
-#   - resident memory: VmRSS after 5 warm-up scrapes, after a one-client run (a
-#     scraper's steady state), after a 10-client run, and the peak (VmHWM) at the end,
+#   - resident memory: VmRSS after 5 warm-up scrapes, after the first one-client run (a
+#     single scraper's steady state, before any concurrent load), after the last
+#     10-client run, and the peak (VmHWM) at the end,
 #   - the size of one uncompressed scrape and its number of samples.
 # Each figure is the median of ROUNDS rounds (default 3) that take the exporters in
 # turn, so that load from elsewhere on the host falls on all of them alike. Prints a
@@ -141,11 +142,13 @@ done
 for _ in $(seq 1 "$ROUNDS"); do
     for k in "${keys[@]}"; do measure_round "$k" "${pid_of[$k]}" "${addr_of[$k]}"; done
 done
+# Resident memory only grows with load (allocators keep their peaks), so "after c1" is
+# the first round's, taken before any 10-client run, and "after c10" the last round's.
 rows=()
 for i in 0 1 2; do
     k=${keys[$i]}
     r=$work/$k.rounds
-    rows+=("| ${names[$i]} | $(grep -vc '^#' "$work/$k.prom") | $(wc -c <"$work/$k.prom") | $(median "$r" 1) | $(median "$r" 2) | $(median "$r" 3) | $(median "$r" 4) | $(median "$r" 5) | $(median "$r" 6) | $(mb "${warm_of[$k]}") | $(mb "$(median "$r" 7)") | $(mb "$(median "$r" 8)") | $(mb "$(rss_kb "${pid_of[$k]}" VmHWM)") |")
+    rows+=("| ${names[$i]} | $(grep -vc '^#' "$work/$k.prom") | $(wc -c <"$work/$k.prom") | $(median "$r" 1) | $(median "$r" 2) | $(median "$r" 3) | $(median "$r" 4) | $(median "$r" 5) | $(median "$r" 6) | $(mb "${warm_of[$k]}") | $(mb "$(head -1 "$r" | awk '{print $7}')") | $(mb "$(tail -1 "$r" | awk '{print $8}')") | $(mb "$(rss_kb "${pid_of[$k]}" VmHWM)") |")
 done
 
 echo "host: $(nproc) cores, $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ); ${DURATION}s per wrk run, median of $ROUNDS alternating rounds"

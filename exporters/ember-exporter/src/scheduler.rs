@@ -181,12 +181,15 @@ impl Scheduler {
         self.complete(dispatched, finished)
     }
 
-    /// [`scrape`](Scheduler::scrape) for async callers: the collectors run on the pool
-    /// as ever, and the caller's task waits without holding a thread.
-    pub async fn scrape_async(&self, deadline: Instant) -> Scrape {
+    /// [`scrape`](Scheduler::scrape) for async callers: the collectors are queued on
+    /// the pool at once, when this is called (not when the future is first polled), so
+    /// the caller can do other work meanwhile; awaiting waits without holding a thread.
+    pub fn scrape_async(&self, deadline: Instant) -> impl Future<Output = Scrape> + '_ {
         let dispatched = self.dispatch();
-        let finished = dispatched.batch.wait_async(deadline).await;
-        self.complete(dispatched, finished)
+        async move {
+            let finished = dispatched.batch.wait_async(deadline).await;
+            self.complete(dispatched, finished)
+        }
     }
 
     /// Queues a job per collector that is not overdue.

@@ -454,10 +454,14 @@ async fn scrape_limited(state: &Arc<State>, headers: &HeaderMap) -> Response<Bod
     // scrape holds no thread. Encoding and gzip (about a millisecond for node_exporter's
     // 50 kB) then run right here: a thread per scrape for that would cost more (its
     // stack and, with glibc, a malloc arena) than it saves.
-    let mut families = state.scheduler.scrape_async(deadline).await.families;
-    if let Some(own) = &state.own {
-        own.collect(&mut families);
+    let pending = state.scheduler.scrape_async(deadline);
+    // The exporter's own metrics are read while the collectors run.
+    let mut own = Vec::new();
+    if let Some(metrics) = &state.own {
+        metrics.collect(&mut own);
     }
+    let mut families = pending.await.families;
+    families.append(&mut own);
     let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         render(families, negotiated.format, gzip)
     }));

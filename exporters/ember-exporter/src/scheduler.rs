@@ -13,7 +13,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
@@ -72,6 +72,9 @@ struct Slot {
     collector: Arc<dyn Collector>,
     /// Updates of this collector still running past their scrape's deadline.
     overdue: Arc<AtomicUsize>,
+    /// Nanoseconds its last update took: the longest are queued first, so that the
+    /// scrape ends as early as the pool allows.
+    last_nanos: Arc<AtomicU64>,
 }
 
 /// The life of one job; moves only forward, by compare-and-swap, so that the job and
@@ -151,6 +154,7 @@ impl Scheduler {
             .map(|c| Slot {
                 collector: Arc::from(c),
                 overdue: Arc::new(AtomicUsize::new(0)),
+                last_nanos: Arc::new(AtomicU64::new(0)),
             })
             .collect();
         let ns = if namespace.is_empty() {
@@ -201,7 +205,7 @@ impl Scheduler {
             done_async: tokio::sync::Notify::new(),
         });
         let mut reports: Vec<Option<CollectorReport>> = Vec::with_capacity(self.slots.len());
-        let mut jobs: Vec<Job> = Vec::with_capacity(self.slots.len());
+        let mut jobs: Vec<(u64, Job)> = Vec::with_capacity(self.slots.len());
         let mut states: Vec<(usize, Arc<AtomicU8>)> = Vec::with_capacity(self.slots.len());
         let mut overdue_total = 0;
         for (i, slot) in self.slots.iter().enumerate() {
@@ -219,29 +223,39 @@ impl Scheduler {
             reports.push(None);
             let collector = Arc::clone(&slot.collector);
             let overdue = Arc::clone(&slot.overdue);
+            let last_nanos = Arc::clone(&slot.last_nanos);
             let batch = Arc::clone(&batch);
             let state = Arc::new(AtomicU8::new(job::QUEUED));
             states.push((i, Arc::clone(&state)));
-            jobs.push(Box::new(move || {
-                if !cas(&state, job::QUEUED, job::RUNNING) {
-                    return; // withdrawn
-                }
-                // The collector's own time, as node_exporter measures it in the
-                // collector's goroutine: time spent queued for a pool thread is not its.
-                let began = Instant::now();
-                let mut out = Vec::new();
-                let result = catch_unwind(AssertUnwindSafe(|| collector.update(&mut out)));
-                if !cas(&state, job::RUNNING, job::DONE) {
-                    // The scrape counted this update as overdue; it has returned now.
-                    overdue.fetch_sub(1, Ordering::AcqRel);
-                }
-                let outcome = match result {
-                    Ok(Ok(())) => Outcome::Success,
-                    Ok(Err(e)) => Outcome::Failed(e),
-                    Err(_) => Outcome::Panicked,
-                };
-                batch.finish(i, began.elapsed(), outcome, out);
-            }));
+            let last = slot.last_nanos.load(Ordering::Relaxed);
+            jobs.push((
+                last,
+                Box::new(move || {
+                    if !cas(&state, job::QUEUED, job::RUNNING) {
+                        return; // withdrawn
+                    }
+                    // The collector's own time, as node_exporter measures it in the
+                    // collector's goroutine: time spent queued for a pool thread is not its.
+                    let began = Instant::now();
+                    let mut out = Vec::new();
+                    let result = catch_unwind(AssertUnwindSafe(|| collector.update(&mut out)));
+                    if !cas(&state, job::RUNNING, job::DONE) {
+                        // The scrape counted this update as overdue; it has returned now.
+                        overdue.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    let outcome = match result {
+                        Ok(Ok(())) => Outcome::Success,
+                        Ok(Err(e)) => Outcome::Failed(e),
+                        Err(_) => Outcome::Panicked,
+                    };
+                    let took = began.elapsed();
+                    last_nanos.store(
+                        u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
+                    batch.finish(i, took, outcome, out);
+                }),
+            ));
         }
         batch.state.lock().pending = jobs.len();
         // Each overdue update holds a pool thread: replace it.
@@ -249,7 +263,10 @@ impl Scheduler {
             // The scrape still runs on the threads there are.
             tracing::error!(err = %e, "cannot add a collector thread for a stuck collector");
         }
-        self.pool.execute_all(jobs);
+        // Longest first (stable: registration order among equals, as on the first scrape).
+        jobs.sort_by_key(|(last, _)| std::cmp::Reverse(*last));
+        self.pool
+            .execute_all(jobs.into_iter().map(|(_, job)| job).collect());
         Dispatched {
             start,
             batch,

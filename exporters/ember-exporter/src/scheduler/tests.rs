@@ -317,3 +317,37 @@ async fn async_scrape_returns_at_the_deadline_with_the_rest() {
     }
     assert!(next.reports[0].outcome.is_success());
 }
+
+/// Sleeps, then notes its name in a shared log.
+#[derive(Debug)]
+struct Noted(&'static str, Duration, Arc<Mutex<Vec<&'static str>>>);
+impl Collector for Noted {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn update(&self, _: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        std::thread::sleep(self.1);
+        self.2.lock().push(self.0);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_longest_collectors_of_the_last_scrape_are_queued_first() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let s = Scheduler::new(
+        "node",
+        "node_exporter",
+        vec![
+            Box::new(Noted("quick", Duration::ZERO, Arc::clone(&log))),
+            Box::new(Noted("slow", Duration::from_millis(50), Arc::clone(&log))),
+        ],
+        1,
+    )
+    .unwrap();
+    s.scrape(Instant::now() + Duration::from_secs(30));
+    assert_eq!(*log.lock(), ["quick", "slow"]); // registration order at first
+    log.lock().clear();
+    s.scrape(Instant::now() + Duration::from_secs(30));
+    assert_eq!(*log.lock(), ["slow", "quick"]);
+}

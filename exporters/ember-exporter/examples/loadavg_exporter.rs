@@ -1,6 +1,6 @@
 //! A whole exporter in one file: one real collector (`loadavg`, reading
 //! `<procfs>/loadavg` as node_exporter does) and one off by default (`uptime`), the shared
-//! flags plus an exporter-specific `--path.procfs`, and the server.
+//! flags plus an exporter-specific `--path.procfs`, all wired by `ember_exporter::run`.
 //!
 //! ```text
 //! cargo run -p ember-exporter --example loadavg_exporter -- --web.listen-address=127.0.0.1:9100
@@ -9,13 +9,11 @@
 #![allow(missing_docs)]
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Arg, value_parser};
 use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
-use ember_exporter::{
-    Collector, CollectorError, CollectorFlag, Error, ExporterInfo, Flags, Scheduler, Server,
-    command,
-};
+use ember_exporter::{Collector, CollectorError, CollectorFlag, ExporterInfo};
 
 const INFO: ExporterInfo = ExporterInfo {
     name: "loadavg_exporter",
@@ -115,52 +113,30 @@ impl Collector for Uptime {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let matches = command(&INFO, COLLECTORS)
-        .arg(
-            Arg::new("path.procfs")
-                .long("path.procfs")
-                .value_name("PATH")
-                .value_parser(value_parser!(PathBuf))
-                .default_value("/proc")
-                .help("procfs mountpoint"),
-        )
-        .get_matches();
-    let flags = match Flags::from_matches(&matches, COLLECTORS) {
-        Ok(flags) => flags,
-        Err(Error::Flags(e)) => e.exit(),
-        Err(e) => return Err(e.into()),
-    };
-    let procfs = matches
-        .get_one::<PathBuf>("path.procfs")
-        .cloned()
-        .unwrap_or_else(|| PathBuf::from("/proc"));
-    let mut collectors: Vec<Box<dyn Collector>> = Vec::new();
-    for name in flags.enabled_collectors() {
-        match name {
-            "loadavg" => collectors.push(Box::new(Loadavg {
-                procfs: procfs.clone(),
-            })),
-            "uptime" => collectors.push(Box::new(Uptime {
-                procfs: procfs.clone(),
-            })),
-            _ => {}
+fn main() -> ExitCode {
+    let procfs = Arg::new("path.procfs")
+        .long("path.procfs")
+        .value_name("PATH")
+        .value_parser(value_parser!(PathBuf))
+        .default_value("/proc")
+        .help("procfs mountpoint");
+    ember_exporter::run(INFO, COLLECTORS, vec![procfs], |flags, matches| {
+        let procfs = matches
+            .get_one::<PathBuf>("path.procfs")
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("/proc"));
+        let mut collectors: Vec<Box<dyn Collector>> = Vec::new();
+        for name in flags.enabled_collectors() {
+            match name {
+                "loadavg" => collectors.push(Box::new(Loadavg {
+                    procfs: procfs.clone(),
+                })),
+                "uptime" => collectors.push(Box::new(Uptime {
+                    procfs: procfs.clone(),
+                })),
+                other => return Err(format!("unknown collector {other}")),
+            }
         }
-    }
-    let threads = collectors.len();
-    let scheduler = Scheduler::new(INFO.namespace, INFO.name, collectors, threads)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let server = Server::bind(INFO, &flags, scheduler).await?;
-        for addr in server.local_addrs() {
-            eprintln!(
-                "{} listening on http://{addr}{}",
-                INFO.name, flags.telemetry_path
-            );
-        }
-        server.run().await
-    })?;
-    Ok(())
+        Ok(collectors)
+    })
 }

@@ -40,6 +40,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A process-wide `tracing` subscriber was installed already.
+    #[error("a tracing subscriber is already installed")]
+    Logging,
+    /// A collector could not be constructed (bad flag value, ...).
+    #[error("{0}")]
+    Collector(String),
+    /// The tokio runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] io::Error),
     /// A `--web.telemetry-path` that does not start with `/`.
     #[error("telemetry path `{0}` must start with `/`")]
     TelemetryPath(String),

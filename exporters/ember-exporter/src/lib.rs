@@ -10,8 +10,11 @@
 //! | [`Collector`] | one subsystem, updated on a pool thread at scrape time |
 //! | [`Scheduler`] | runs collectors under a deadline; `<ns>_scrape_collector_{duration_seconds,success}` |
 //! | [`ScrapeTimeout`] | the deadline from `X-Prometheus-Scrape-Timeout-Seconds` |
-//! | [`WebConfig`] | `--web.config.file`: `basic_auth_users` with bcrypt hashes (TLS not yet) |
+//! | [`WebConfig`] | `--web.config.file`: `tls_server_config` (rustls), `http_server_config`, `basic_auth_users` with bcrypt hashes |
+//! | [`WebConfigFile`] | the file re-read per request and handshake, re-parsed only when its bytes change |
 //! | [`Server`] | hyper 1.x server: `/`, the telemetry path, `/-/healthy`, `/-/ready` |
+//! | [`Logger`], [`init_logging`] | `--log.level`, `--log.format logfmt\|json` as go-kit lines on stderr |
+//! | [`run`] | an exporter's whole `main`: flags, logging, collectors, scheduler, server |
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -51,17 +54,25 @@
 mod collector;
 mod error;
 mod flags;
+mod log;
 mod pool;
+mod run;
 mod scheduler;
 mod self_metrics;
 mod server;
 mod timeout;
+mod tls;
 mod web_config;
 
 pub use collector::Collector;
 pub use error::{CollectorError, Error};
 pub use flags::{CollectorFlag, ExporterInfo, Flags, LogFormat, LogLevel, command};
+pub use log::{Logger, init_logging};
+pub use run::run;
 pub use scheduler::{CollectorReport, Outcome, Scheduler, Scrape};
 pub use server::Server;
 pub use timeout::{SCRAPE_TIMEOUT_HEADER, ScrapeTimeout};
-pub use web_config::{AuthCache, WebConfig};
+pub use tls::{LoadedWebConfig, WebConfigFile};
+pub use web_config::{
+    AuthCache, ClientAuthType, HttpServerConfig, TlsServerConfig, TlsVersion, WebConfig,
+};

@@ -1,19 +1,22 @@
-//! A fixed-size pool of threads for blocking collector work.
+//! A small pool of threads for blocking collector work.
 //!
-//! The pool never grows: a job that blocks forever holds one thread forever, and the
+//! A job that blocks forever holds one thread forever. The
 //! [`Scheduler`](crate::Scheduler) makes sure a collector has at most one job in the
-//! pool at a time, so stuck collectors cannot take more threads than there are
-//! collectors. Threads are not joined on drop, since a stuck one would never return;
-//! idle ones exit once the pool is dropped.
+//! pool at a time, and grows the pool by one thread per stuck collector
+//! ([`Pool::grow_to`]), so the others keep their threads while stuck collectors take at
+//! most one thread each. The pool never shrinks. Threads are not joined on drop, since a
+//! stuck one would never return; idle ones exit once the pool is dropped.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A unit of work for the pool.
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 #[derive(Default)]
 struct Queue {
@@ -30,13 +33,15 @@ struct Shared {
 /// The thread pool; dropping it lets idle threads exit.
 pub(crate) struct Pool {
     shared: Arc<Shared>,
-    threads: usize,
+    threads: AtomicUsize,
+    /// Serialises growth so that two scrapes do not both add the same thread.
+    grow: Mutex<()>,
 }
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
-            .field("threads", &self.threads)
+            .field("threads", &self.threads())
             .finish()
     }
 }
@@ -44,22 +49,47 @@ impl std::fmt::Debug for Pool {
 impl Pool {
     /// Starts `threads` worker threads (at least one).
     pub(crate) fn new(threads: usize) -> Result<Pool, Error> {
-        let threads = threads.max(1);
-        let shared = Arc::new(Shared::default());
-        for i in 0..threads {
-            let shared = Arc::clone(&shared);
+        let pool = Pool {
+            shared: Arc::new(Shared::default()),
+            threads: AtomicUsize::new(0),
+            grow: Mutex::new(()),
+        };
+        pool.grow_to(threads.max(1))?;
+        Ok(pool)
+    }
+
+    /// The number of threads started.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads.load(Ordering::Acquire)
+    }
+
+    /// Starts threads until there are at least `threads`.
+    pub(crate) fn grow_to(&self, threads: usize) -> Result<(), Error> {
+        let _one_at_a_time = self.grow.lock();
+        while self.threads() < threads {
+            let i = self.threads();
+            let shared = Arc::clone(&self.shared);
             std::thread::Builder::new()
                 .name(format!("ember-collector-{i}"))
                 .spawn(move || worker(&shared))
                 .map_err(Error::Thread)?;
+            self.threads.store(i + 1, Ordering::Release);
         }
-        Ok(Pool { shared, threads })
+        Ok(())
     }
 
-    /// Queues `job` for the next free thread.
-    pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
-        self.shared.queue.lock().jobs.push_back(Box::new(job));
-        self.shared.ready.notify_one();
+    /// Queues all `jobs` under one lock and wakes the threads once.
+    pub(crate) fn execute_all(&self, jobs: Vec<Job>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let n = jobs.len();
+        self.shared.queue.lock().jobs.extend(jobs);
+        if n == 1 {
+            self.shared.ready.notify_one();
+        } else {
+            self.shared.ready.notify_all();
+        }
     }
 }
 

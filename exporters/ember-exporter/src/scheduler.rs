@@ -1,21 +1,26 @@
 //! Runs the enabled collectors concurrently under a deadline and reports each one's
 //! duration and success, as node_exporter's `NodeCollector` does.
 //!
-//! Each collector's [`update`](Collector::update) runs on a fixed pool of threads. A
-//! collector whose previous update is still running (stuck on a dead NFS mount, say) is
-//! not started again: it is reported as failed at once, so one stuck collector holds at
-//! most one thread however many scrapes come. A result that arrives after the deadline
-//! is dropped.
+//! Each collector's [`update`](Collector::update) runs on a small pool of threads.
+//! Concurrent scrapes (two Prometheus servers of an HA pair) each run every collector,
+//! as node_exporter does. A collector with an update still running past its scrape's
+//! deadline (stuck on a dead NFS mount, say) is *overdue*: it is not started again
+//! until that update returns, and is reported as failed at once, so one stuck
+//! collector holds at most one thread per overdue update however many scrapes come; the
+//! pool gets one more thread per overdue update so that the others keep the threads
+//! they were given. A result that arrives after the deadline is dropped; a job still
+//! queued at the deadline is withdrawn.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ember_expfmt::{Metric, MetricFamily, MetricType, MetricValue};
 
-use crate::pool::Pool;
+use parking_lot::{Condvar, Mutex};
+
+use crate::pool::{Job, Pool};
 use crate::{Collector, CollectorError, Error};
 
 /// How one collector fared in a scrape.
@@ -30,7 +35,8 @@ pub enum Outcome {
     Panicked,
     /// The deadline passed first (running, or still queued for a free thread).
     TimedOut,
-    /// The previous scrape's `update` had not returned yet, so it was not started.
+    /// An earlier scrape's `update` was still running past its deadline, so it was not
+    /// started.
     StillRunning,
 }
 
@@ -64,7 +70,29 @@ pub struct Scrape {
 
 struct Slot {
     collector: Arc<dyn Collector>,
-    running: Arc<AtomicBool>,
+    /// Updates of this collector still running past their scrape's deadline.
+    overdue: Arc<AtomicUsize>,
+    /// Nanoseconds its last update took: the longest are queued first, so that the
+    /// scrape ends as early as the pool allows.
+    last_nanos: Arc<AtomicU64>,
+}
+
+/// The life of one job; moves only forward, by compare-and-swap, so that the job and
+/// the scrape that gives up on it agree on who accounts for it.
+mod job {
+    pub(super) const QUEUED: u8 = 0;
+    pub(super) const RUNNING: u8 = 1;
+    pub(super) const DONE: u8 = 2;
+    /// The scrape gave up on it before it started.
+    pub(super) const WITHDRAWN: u8 = 3;
+    /// The scrape gave up on it while it ran: counted in its slot's `overdue`.
+    pub(super) const OVERDUE: u8 = 4;
+}
+
+fn cas(state: &AtomicU8, from: u8, to: u8) -> bool {
+    state
+        .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
 }
 
 /// Runs collectors concurrently on a bounded thread pool under a deadline.
@@ -92,6 +120,8 @@ struct Slot {
 pub struct Scheduler {
     slots: Vec<Slot>,
     pool: Pool,
+    /// Threads for collectors that are not stuck.
+    threads: usize,
     duration_name: String,
     duration_help: String,
     success_name: String,
@@ -123,7 +153,8 @@ impl Scheduler {
             .into_iter()
             .map(|c| Slot {
                 collector: Arc::from(c),
-                running: Arc::new(AtomicBool::new(false)),
+                overdue: Arc::new(AtomicUsize::new(0)),
+                last_nanos: Arc::new(AtomicU64::new(0)),
             })
             .collect();
         let ns = if namespace.is_empty() {
@@ -134,6 +165,7 @@ impl Scheduler {
         Ok(Scheduler {
             slots,
             pool: Pool::new(threads)?,
+            threads: threads.max(1),
             duration_name: format!("{ns}scrape_collector_duration_seconds"),
             duration_help: format!("{exporter}: Duration of a collector scrape."),
             success_name: format!("{ns}scrape_collector_success"),
@@ -148,13 +180,39 @@ impl Scheduler {
 
     /// Runs every collector and waits for them until `deadline`; blocks the caller.
     pub fn scrape(&self, deadline: Instant) -> Scrape {
+        let dispatched = self.dispatch();
+        let finished = dispatched.batch.wait(deadline);
+        self.complete(dispatched, finished)
+    }
+
+    /// [`scrape`](Scheduler::scrape) for async callers: the collectors are queued on
+    /// the pool at once, when this is called (not when the future is first polled), so
+    /// the caller can do other work meanwhile; awaiting waits without holding a thread.
+    pub fn scrape_async(&self, deadline: Instant) -> impl Future<Output = Scrape> + '_ {
+        let dispatched = self.dispatch();
+        async move {
+            let finished = dispatched.batch.wait_async(deadline).await;
+            self.complete(dispatched, finished)
+        }
+    }
+
+    /// Queues a job per collector that is not overdue.
+    fn dispatch(&self) -> Dispatched {
         let start = Instant::now();
-        let (tx, rx) = mpsc::channel();
+        let batch = Arc::new(Batch {
+            state: Mutex::new(BatchState::default()),
+            done: Condvar::new(),
+            done_async: tokio::sync::Notify::new(),
+        });
         let mut reports: Vec<Option<CollectorReport>> = Vec::with_capacity(self.slots.len());
-        let mut pending = 0usize;
+        let mut jobs: Vec<(u64, Job)> = Vec::with_capacity(self.slots.len());
+        let mut states: Vec<(usize, Arc<AtomicU8>)> = Vec::with_capacity(self.slots.len());
+        let mut overdue_total = 0;
         for (i, slot) in self.slots.iter().enumerate() {
             let name = slot.collector.name().to_owned();
-            if slot.running.swap(true, Ordering::AcqRel) {
+            let overdue = slot.overdue.load(Ordering::Acquire);
+            if overdue > 0 {
+                overdue_total += overdue;
                 reports.push(Some(CollectorReport {
                     name,
                     duration: Duration::ZERO,
@@ -163,36 +221,83 @@ impl Scheduler {
                 continue;
             }
             reports.push(None);
-            pending += 1;
             let collector = Arc::clone(&slot.collector);
-            let running = Arc::clone(&slot.running);
-            let tx = tx.clone();
-            self.pool.execute(move || {
-                // A job that waited in the queue past the deadline is not worth running.
-                if Instant::now() >= deadline {
-                    running.store(false, Ordering::Release);
-                    return;
-                }
-                let mut out = Vec::new();
-                let result = catch_unwind(AssertUnwindSafe(|| collector.update(&mut out)));
-                running.store(false, Ordering::Release);
-                let outcome = match result {
-                    Ok(Ok(())) => Outcome::Success,
-                    Ok(Err(e)) => Outcome::Failed(e),
-                    Err(_) => Outcome::Panicked,
-                };
-                // The receiver is gone when the scrape's deadline has passed.
-                let _ = tx.send((i, start.elapsed(), outcome, out));
-            });
+            let overdue = Arc::clone(&slot.overdue);
+            let last_nanos = Arc::clone(&slot.last_nanos);
+            let batch = Arc::clone(&batch);
+            let state = Arc::new(AtomicU8::new(job::QUEUED));
+            states.push((i, Arc::clone(&state)));
+            let last = slot.last_nanos.load(Ordering::Relaxed);
+            jobs.push((
+                last,
+                Box::new(move || {
+                    if !cas(&state, job::QUEUED, job::RUNNING) {
+                        return; // withdrawn
+                    }
+                    // The collector's own time, as node_exporter measures it in the
+                    // collector's goroutine: time spent queued for a pool thread is not its.
+                    let began = Instant::now();
+                    let mut out = Vec::new();
+                    let result = catch_unwind(AssertUnwindSafe(|| collector.update(&mut out)));
+                    if !cas(&state, job::RUNNING, job::DONE) {
+                        // The scrape counted this update as overdue; it has returned now.
+                        overdue.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    let outcome = match result {
+                        Ok(Ok(())) => Outcome::Success,
+                        Ok(Err(e)) => Outcome::Failed(e),
+                        Err(_) => Outcome::Panicked,
+                    };
+                    let took = began.elapsed();
+                    last_nanos.store(
+                        u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
+                    batch.finish(i, took, outcome, out);
+                }),
+            ));
         }
-        drop(tx);
+        batch.state.lock().pending = jobs.len();
+        // Each overdue update holds a pool thread: replace it.
+        if let Err(e) = self.pool.grow_to(self.threads + overdue_total) {
+            // The scrape still runs on the threads there are.
+            tracing::error!(err = %e, "cannot add a collector thread for a stuck collector");
+        }
+        // Longest first (stable: registration order among equals, as on the first scrape).
+        jobs.sort_by_key(|(last, _)| std::cmp::Reverse(*last));
+        self.pool
+            .execute_all(jobs.into_iter().map(|(_, job)| job).collect());
+        Dispatched {
+            start,
+            batch,
+            reports,
+            states,
+        }
+    }
+
+    /// Withdraws the jobs that did not start, marks the ones still running as overdue,
+    /// and builds the scrape from what finished.
+    fn complete(&self, dispatched: Dispatched, finished: Vec<Finished>) -> Scrape {
+        let Dispatched {
+            start,
+            mut reports,
+            states,
+            ..
+        } = dispatched;
+        for (i, state) in &states {
+            if cas(state, job::QUEUED, job::WITHDRAWN) {
+                continue;
+            }
+            // Counted before the swap, so that the job, which subtracts only after
+            // seeing OVERDUE, never takes the count below zero.
+            let overdue = &self.slots[*i].overdue;
+            overdue.fetch_add(1, Ordering::AcqRel);
+            if !cas(state, job::RUNNING, job::OVERDUE) {
+                overdue.fetch_sub(1, Ordering::AcqRel); // it finished meanwhile
+            }
+        }
         let mut collected: Vec<Vec<MetricFamily>> = vec![Vec::new(); self.slots.len()];
-        while pending > 0 {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            let Ok((i, duration, outcome, out)) = rx.recv_timeout(wait) else {
-                break;
-            };
-            pending -= 1;
+        for (i, duration, outcome, out) in finished {
             if outcome.is_success() {
                 collected[i] = out;
             }
@@ -256,6 +361,78 @@ impl Scheduler {
     }
 }
 
+/// A scrape between [`Scheduler::dispatch`] and [`Scheduler::complete`].
+struct Dispatched {
+    start: Instant,
+    batch: Arc<Batch>,
+    reports: Vec<Option<CollectorReport>>,
+    states: Vec<(usize, Arc<AtomicU8>)>,
+}
+
+/// One collector's result: its index, its own duration, its outcome and its families.
+type Finished = (usize, Duration, Outcome, Vec<MetricFamily>);
+
+/// The results of one scrape's jobs. The scraping thread sleeps until the last job
+/// finishes or the deadline passes, and is woken once, not once per collector.
+struct Batch {
+    state: Mutex<BatchState>,
+    done: Condvar,
+    /// The same wake-up for an async waiter (it keeps a permit if nobody waits yet).
+    done_async: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct BatchState {
+    pending: usize,
+    finished: Vec<Finished>,
+    /// The scrape has stopped waiting; later results are dropped.
+    closed: bool,
+}
+
+impl Batch {
+    fn finish(&self, i: usize, duration: Duration, outcome: Outcome, out: Vec<MetricFamily>) {
+        let mut state = self.state.lock();
+        if state.closed {
+            return;
+        }
+        state.finished.push((i, duration, outcome, out));
+        state.pending = state.pending.saturating_sub(1);
+        if state.pending == 0 {
+            self.done.notify_one();
+            self.done_async.notify_one();
+        }
+    }
+
+    /// Waits until every job finished or `deadline` passed; returns what finished.
+    fn wait(&self, deadline: Instant) -> Vec<Finished> {
+        let mut state = self.state.lock();
+        while state.pending > 0 {
+            if self.done.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+        state.closed = true;
+        std::mem::take(&mut state.finished)
+    }
+
+    /// [`wait`](Batch::wait) without blocking a thread.
+    async fn wait_async(&self, deadline: Instant) -> Vec<Finished> {
+        loop {
+            if self.state.lock().pending == 0 {
+                break;
+            }
+            let woken = self.done_async.notified();
+            let deadline = tokio::time::Instant::from_std(deadline);
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                break;
+            }
+        }
+        let mut state = self.state.lock();
+        state.closed = true;
+        std::mem::take(&mut state.finished)
+    }
+}
+
 /// Logs a collector that did not succeed, with node_exporter's messages and levels:
 /// "collector returned no data" at debug, "collector failed" at error.
 fn log_report(r: &CollectorReport) {
@@ -278,7 +455,7 @@ fn log_report(r: &CollectorReport) {
         ),
         Outcome::StillRunning => tracing::warn!(
             name = %r.name,
-            "collector skipped: its previous update has not returned"
+            "collector skipped: an earlier update is still running past its deadline"
         ),
     }
 }

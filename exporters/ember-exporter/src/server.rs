@@ -12,15 +12,14 @@
 //! with `WWW-Authenticate: Basic` otherwise); the file is re-read per request and one
 //! that no longer parses answers 500.
 //!
-//! The scrape runs the [`Scheduler`] on tokio's blocking pool (its collectors run on
-//! the scheduler's own bounded pool); `--web.max-requests` bounds how many scrapes wait
-//! at once.
+//! The scrape dispatches the [`Scheduler`]'s collectors to its own small pool and
+//! waits for them without holding a thread, then encodes on the runtime;
+//! `--web.max-requests` bounds how many scrapes wait at once.
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ember_expfmt::{Encoder, MetricFamily};
@@ -39,8 +38,11 @@ use tokio::task::JoinSet;
 use crate::self_metrics::SelfMetrics;
 use crate::{
     AuthCache, Error, ExporterInfo, Flags, SCRAPE_TIMEOUT_HEADER, Scheduler, ScrapeTimeout,
-    WebConfig,
+    WebConfigFile,
 };
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An exporter's HTTP server, bound and ready to [`run`](Server::run).
 ///
@@ -75,7 +77,9 @@ struct State {
     max_requests: usize,
     limit: Option<Arc<Semaphore>>,
     own: Option<SelfMetrics>,
-    web_config: Option<PathBuf>,
+    web_config: Option<Arc<WebConfigFile>>,
+    /// Whether the listeners speak TLS (decided at start, as exporter-toolkit does).
+    tls: bool,
     auth_cache: Arc<AuthCache>,
 }
 
@@ -90,9 +94,14 @@ impl Server {
         scheduler: Scheduler,
     ) -> Result<Server, Error> {
         // Refuse a bad file at start, as exporter-toolkit does, before listening.
-        if let Some(path) = &flags.web_config_file {
-            WebConfig::load(path)?;
-        }
+        let web_config = flags
+            .web_config_file
+            .clone()
+            .map(|p| Arc::new(WebConfigFile::new(p)));
+        let tls = match &web_config {
+            Some(file) => file.current()?.tls.is_some(),
+            None => false,
+        };
         let mut listeners = Vec::new();
         for address in &flags.listen_addresses {
             listeners.push(bind_one(address).await?);
@@ -109,7 +118,8 @@ impl Server {
                 limit: (flags.max_requests > 0)
                     .then(|| Arc::new(Semaphore::new(flags.max_requests))),
                 own,
-                web_config: flags.web_config_file.clone(),
+                web_config,
+                tls,
                 auth_cache: Arc::default(),
             }),
         })
@@ -129,6 +139,11 @@ impl Server {
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// Whether the server speaks HTTPS (`tls_server_config` in the web config file).
+    pub fn is_tls(&self) -> bool {
+        self.state.tls
     }
 
     /// Serves until an accept loop fails.
@@ -192,16 +207,63 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) -> Result<(), Err
         };
         let state = Arc::clone(&state);
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(handle(&state, req).await) }
-            });
-            // A client that goes away mid-request is its own problem, not the server's.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match (&state.web_config, state.tls) {
+                (Some(file), true) => {
+                    if let Some(tls) = handshake(Arc::clone(file), stream).await {
+                        serve(state, tls).await;
+                    }
+                }
+                _ => serve(state, stream).await,
+            }
         });
     }
+}
+
+/// Re-reads the web config (as exporter-toolkit does per handshake) and runs the TLS
+/// handshake; `None` when the config is broken or the client failed the handshake.
+async fn handshake(
+    file: Arc<WebConfigFile>,
+    stream: tokio::net::TcpStream,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let path = file.path().to_owned();
+    let loaded = match tokio::task::spawn_blocking(move || file.current()).await {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "TLS handshake refused: bad web config");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let Some(config) = loaded.tls.clone() else {
+        tracing::error!(file = %path.display(), "TLS handshake refused: tls_server_config was removed");
+        return None;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
+    }
+}
+
+async fn serve<IO>(state: Arc<State>, io: IO)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(handle(&state, req).await) }
+    });
+    // A client that goes away mid-request is its own problem, not the server's.
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }
 
 fn is_transient(e: &std::io::Error) -> bool {
@@ -213,13 +275,26 @@ fn is_transient(e: &std::io::Error) -> bool {
 }
 
 async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
-    if let Some(path) = &state.web_config {
-        if let Some(refused) =
-            authorize(path.clone(), Arc::clone(&state.auth_cache), req.headers()).await
-        {
-            return refused;
-        }
+    let Some(file) = &state.web_config else {
+        return route(state, req).await;
+    };
+    let (verdict, headers) = authorize(
+        Arc::clone(file),
+        Arc::clone(&state.auth_cache),
+        req.headers(),
+    )
+    .await;
+    let mut response = match verdict {
+        Some(refused) => refused,
+        None => route(state, req).await,
+    };
+    for (name, value) in headers {
+        response.headers_mut().insert(name, value);
     }
+    response
+}
+
+async fn route(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
     }
@@ -231,33 +306,66 @@ async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// `None` when the request may pass, else the answer to give.
+/// Response headers from `http_server_config.headers`.
+type ExtraHeaders = Vec<(http::HeaderName, HeaderValue)>;
+
+/// `None` when the request may pass, else the answer to give; and the headers the
+/// config adds to every response. The credentials never reach a log line.
 async fn authorize(
-    path: PathBuf,
+    file: Arc<WebConfigFile>,
     cache: Arc<AuthCache>,
     headers: &HeaderMap,
-) -> Option<Response<Body>> {
+) -> (Option<Response<Body>>, ExtraHeaders) {
     let authorization = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     // Reading the file and bcrypt both block.
     let verdict = tokio::task::spawn_blocking(move || {
-        WebConfig::load(&path).map(|c| c.authorize_cached(authorization.as_deref(), &cache))
+        file.current().map(|loaded| {
+            let c = &loaded.config;
+            let ok = c.authorize_cached(authorization.as_deref(), &cache);
+            let extra: ExtraHeaders = c
+                .http_server_config
+                .iter()
+                .flat_map(|h| &h.headers)
+                .filter_map(|(k, v)| {
+                    Some((
+                        http::HeaderName::from_bytes(k.as_bytes()).ok()?,
+                        HeaderValue::from_str(v).ok()?,
+                    ))
+                })
+                .collect();
+            (ok, extra)
+        })
     })
     .await;
     match verdict {
-        Ok(Ok(true)) => None,
-        Ok(Ok(false)) => {
+        Ok(Ok((true, extra))) => (None, extra),
+        Ok(Ok((false, extra))) => {
+            tracing::debug!("request refused: missing or wrong basic auth credentials");
             let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
             r.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
-            Some(r)
+            (Some(r), extra)
         }
-        Ok(Err(_)) | Err(_) => Some(text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal Server Error\n",
-        )),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read web config");
+            (
+                Some(text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error\n",
+                )),
+                Vec::new(),
+            )
+        }
+        Err(_) => (
+            Some(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error\n",
+            )),
+            Vec::new(),
+        ),
     }
 }
 
@@ -342,15 +450,21 @@ async fn scrape_limited(state: &Arc<State>, headers: &HeaderMap) -> Response<Bod
     let deadline = Instant::now() + timeout;
     let negotiated = ember_expfmt::negotiate(header(ACCEPT.as_str()));
     let gzip = ember_expfmt::accepts_gzip(header(ACCEPT_ENCODING.as_str()));
-    let worker = Arc::clone(state);
-    let rendered = tokio::task::spawn_blocking(move || {
-        let mut families = worker.scheduler.scrape(deadline).families;
-        if let Some(own) = &worker.own {
-            own.collect(&mut families);
-        }
+    // The collectors run on the scheduler's pool; this task only waits for them, so a
+    // scrape holds no thread. Encoding and gzip (about a millisecond for node_exporter's
+    // 50 kB) then run right here: a thread per scrape for that would cost more (its
+    // stack and, with glibc, a malloc arena) than it saves.
+    let pending = state.scheduler.scrape_async(deadline);
+    // The exporter's own metrics are read while the collectors run.
+    let mut own = Vec::new();
+    if let Some(metrics) = &state.own {
+        metrics.collect(&mut own);
+    }
+    let mut families = pending.await.families;
+    families.append(&mut own);
+    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         render(families, negotiated.format, gzip)
-    })
-    .await;
+    }));
     let Ok((body, gzipped)) = rendered else {
         let mut r = text(StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n");
         r.headers_mut()

@@ -1,14 +1,19 @@
 //! `--web.config.file` in Prometheus exporter-toolkit's schema.
 //!
-//! Supported so far: `basic_auth_users`, a map of user name to bcrypt hash. The file is
-//! read again on every request, as upstream does, so a changed password takes effect
-//! without a restart; a file that no longer parses fails requests with 500 until it is
-//! fixed. `tls_server_config` and `http_server_config` are refused with an error rather
-//! than ignored: serving plain HTTP to a user who asked for TLS would be worse than not
-//! starting.
+//! | key | what |
+//! |---|---|
+//! | `tls_server_config` | [`TlsServerConfig`]: serve HTTPS through rustls (see `tls.rs`) |
+//! | `http_server_config` | [`HttpServerConfig`]: extra response headers; `http2` is accepted and ignored |
+//! | `basic_auth_users` | user name to bcrypt hash |
+//!
+//! The file is read again on every request (and, with TLS, on every handshake), as
+//! upstream does, so a changed password or certificate takes effect without a restart;
+//! a file that no longer parses fails requests with 500 until it is fixed. Relative
+//! paths in it are taken relative to the file's directory, as exporter-toolkit does.
 //!
 //! As upstream, answers of bcrypt checks are remembered ([`AuthCache`]) so that a scraper
-//! sending the same credentials does not pay for bcrypt on every scrape.
+//! sending the same credentials does not pay for bcrypt on every scrape. Passwords are
+//! never logged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -29,6 +34,7 @@ use crate::Error;
 /// assert!(config.authorize(Some("Basic YWxpY2U6c2VjcmV0"))); // alice:secret
 /// assert!(!config.authorize(Some("Basic YWxpY2U6d3Jvbmc="))); // alice:wrong
 /// assert!(!config.authorize(None));
+/// assert!(config.tls_server_config.is_none());
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,10 +42,195 @@ pub struct WebConfig {
     /// User name to bcrypt hash; empty means no authentication.
     #[serde(default)]
     pub basic_auth_users: BTreeMap<String, String>,
+    /// HTTPS settings; `None` (or a section with nothing set) serves plain HTTP.
     #[serde(default)]
-    tls_server_config: Option<serde_norway::Value>,
+    pub tls_server_config: Option<TlsServerConfig>,
+    /// HTTP settings.
     #[serde(default)]
-    http_server_config: Option<serde_norway::Value>,
+    pub http_server_config: Option<HttpServerConfig>,
+}
+
+/// `tls_server_config` of exporter-toolkit.
+///
+/// `cipher_suites`, `curve_preferences` and `client_allowed_sans` are refused rather than
+/// ignored, so that a file relying on them does not silently get weaker settings.
+/// rustls speaks TLS 1.2 and 1.3 only: `min_version: TLS10`/`TLS11` means TLS 1.2, and a
+/// `max_version` below TLS 1.2 is refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsServerConfig {
+    /// PEM certificate chain file (server certificate first).
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key file.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The certificate chain inline, instead of `cert_file`.
+    #[serde(default)]
+    pub cert: Option<String>,
+    /// The private key inline, instead of `key_file`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Which client certificates are asked for and checked.
+    #[serde(default)]
+    pub client_auth_type: ClientAuthType,
+    /// PEM file of the CAs that client certificates are verified against.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// The oldest TLS version accepted (default TLS 1.2).
+    #[serde(default)]
+    pub min_version: Option<TlsVersion>,
+    /// The newest TLS version accepted (default TLS 1.3).
+    #[serde(default)]
+    pub max_version: Option<TlsVersion>,
+    /// Prefer the server's cipher suite order (rustls: ignore the client's order).
+    #[serde(default)]
+    pub prefer_server_cipher_suites: Option<bool>,
+    #[serde(default)]
+    cipher_suites: Option<serde_norway::Value>,
+    #[serde(default)]
+    curve_preferences: Option<serde_norway::Value>,
+    #[serde(default)]
+    client_allowed_sans: Option<serde_norway::Value>,
+}
+
+/// `client_auth_type`, with Go's `tls.ClientAuthType` names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum ClientAuthType {
+    /// No client certificate is asked for (the default; also spelled as an empty string).
+    #[default]
+    #[serde(alias = "")]
+    NoClientCert,
+    /// A certificate is asked for but not required, and not verified.
+    RequestClientCert,
+    /// A certificate is required but not verified.
+    RequireAnyClientCert,
+    /// A certificate is not required, but one that is sent must verify against
+    /// `client_ca_file`.
+    VerifyClientCertIfGiven,
+    /// A certificate is required and must verify against `client_ca_file`.
+    RequireAndVerifyClientCert,
+}
+
+/// `min_version` / `max_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.0 (rustls does not speak it).
+    TLS10,
+    /// TLS 1.1 (rustls does not speak it).
+    TLS11,
+    /// TLS 1.2.
+    TLS12,
+    /// TLS 1.3.
+    TLS13,
+}
+
+/// `http_server_config` of exporter-toolkit.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpServerConfig {
+    /// Accepted for compatibility; the server speaks HTTP/1.1.
+    #[serde(default)]
+    pub http2: Option<bool>,
+    /// Headers added to every response; only the security headers exporter-toolkit
+    /// allows.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The response headers `http_server_config.headers` may set, as in exporter-toolkit.
+const ALLOWED_HEADERS: [&str; 5] = [
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "X-XSS-Protection",
+    "Content-Security-Policy",
+];
+
+impl TlsServerConfig {
+    /// Whether nothing that asks for TLS is set (exporter-toolkit then serves plain
+    /// HTTP).
+    pub fn is_empty(&self) -> bool {
+        self.cert_file.is_none()
+            && self.key_file.is_none()
+            && self.cert.is_none()
+            && self.key.is_none()
+            && self.client_ca_file.is_none()
+            && self.client_auth_type == ClientAuthType::NoClientCert
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.cipher_suites.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err("tls_server_config.cipher_suites is not supported".into());
+        }
+        if self
+            .curve_preferences
+            .as_ref()
+            .is_some_and(|v| !v.is_null())
+        {
+            return Err("tls_server_config.curve_preferences is not supported".into());
+        }
+        if self
+            .client_allowed_sans
+            .as_ref()
+            .is_some_and(|v| !v.is_null())
+        {
+            return Err("tls_server_config.client_allowed_sans is not supported".into());
+        }
+        match (&self.cert_file, &self.cert) {
+            (None, None) => return Err("missing cert_file or cert".into()),
+            (Some(_), Some(_)) => {
+                return Err("at most one of cert and cert_file must be configured".into());
+            }
+            _ => {}
+        }
+        match (&self.key_file, &self.key) {
+            (None, None) => return Err("missing key_file or key".into()),
+            (Some(_), Some(_)) => {
+                return Err("at most one of key and key_file must be configured".into());
+            }
+            _ => {}
+        }
+        let verifies = matches!(
+            self.client_auth_type,
+            ClientAuthType::VerifyClientCertIfGiven | ClientAuthType::RequireAndVerifyClientCert
+        );
+        if self.client_ca_file.is_some() && self.client_auth_type == ClientAuthType::NoClientCert {
+            return Err("Client CA's have been configured without a Client Auth Policy".into());
+        }
+        if verifies && self.client_ca_file.is_none() {
+            return Err(format!(
+                "client_auth_type {:?} needs client_ca_file",
+                self.client_auth_type
+            ));
+        }
+        if self.max_version.is_some_and(|v| v < TlsVersion::TLS12) {
+            return Err(
+                "max_version below TLS12 is not supported (rustls speaks TLS 1.2 and 1.3)".into(),
+            );
+        }
+        if let (Some(min), Some(max)) = (self.min_version, self.max_version) {
+            if min > max {
+                return Err(format!("min_version {min:?} is above max_version {max:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, dir: &Path) {
+        for p in [
+            &mut self.cert_file,
+            &mut self.key_file,
+            &mut self.client_ca_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
+    }
 }
 
 /// A bcrypt hash to verify against when the user is unknown, so that the answer takes
@@ -67,20 +258,37 @@ impl WebConfig {
         if text.trim().is_empty() {
             return Ok(WebConfig::default());
         }
-        let config: WebConfig = serde_norway::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut config: WebConfig = serde_norway::from_str(text).map_err(|e| err(e.to_string()))?;
         if config
             .tls_server_config
             .as_ref()
-            .is_some_and(|v| !v.is_null())
+            .is_some_and(TlsServerConfig::is_empty)
         {
-            return Err(err("tls_server_config is not supported yet".into()));
+            config.tls_server_config = None;
         }
-        if config
-            .http_server_config
-            .as_ref()
-            .is_some_and(|v| !v.is_null())
-        {
-            return Err(err("http_server_config is not supported yet".into()));
+        if let Some(tls) = &mut config.tls_server_config {
+            tls.validate().map_err(err)?;
+            let dir = path.as_ref().parent().unwrap_or(Path::new(""));
+            tls.resolve(dir);
+        }
+        if let Some(http) = &config.http_server_config {
+            for name in http.headers.keys() {
+                if !ALLOWED_HEADERS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+                    return Err(err(format!(
+                        "http_server_config.headers: header {name} is not allowed"
+                    )));
+                }
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    return Err(err(format!("http_server_config.headers: bad name {name}")));
+                }
+            }
+            for value in http.headers.values() {
+                if http::HeaderValue::from_str(value).is_err() {
+                    return Err(err(format!(
+                        "http_server_config.headers: bad value {value:?}"
+                    )));
+                }
+            }
         }
         for (user, hash) in &config.basic_auth_users {
             if !looks_like_bcrypt(hash) {
@@ -252,9 +460,62 @@ mod tests {
         assert!(
             reason("basic_auth_users:\n  a: plain\n").contains("user `a` is not a bcrypt hash")
         );
-        assert!(reason("tls_server_config:\n  cert_file: c\n").contains("tls_server_config"));
+        assert!(reason("tls_server_config:\n  cert_file: c\n").contains("missing key_file or key"));
+        assert!(
+            reason(
+                "tls_server_config:\n  cert_file: c\n  key_file: k\n  client_auth_type: Bogus\n"
+            )
+            .contains("Bogus")
+        );
+        assert!(
+            reason("tls_server_config:\n  cert_file: c\n  key_file: k\n  client_ca_file: ca\n")
+                .contains("without a Client Auth Policy")
+        );
+        assert!(
+            reason("tls_server_config:\n  cert_file: c\n  key_file: k\n  client_auth_type: RequireAndVerifyClientCert\n")
+                .contains("needs client_ca_file")
+        );
+        assert!(
+            reason("tls_server_config:\n  cert_file: c\n  key_file: k\n  min_version: TLS13\n  max_version: TLS12\n")
+                .contains("above max_version")
+        );
+        assert!(
+            reason("tls_server_config:\n  cert_file: c\n  key_file: k\n  max_version: TLS11\n")
+                .contains("below TLS12")
+        );
+        assert!(
+            reason("tls_server_config:\n  cert_file: c\n  key_file: k\n  cipher_suites: [X]\n")
+                .contains("cipher_suites")
+        );
+        assert!(reason("http_server_config:\n  headers:\n    Server: x\n").contains("not allowed"));
         assert!(reason("unknown_key: 1\n").contains("unknown field"));
         assert!(reason("basic_auth_users: [\n").contains("line"));
+    }
+
+    #[test]
+    fn tls_paths_are_relative_to_the_file_and_an_empty_section_is_plain_http() {
+        let c = WebConfig::parse(
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: /abs/k.pem\n  \
+             client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: ca.pem\n  \
+             min_version: TLS13\n",
+            "/etc/ember/web.yml",
+        )
+        .unwrap();
+        let tls = c.tls_server_config.unwrap();
+        assert_eq!(tls.cert_file.unwrap(), Path::new("/etc/ember/c.pem"));
+        assert_eq!(tls.key_file.unwrap(), Path::new("/abs/k.pem"));
+        assert_eq!(tls.client_ca_file.unwrap(), Path::new("/etc/ember/ca.pem"));
+        assert_eq!(
+            tls.client_auth_type,
+            ClientAuthType::VerifyClientCertIfGiven
+        );
+        assert_eq!(tls.min_version, Some(TlsVersion::TLS13));
+        let plain = WebConfig::parse(
+            "tls_server_config: {}\nhttp_server_config:\n  http2: false\n",
+            "w",
+        )
+        .unwrap();
+        assert!(plain.tls_server_config.is_none());
     }
 
     #[test]

@@ -61,6 +61,16 @@ impl Collector for Hung {
 
 /// Starts an exporter with these collectors and extra flags; returns `host:port`.
 pub fn start(collectors: Vec<Box<dyn Collector>>, args: &[&str]) -> String {
+    let addr = start_unprobed(collectors, args);
+    // The listener is bound before its address is sent, so the server answers now
+    // (with 401 when a web config asks for auth).
+    ember_e2e::http_get(&addr, "/-/ready", &[]).unwrap();
+    addr
+}
+
+/// [`start`] without the plain-HTTP readiness probe (for a TLS listener); the listener
+/// is bound when this returns.
+pub fn start_unprobed(collectors: Vec<Box<dyn Collector>>, args: &[&str]) -> String {
     let flags = Flags::try_parse_from(
         &INFO,
         &[],
@@ -81,12 +91,7 @@ pub fn start(collectors: Vec<Box<dyn Collector>>, args: &[&str]) -> String {
             server.run().await.unwrap();
         });
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
+    rx.recv_timeout(Duration::from_secs(30))
         .unwrap()
-        .to_string();
-    // The listener is bound before its address is sent, so the server answers now
-    // (with 401 when a web config asks for auth).
-    ember_e2e::http_get(&addr, "/-/ready", &[]).unwrap();
-    addr
+        .to_string()
 }

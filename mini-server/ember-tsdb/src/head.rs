@@ -169,6 +169,17 @@ impl Head {
         Ok(s.chunks.iter().flat_map(Chunk::iter).chain(s.open.iter()))
     }
 
+    /// Every series in id order: its id, labels, closed chunks and open chunk (read-only
+    /// access for queries and for writing blocks).
+    pub fn series_chunks(
+        &self,
+    ) -> impl Iterator<Item = (SeriesId, &Labels, &[Chunk], &ChunkAppender)> + '_ {
+        self.series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (SeriesId(i as u64), &s.labels, s.chunks.as_slice(), &s.open))
+    }
+
     /// Bytes of chunk data held (closed chunks plus open appenders).
     pub fn chunk_bytes(&self) -> usize {
         self.series

@@ -10,6 +10,8 @@
 //! | [`Head`], [`Labels`], [`SeriesId`], [`HeadStats`] | in-memory series keyed by sorted labels, out-of-order and duplicate samples rejected and counted |
 //! | [`WalWriter`], [`replay`], [`ReplayReport`] | write-ahead log: CRC-framed records in numbered segments, fsync policy, torn-tail repair |
 //! | [`Record`], [`SeriesRecord`], [`SampleRecord`] | what the WAL holds: series (id + labels) and sample batches |
+//! | [`write_block`], [`Block`], [`BlockMeta`] | persisted immutable blocks: chunks file, index (symbols, series, postings), `meta.json`; CRC-checked |
+//! | [`Matcher`], [`Querier`], [`Series`], [`MergeQuerier`] | label-matcher selection over blocks and the head, merged |
 //!
 //! ```
 //! use ember_tsdb::{Chunk, Encoding};
@@ -30,20 +32,29 @@
 //! ```
 
 mod bits;
+mod block;
 mod chunk;
 mod decimal;
 mod error;
 mod head;
 mod labels;
+mod matcher;
+mod querier;
 mod record;
 mod wal;
 mod xor;
 
+pub use block::{
+    Block, BlockId, BlockMeta, BlockStats, CHUNKS_FILE, ChunkMeta, INDEX_FILE, META_FILE, META_VERSION,
+    WriteOptions, write_block,
+};
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
 pub use head::{Head, HeadOptions, HeadStats, SeriesId};
 pub use labels::Labels;
+pub use matcher::{MatchOp, Matcher};
+pub use querier::{MergeQuerier, Querier, SampleIter, Series, TimedChunk};
 pub use record::{Record, SampleRecord, SeriesRecord};
 pub use wal::{
     Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncPolicy, WalOptions,

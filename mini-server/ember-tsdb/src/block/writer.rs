@@ -1,0 +1,151 @@
+//! Writing a block atomically: `DIR/<id>.tmp`, fsync, rename to `DIR/<id>`.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::chunks::{ChunkMeta, ChunksWriter};
+use super::index::{self, SeriesEntry};
+use super::meta::{BlockId, BlockMeta, BlockStats};
+use crate::Error;
+use crate::chunk::Chunk;
+use crate::labels::Labels;
+
+/// How a block is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Most samples in one persisted chunk (at most [`crate::MAX_CHUNK_SAMPLES`]).
+    /// Longer chunks compress better; a query decodes whole chunks.
+    pub max_chunk_samples: usize,
+    /// Compaction level recorded in `meta.json`.
+    pub level: u32,
+    /// Source blocks recorded in `meta.json`; empty means the block itself.
+    pub sources: Vec<BlockId>,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self {
+            max_chunk_samples: crate::MAX_CHUNK_SAMPLES,
+            level: 1,
+            sources: Vec::new(),
+        }
+    }
+}
+
+/// Writes one block under `dir` from series and their samples, and returns its meta.
+///
+/// Series may come in any order; each series' timestamps must be strictly increasing
+/// (else [`Error::OutOfOrder`]) and a label set may appear once (else
+/// [`Error::DuplicateSeries`]). Series without samples are left out. Chunks are cut
+/// every [`WriteOptions::max_chunk_samples`] samples and coded by [`Chunk::encode`].
+/// Nothing is written for an empty set: [`Error::EmptyBlock`].
+///
+/// ```
+/// use ember_tsdb::{Block, Labels, WriteOptions, write_block};
+///
+/// let dir = std::env::temp_dir().join(format!("ember-doc-write-{}", std::process::id()));
+/// let up = Labels::new([("__name__", "up"), ("job", "node")])?;
+/// let meta = write_block(&dir, vec![(up.clone(), vec![(1_000, 1.0), (16_000, 0.0)])], &WriteOptions::default())?;
+/// assert_eq!((meta.min_time, meta.max_time, meta.stats.num_samples), (1_000, 16_001, 2));
+/// let block = Block::open(dir.join(meta.id.to_string()))?;
+/// assert_eq!(block.series_samples(0)?, Some((up, vec![(1_000, 1.0), (16_000, 0.0)])));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ember_tsdb::Error>(())
+/// ```
+pub fn write_block(
+    dir: &Path,
+    series: Vec<(Labels, Vec<(i64, f64)>)>,
+    options: &WriteOptions,
+) -> Result<BlockMeta, Error> {
+    let mut series: Vec<(Labels, Vec<(i64, f64)>)> =
+        series.into_iter().filter(|(_, s)| !s.is_empty()).collect();
+    series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = series.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(Error::DuplicateSeries(w[0].0.clone()));
+    }
+    if series.is_empty() {
+        return Err(Error::EmptyBlock);
+    }
+    let per_chunk = options.max_chunk_samples.clamp(1, crate::MAX_CHUNK_SAMPLES);
+    let mut chunks = ChunksWriter::new();
+    let mut entries = Vec::with_capacity(series.len());
+    let mut stats = BlockStats::default();
+    let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
+    for (labels, samples) in series {
+        let mut metas = Vec::with_capacity(samples.len().div_ceil(per_chunk));
+        for part in samples.chunks(per_chunk) {
+            let chunk = Chunk::encode(part)?;
+            let (offset, len) = chunks.add(&chunk)?;
+            let (first, last) = (part[0].0, part[part.len() - 1].0);
+            metas.push(ChunkMeta {
+                min_time: first,
+                max_time: last,
+                offset,
+                len,
+            });
+            min_time = min_time.min(first);
+            max_time = max_time.max(last);
+            stats.num_chunks += 1;
+        }
+        stats.num_samples += samples.len() as u64;
+        stats.num_series += 1;
+        entries.push(SeriesEntry {
+            labels,
+            chunks: metas,
+        });
+    }
+    let id = BlockId::new();
+    let meta = BlockMeta {
+        id,
+        min_time,
+        max_time: max_time.saturating_add(1),
+        stats,
+        level: options.level.max(1),
+        sources: if options.sources.is_empty() {
+            vec![id]
+        } else {
+            options.sources.clone()
+        },
+    };
+    let meta_json = meta.to_json();
+    let index = index::encode(&entries, crc32fast::hash(meta_json.as_bytes()));
+    let files: [(&str, &[u8]); 3] = [
+        (super::CHUNKS_FILE, &chunks.into_bytes()),
+        (super::INDEX_FILE, &index),
+        (super::META_FILE, meta_json.as_bytes()),
+    ];
+    commit(dir, &id.to_string(), &files)?;
+    Ok(meta)
+}
+
+/// Writes `files` into `dir/name.tmp`, syncs them and the directory, then renames it to
+/// `dir/name` and syncs `dir`.
+fn commit(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> Result<(), Error> {
+    let io = |path: PathBuf| move |source| Error::BlockIo { path, source };
+    fs::create_dir_all(dir).map_err(io(dir.to_path_buf()))?;
+    let tmp = dir.join(format!("{name}.tmp"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io(tmp.clone()))?;
+    }
+    fs::create_dir(&tmp).map_err(io(tmp.clone()))?;
+    for (file, bytes) in files {
+        let path = tmp.join(file);
+        let mut f = File::create(&path).map_err(io(path.clone()))?;
+        f.write_all(bytes).map_err(io(path.clone()))?;
+        f.sync_all().map_err(io(path.clone()))?;
+    }
+    sync_dir(&tmp)?;
+    let fin = dir.join(name);
+    fs::rename(&tmp, &fin).map_err(io(fin.clone()))?;
+    sync_dir(dir)
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| Error::BlockIo {
+            path: dir.to_path_buf(),
+            source,
+        })
+}

@@ -34,13 +34,16 @@
 mod bits;
 mod block;
 mod chunk;
+mod compact;
 mod decimal;
 mod error;
 mod head;
+mod import;
 mod labels;
 mod matcher;
 mod querier;
 mod record;
+mod selector;
 mod wal;
 mod xor;
 
@@ -50,11 +53,14 @@ pub use block::{
 };
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
 pub use decimal::MAX_DECIMAL_SCALE;
+pub use compact::{compact, delete_block, open_blocks, retain_after, retain_size};
 pub use error::Error;
+pub use import::{ImportOptions, ImportReport, import_openmetrics};
 pub use head::{Head, HeadOptions, HeadStats, SeriesId};
 pub use labels::Labels;
 pub use matcher::{MatchOp, Matcher};
 pub use querier::{MergeQuerier, Querier, SampleIter, Series, TimedChunk};
+pub use selector::parse_selector;
 pub use record::{Record, SampleRecord, SeriesRecord};
 pub use wal::{
     Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncPolicy, WalOptions,

@@ -1,0 +1,175 @@
+//! Compaction (merging blocks into one) and retention (deleting blocks by age or by
+//! total size) over a directory of blocks.
+//!
+//! Compaction decodes the sources' series, merges series with equal label sets (on equal
+//! timestamps the sample of the block listed first is kept), re-cuts chunks and writes
+//! one block whose level is one more than its highest source and whose sources are the
+//! union of theirs. The merged samples are held in memory while writing.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use crate::Error;
+use crate::block::{Block, BlockId, BlockMeta, WriteOptions, sync_dir, write_block};
+use crate::labels::Labels;
+
+/// Merges `blocks` into one new block under `dir` and returns its meta; the sources are
+/// left in place (delete them with [`delete_block`] once the new block is open).
+///
+/// ```
+/// use ember_tsdb::{Block, Labels, WriteOptions, compact, write_block};
+///
+/// let dir = std::env::temp_dir().join(format!("ember-doc-compact-{}", std::process::id()));
+/// let a = Labels::new([("__name__", "a")])?;
+/// let o = WriteOptions::default();
+/// let m1 = write_block(&dir, vec![(a.clone(), vec![(0, 1.0), (10, 2.0)])], &o)?;
+/// let m2 = write_block(&dir, vec![(a.clone(), vec![(10, 9.0), (20, 3.0)])], &o)?;
+/// let blocks = [Block::open(dir.join(m1.id.to_string()))?, Block::open(dir.join(m2.id.to_string()))?];
+/// let m = compact(&dir, &blocks, &o)?;
+/// assert_eq!((m.level, m.sources.len(), m.stats.num_samples), (2, 2, 3));
+/// let merged = Block::open(dir.join(m.id.to_string()))?;
+/// assert_eq!(merged.series_samples(0)?.unwrap().1, [(0, 1.0), (10, 2.0), (20, 3.0)]);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ember_tsdb::Error>(())
+/// ```
+pub fn compact(dir: &Path, blocks: &[Block], options: &WriteOptions) -> Result<BlockMeta, Error> {
+    let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    for b in blocks {
+        for i in 0..b.num_series() {
+            if let Some((labels, samples)) = b.series_samples(i)? {
+                merged.entry(labels).or_default().extend(samples);
+            }
+        }
+    }
+    let series: Vec<(Labels, Vec<(i64, f64)>)> = merged
+        .into_iter()
+        .map(|(l, mut s)| {
+            // Stable: the first block's sample stays first among equal timestamps.
+            s.sort_by_key(|x| x.0);
+            s.dedup_by_key(|x| x.0);
+            (l, s)
+        })
+        .collect();
+    let mut sources: Vec<BlockId> = blocks
+        .iter()
+        .flat_map(|b| b.meta().sources.iter().copied())
+        .collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let level = blocks.iter().map(|b| b.meta().level).max().unwrap_or(0) + 1;
+    let opts = WriteOptions {
+        level,
+        sources,
+        ..options.clone()
+    };
+    write_block(dir, series, &opts)
+}
+
+/// Opens every block directory under `dir` (names that parse as a [`BlockId`]), sorted
+/// by min time. Leftover `*.tmp` directories of interrupted writes are removed.
+pub fn open_blocks(dir: &Path) -> Result<Vec<Block>, Error> {
+    let io = |source| Error::BlockIo {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut blocks = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !entry.path().is_dir() {
+            continue;
+        }
+        if let Some(stem) = name.strip_suffix(".tmp") {
+            if stem.parse::<BlockId>().is_ok() {
+                fs::remove_dir_all(entry.path()).map_err(|source| Error::BlockIo {
+                    path: entry.path(),
+                    source,
+                })?;
+            }
+            continue;
+        }
+        if name.parse::<BlockId>().is_ok() {
+            blocks.push(Block::open(entry.path())?);
+        }
+    }
+    blocks.sort_by_key(|b| (b.meta().min_time, b.meta().id));
+    Ok(blocks)
+}
+
+/// Deletes a block directory: renamed to `<id>.tmp` first (so a crash never leaves a
+/// half-deleted block that opens), then removed.
+pub fn delete_block(block: Block) -> Result<(), Error> {
+    let dir = block.dir().to_path_buf();
+    drop(block);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::BlockIo { path, source }
+    };
+    let mut tmp = dir.clone().into_os_string();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    fs::rename(&dir, &tmp).map_err(io(&dir))?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    fs::remove_dir_all(&tmp).map_err(io(&tmp))
+}
+
+/// Deletes the blocks whose samples are all older than `before` (`max_time <= before`);
+/// returns the ids deleted and the blocks kept.
+pub fn retain_after(blocks: Vec<Block>, before: i64) -> Result<(Vec<BlockId>, Vec<Block>), Error> {
+    let mut deleted = Vec::new();
+    let mut kept = Vec::new();
+    for b in blocks {
+        if b.meta().max_time <= before {
+            deleted.push(b.meta().id);
+            delete_block(b)?;
+        } else {
+            kept.push(b);
+        }
+    }
+    Ok((deleted, kept))
+}
+
+/// Deletes the oldest blocks (by max time) until the rest take at most `max_bytes`;
+/// returns the ids deleted and the blocks kept.
+///
+/// ```
+/// use ember_tsdb::{Labels, WriteOptions, open_blocks, retain_after, retain_size, write_block};
+///
+/// let dir = std::env::temp_dir().join(format!("ember-doc-retain-{}", std::process::id()));
+/// let a = Labels::new([("__name__", "a")])?;
+/// for t in [0, 100, 200] {
+///     write_block(&dir, vec![(a.clone(), vec![(t, 1.0)])], &WriteOptions::default())?;
+/// }
+/// let (gone, kept) = retain_after(open_blocks(&dir)?, 101)?; // max_time is exclusive
+/// assert_eq!((gone.len(), kept.len()), (2, 1));
+/// let one = kept[0].size_bytes();
+/// let (gone, kept) = retain_size(kept, one - 1)?;
+/// assert_eq!((gone.len(), kept.len()), (1, 0));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ember_tsdb::Error>(())
+/// ```
+pub fn retain_size(
+    mut blocks: Vec<Block>,
+    max_bytes: u64,
+) -> Result<(Vec<BlockId>, Vec<Block>), Error> {
+    // Newest first: keep while the running total fits.
+    blocks.sort_by_key(|b| std::cmp::Reverse((b.meta().max_time, b.meta().id)));
+    let mut total = 0u64;
+    let mut kept = Vec::new();
+    let mut deleted = Vec::new();
+    for b in blocks {
+        total = total.saturating_add(b.size_bytes());
+        if total <= max_bytes && deleted.is_empty() {
+            kept.push(b);
+        } else {
+            deleted.push(b.meta().id);
+            delete_block(b)?;
+        }
+    }
+    kept.reverse();
+    Ok((deleted, kept))
+}

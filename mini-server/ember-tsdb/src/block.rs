@@ -190,4 +190,4 @@ impl Block {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

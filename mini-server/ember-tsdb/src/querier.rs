@@ -59,6 +59,12 @@ impl Series {
         &self.chunks
     }
 
+    /// Whether at least one sample is in the query range (chunks may overlap the range
+    /// without one: sources only return series for which this holds).
+    pub fn has_samples(&self) -> bool {
+        self.iter().next().is_some()
+    }
+
     /// The samples in the query range, in time order, without duplicate timestamps.
     pub fn iter(&self) -> SampleIter<'_> {
         SampleIter {
@@ -162,7 +168,8 @@ impl Iterator for SampleIter<'_> {
 /// # Ok::<(), ember_tsdb::Error>(())
 /// ```
 pub trait Querier {
-    /// Series matching every matcher with samples in `mint..=maxt`, sorted by labels.
+    /// Series matching every matcher with at least one sample in `mint..=maxt`, sorted
+    /// by labels.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, Error>;
 
     /// Label names of the series matching every matcher (all series if none), sorted.
@@ -238,8 +245,9 @@ impl Querier for Block {
                     chunk: self.read_chunk(m)?,
                 });
             }
-            if !chunks.is_empty() {
-                out.push(Series::new(labels.clone(), chunks, mint, maxt));
+            let series = Series::new(labels.clone(), chunks, mint, maxt);
+            if series.has_samples() {
+                out.push(series);
             }
         }
         Ok(out)
@@ -304,8 +312,9 @@ impl Querier for Head {
                     });
                 }
             }
-            if !chunks.is_empty() {
-                out.push(Series::new(labels.clone(), chunks, mint, maxt));
+            let series = Series::new(labels.clone(), chunks, mint, maxt);
+            if series.has_samples() {
+                out.push(series);
             }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));

@@ -4,13 +4,13 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `chunks` | CRC-framed chunk records (the chunk codecs of [`crate::Chunk`]) |
+//! | `chunks` | pages of chunk records (the codecs of [`crate::Chunk`]), deflate-compressed, CRC per page |
 //! | `index` | symbols, series (label refs, chunk refs with time ranges), a label name → values table, postings per label pair; CRC per section, a footer holding the CRC of `meta.json` |
 //! | `meta.json` | id, time range, counts, compaction level and sources |
 //!
 //! Blocks are written into `<id>.tmp/`, synced and renamed ([`write_block`]). [`Block::open`]
 //! reads and checks the whole index and `meta.json` (their CRCs), and the chunks file's
-//! header; each chunk's CRC is checked when it is read. A damaged byte anywhere therefore
+//! header; each chunk page's CRC is checked when it is first read. A damaged byte anywhere therefore
 //! yields [`Error::CorruptBlock`] at open or at read, never a panic.
 
 mod buf;
@@ -89,7 +89,10 @@ impl Block {
         }
         let meta = BlockMeta::from_json(&meta_bytes).map_err(|r| corrupt(META_FILE, r))?;
         if meta.stats.num_series != index.series.len() as u64 {
-            return Err(corrupt(META_FILE, "series count differs from the index".into()));
+            return Err(corrupt(
+                META_FILE,
+                "series count differs from the index".into(),
+            ));
         }
         let chunks = ChunksReader::open(&dir.join(CHUNKS_FILE))?;
         Ok(Self {

@@ -67,8 +67,8 @@ pub fn import_openmetrics(
     if options.block_duration <= 0 {
         return Err(Error::Import("block duration must be positive".into()));
     }
-    let mut by_text: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut by_labels: HashMap<Labels, usize> = HashMap::new();
+    let mut by_text: HashMap<(&str, &str), usize, foldhash::fast::RandomState> = HashMap::default();
+    let mut by_labels: HashMap<Labels, usize, foldhash::fast::RandomState> = HashMap::default();
     let mut series: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
     let mut report = ImportReport::default();
     for entry in OpenMetricsParser::new(input) {
@@ -86,8 +86,11 @@ pub fn import_openmetrics(
             Some(&i) => i,
             None => {
                 let labels = Labels::new(
-                    std::iter::once(("__name__".to_string(), s.name.to_string()))
-                        .chain(s.labels.iter().map(|(n, v)| (n.to_string(), v.into_owned()))),
+                    std::iter::once(("__name__".to_string(), s.name.to_string())).chain(
+                        s.labels
+                            .iter()
+                            .map(|(n, v)| (n.to_string(), v.into_owned())),
+                    ),
                 )?;
                 // The same series may be spelled with labels in another order.
                 let i = *by_labels.entry(labels.clone()).or_insert_with(|| {

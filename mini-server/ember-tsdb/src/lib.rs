@@ -48,20 +48,20 @@ mod wal;
 mod xor;
 
 pub use block::{
-    Block, BlockId, BlockMeta, BlockStats, CHUNKS_FILE, ChunkMeta, INDEX_FILE, META_FILE, META_VERSION,
-    WriteOptions, write_block,
+    Block, BlockId, BlockMeta, BlockStats, CHUNKS_FILE, ChunkMeta, INDEX_FILE, META_FILE,
+    META_VERSION, WriteOptions, write_block,
 };
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
-pub use decimal::MAX_DECIMAL_SCALE;
 pub use compact::{compact, delete_block, open_blocks, retain_after, retain_size};
+pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
-pub use import::{ImportOptions, ImportReport, import_openmetrics};
 pub use head::{Head, HeadOptions, HeadStats, SeriesId};
+pub use import::{ImportOptions, ImportReport, import_openmetrics};
 pub use labels::Labels;
 pub use matcher::{MatchOp, Matcher};
 pub use querier::{MergeQuerier, Querier, SampleIter, Series, TimedChunk};
-pub use selector::parse_selector;
 pub use record::{Record, SampleRecord, SeriesRecord};
+pub use selector::parse_selector;
 pub use wal::{
     Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncPolicy, WalOptions,
     WalWriter, decode_segment, replay,

@@ -76,7 +76,11 @@ pub struct Matcher {
 
 impl Matcher {
     /// A matcher; for `=~` and `!~` the value is compiled as a regex.
-    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Self, Error> {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, Error> {
         let name = name.into();
         let value = value.into();
         let pattern = match op {
@@ -231,7 +235,10 @@ mod tests {
 
     #[test]
     fn literal_values_only_for_positive_exact_matchers() {
-        assert_eq!(m(MatchOp::Equal, "x").literal_values(), Some(&["x".to_string()][..]));
+        assert_eq!(
+            m(MatchOp::Equal, "x").literal_values(),
+            Some(&["x".to_string()][..])
+        );
         assert_eq!(m(MatchOp::NotEqual, "x").literal_values(), None);
         assert_eq!(m(MatchOp::NotRegex, "a|b").literal_values(), None);
         assert_eq!(m(MatchOp::Regex, "a.").literal_values(), None);

@@ -218,7 +218,11 @@ impl Block {
                 .is_some_and(|(labels, _)| matches_all(labels, matchers))
         };
         match candidates {
-            Some(c) => c.into_iter().map(|i| i as usize).filter(|&i| check(i)).collect(),
+            Some(c) => c
+                .into_iter()
+                .map(|i| i as usize)
+                .filter(|&i| check(i))
+                .collect(),
             None => (0..self.num_series()).filter(|&i| check(i)).collect(),
         }
     }

@@ -131,7 +131,11 @@ impl<'a> Parser<'a> {
     }
 
     fn quoted(&mut self) -> Result<String, Error> {
-        let Some(q) = self.rest().chars().next().filter(|c| matches!(c, '"' | '\'' | '`'))
+        let Some(q) = self
+            .rest()
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '"' | '\'' | '`'))
         else {
             return Err(self.err("expected a quoted value"));
         };
@@ -168,7 +172,11 @@ mod tests {
     use super::*;
 
     fn show(s: &str) -> Vec<String> {
-        parse_selector(s).unwrap().iter().map(ToString::to_string).collect()
+        parse_selector(s)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
@@ -183,7 +191,15 @@ mod tests {
 
     #[test]
     fn bad_selectors_say_where() {
-        for (s, at) in [("", 0), ("{", 1), ("up{a}", 4), ("up{a=\"x}", 8), ("up{a=\"x\" b}", 9), ("up x", 3), ("{a=~\"(\"}", 0)] {
+        for (s, at) in [
+            ("", 0),
+            ("{", 1),
+            ("up{a}", 4),
+            ("up{a=\"x}", 8),
+            ("up{a=\"x\" b}", 9),
+            ("up x", 3),
+            ("{a=~\"(\"}", 0),
+        ] {
             match parse_selector(s) {
                 Err(Error::InvalidSelector { at: got, .. }) => assert_eq!(got, at, "{s}"),
                 Err(Error::InvalidRegex { .. }) => assert_eq!(s, "{a=~\"(\"}"),

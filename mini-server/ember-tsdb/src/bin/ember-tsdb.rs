@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ember_tsdb::{
-    Block, ImportOptions, Labels, Matcher, MergeQuerier, Querier, import_openmetrics,
-    open_blocks, parse_selector,
+    Block, ImportOptions, Labels, Matcher, MergeQuerier, Querier, import_openmetrics, open_blocks,
+    parse_selector,
 };
 
 const USAGE: &str = "usage:
@@ -23,36 +23,47 @@ const USAGE: &str = "usage:
   ember-tsdb analyze DIR [--limit N]
   ember-tsdb dump DIR [--match SELECTOR] [--min-time MS] [--max-time MS]";
 
-/// The binary's error: a message for stderr.
+/// The binary's error: a message for stderr, or an output error.
 #[derive(Debug)]
-struct CliError(String);
+enum CliError {
+    Msg(String),
+    Io(std::io::Error),
+}
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            CliError::Msg(m) => f.write_str(m),
+            CliError::Io(e) => write!(f, "writing output: {e}"),
+        }
     }
 }
 
 impl From<ember_tsdb::Error> for CliError {
     fn from(e: ember_tsdb::Error) -> Self {
-        Self(e.to_string())
+        Self::Msg(e.to_string())
     }
 }
 
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
-        Self(e.to_string())
+        Self::Io(e)
     }
 }
 
 fn usage(msg: &str) -> CliError {
-    CliError(format!("{msg}\n{USAGE}"))
+    CliError::Msg(format!("{msg}\n{USAGE}"))
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let stdout = std::io::stdout().lock();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout);
+    let res = run(&args, &mut out).and_then(|()| out.flush().map_err(CliError::from));
+    match res {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is not an error.
+        Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ember-tsdb: {e}");
             ExitCode::FAILURE
@@ -90,7 +101,7 @@ fn split_args<'a>(
     Ok((pos, flags))
 }
 
-fn run(args: &[String]) -> Result<(), CliError> {
+fn run(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
     match args.first().map(String::as_str) {
         Some("import") => {
             let (pos, flags) = split_args(&args[1..], &["max-block-duration"])?;
@@ -104,7 +115,7 @@ fn run(args: &[String]) -> Result<(), CliError> {
             if let Some(d) = flags.get("max-block-duration") {
                 options.block_duration = parse_duration(d)?;
             }
-            import(file, Path::new(dir), &options)
+            import(file, Path::new(dir), &options, out)
         }
         Some("analyze") => {
             let (pos, flags) = split_args(&args[1..], &["limit"])?;
@@ -115,7 +126,7 @@ fn run(args: &[String]) -> Result<(), CliError> {
                 Some(n) => n.parse().map_err(|_| usage("--limit takes a number"))?,
                 None => 20,
             };
-            analyze(Path::new(dir), limit)
+            analyze(Path::new(dir), limit, out)
         }
         Some("dump") => {
             let (pos, flags) = split_args(&args[1..], &["match", "min-time", "max-time"])?;
@@ -133,10 +144,10 @@ fn run(args: &[String]) -> Result<(), CliError> {
                 None => Ok(default),
             };
             let (mint, maxt) = (time("min-time", i64::MIN)?, time("max-time", i64::MAX)?);
-            dump(Path::new(dir), &matchers, mint, maxt)
+            dump(Path::new(dir), &matchers, mint, maxt, out)
         }
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            writeln!(out, "{USAGE}")?;
             Ok(())
         }
         _ => Err(usage("expected a command: import, analyze or dump")),
@@ -155,7 +166,9 @@ fn parse_duration(s: &str) -> Result<i64, CliError> {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
         let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let ms = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
@@ -178,9 +191,14 @@ fn parse_duration(s: &str) -> Result<i64, CliError> {
     Ok(total)
 }
 
-fn import(file: &str, dir: &Path, options: &ImportOptions) -> Result<(), CliError> {
+fn import(
+    file: &str,
+    dir: &Path,
+    options: &ImportOptions,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let start = Instant::now();
-    let input = std::fs::read(file).map_err(|e| CliError(format!("{file}: {e}")))?;
+    let input = std::fs::read(file).map_err(|e| CliError::Msg(format!("{file}: {e}")))?;
     let report = import_openmetrics(&input, dir, options)?;
     let secs = start.elapsed().as_secs_f64();
     let bytes: u64 = report
@@ -188,7 +206,8 @@ fn import(file: &str, dir: &Path, options: &ImportOptions) -> Result<(), CliErro
         .iter()
         .map(|m| Block::open(dir.join(m.id.to_string())).map(|b| b.size_bytes()))
         .sum::<Result<u64, _>>()?;
-    println!(
+    writeln!(
+        out,
         "imported {} samples of {} series into {} blocks in {:.3} s ({:.0} samples/s); {} bytes on disk, {:.3} bytes per sample; {} duplicate samples dropped",
         report.samples,
         report.series,
@@ -198,24 +217,31 @@ fn import(file: &str, dir: &Path, options: &ImportOptions) -> Result<(), CliErro
         bytes,
         bytes as f64 / (report.samples.max(1)) as f64,
         report.duplicates
-    );
+    )?;
     for m in &report.blocks {
-        println!(
+        writeln!(
+            out,
             "  block {} {}..{} series {} samples {} chunks {}",
-            m.id, m.min_time, m.max_time, m.stats.num_series, m.stats.num_samples, m.stats.num_chunks
-        );
+            m.id,
+            m.min_time,
+            m.max_time,
+            m.stats.num_series,
+            m.stats.num_samples,
+            m.stats.num_chunks
+        )?;
     }
     Ok(())
 }
 
-fn analyze(dir: &Path, limit: usize) -> Result<(), CliError> {
+fn analyze(dir: &Path, limit: usize, out: &mut dyn Write) -> Result<(), CliError> {
     let blocks = open_blocks(dir)?;
     let mut series: HashSet<&Labels> = HashSet::new();
     let (mut samples, mut bytes, mut index_bytes, mut chunks) = (0u64, 0u64, 0u64, 0u64);
-    println!("blocks:");
+    writeln!(out, "blocks:")?;
     for b in &blocks {
         let m = b.meta();
-        println!(
+        writeln!(
+            out,
             "  {} min_time {} max_time {} level {} series {} samples {} chunks {} bytes {}",
             m.id,
             m.min_time,
@@ -225,7 +251,7 @@ fn analyze(dir: &Path, limit: usize) -> Result<(), CliError> {
             m.stats.num_samples,
             m.stats.num_chunks,
             b.size_bytes()
-        );
+        )?;
         samples += m.stats.num_samples;
         chunks += m.stats.num_chunks;
         bytes += b.size_bytes();
@@ -236,15 +262,16 @@ fn analyze(dir: &Path, limit: usize) -> Result<(), CliError> {
             }
         }
     }
-    println!("blocks: {}", blocks.len());
-    println!("series: {}", series.len());
-    println!("samples: {samples}");
-    println!("chunks: {chunks}");
-    println!("bytes on disk: {bytes} (index {index_bytes})");
-    println!(
+    writeln!(out, "blocks: {}", blocks.len())?;
+    writeln!(out, "series: {}", series.len())?;
+    writeln!(out, "samples: {samples}")?;
+    writeln!(out, "chunks: {chunks}")?;
+    writeln!(out, "bytes on disk: {bytes} (index {index_bytes})")?;
+    writeln!(
+        out,
         "bytes per sample: {:.3}",
         bytes as f64 / samples.max(1) as f64
-    );
+    )?;
     let mut names: HashMap<&str, u64> = HashMap::new();
     let mut metrics: HashMap<&str, u64> = HashMap::new();
     for l in &series {
@@ -259,22 +286,26 @@ fn analyze(dir: &Path, limit: usize) -> Result<(), CliError> {
         ("label names by series count", names),
         ("metric names by series count", metrics),
     ] {
-        println!("top {title}:");
+        writeln!(out, "top {title}:")?;
         let mut rows: Vec<(&str, u64)> = table.into_iter().collect();
         rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         for (name, n) in rows.into_iter().take(limit) {
-            println!("  {n} {name}");
+            writeln!(out, "  {n} {name}")?;
         }
     }
     Ok(())
 }
 
-fn dump(dir: &Path, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<(), CliError> {
+fn dump(
+    dir: &Path,
+    matchers: &[Matcher],
+    mint: i64,
+    maxt: i64,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let blocks = open_blocks(dir)?;
     let sources: Vec<&dyn Querier> = blocks.iter().map(|b| b as &dyn Querier).collect();
     let querier = MergeQuerier::new(sources);
-    let out = std::io::stdout().lock();
-    let mut out = BufWriter::with_capacity(1 << 16, out);
     for s in querier.select(matchers, mint, maxt)? {
         let name = s.labels().get("__name__").unwrap_or("");
         let rest = s.labels().pairs().iter().filter(|(n, _)| n != "__name__");
@@ -285,11 +316,20 @@ fn dump(dir: &Path, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<(), Cl
             format!("{name}{{{rendered}}}")
         };
         for (t, v) in s.iter() {
-            writeln!(out, "{prefix} {} {t}", ember_expfmt::float::text(v))?;
+            writeln!(out, "{prefix} {} {t}", spell(v))?;
         }
     }
-    out.flush()?;
     Ok(())
+}
+
+/// A value as the text format spells it, except that `-0` keeps its sign (dump shows
+/// every stored value exactly; staleness markers and other NaNs print as `NaN`).
+fn spell(v: f64) -> String {
+    if v == 0.0 && v.is_sign_negative() {
+        "-0".to_string()
+    } else {
+        ember_expfmt::float::text(v)
+    }
 }
 
 #[cfg(test)]

@@ -132,7 +132,11 @@ mod tests {
         }
         assert!(r.is_empty());
         assert!(Reader::new(&[0xff; 11]).varint().is_err());
-        assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]).varint().is_err());
+        assert!(
+            Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])
+                .varint()
+                .is_err()
+        );
         assert!(Reader::new(&[0x80]).varint().is_err());
         assert!(Reader::new(&[100]).count(1).is_err());
         assert!(Reader::new(&[5]).index(5).is_err());

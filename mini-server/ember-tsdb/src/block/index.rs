@@ -99,8 +99,9 @@ pub(crate) fn encode(series: &[SeriesEntry], meta_crc: u32) -> Vec<u8> {
         for c in &s.chunks {
             put_zvarint(&mut body, c.min_time.wrapping_sub(prev_max));
             put_varint(&mut body, c.max_time.wrapping_sub(c.min_time) as u64);
-            put_varint(&mut body, c.offset);
-            put_varint(&mut body, u64::from(c.len));
+            put_varint(&mut body, c.page_offset);
+            put_varint(&mut body, u64::from(c.page_len));
+            put_varint(&mut body, u64::from(c.offset));
             prev_max = c.max_time;
         }
     }
@@ -185,7 +186,9 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Index, String> {
         }
         let mut r = Reader::new(buf.get(at..footer_start).ok_or("section past the footer")?);
         let len = r.u32_le()? as usize;
-        let body = r.take(len).map_err(|_| format!("index section {i} is truncated"))?;
+        let body = r
+            .take(len)
+            .map_err(|_| format!("index section {i} is truncated"))?;
         let crc = r.u32_le()?;
         if crc32fast::hash(body) != crc {
             return Err(format!("index section {i} checksum mismatch"));
@@ -245,7 +248,7 @@ fn decode_series(body: &[u8], symbols: &[&str]) -> Result<Vec<SeriesEntry>, Stri
         if series.last().is_some_and(|p| p.labels >= labels) {
             return Err("series are not sorted by label set".into());
         }
-        let c = r.count(4)?;
+        let c = r.count(5)?;
         let mut chunks = Vec::with_capacity(c);
         let mut prev_max: Option<i64> = None;
         for _ in 0..c {
@@ -258,13 +261,15 @@ fn decode_series(body: &[u8], symbols: &[&str]) -> Result<Vec<SeriesEntry>, Stri
                 return Err("chunks of a series overlap or are out of order".into());
             }
             prev_max = Some(max_time);
-            let offset = r.varint()?;
-            let len = u32::try_from(r.varint()?).map_err(|_| "chunk length out of range")?;
+            let page_offset = r.varint()?;
+            let page_len = u32::try_from(r.varint()?).map_err(|_| "page length out of range")?;
+            let offset = u32::try_from(r.varint()?).map_err(|_| "chunk offset out of range")?;
             chunks.push(ChunkMeta {
                 min_time,
                 max_time,
+                page_offset,
+                page_len,
                 offset,
-                len,
             });
         }
         series.push(SeriesEntry { labels, chunks });

@@ -31,7 +31,9 @@ fn sample_set() -> Vec<(Labels, Vec<(i64, f64)>)> {
         ),
         (
             l(&[("__name__", "temp"), ("room", "a\"b\n")]),
-            (0..300).map(|i| (i * 10, f64::from(i as i32) * 0.25)).collect(),
+            (0..300)
+                .map(|i| (i * 10, f64::from(i as i32) * 0.25))
+                .collect(),
         ),
     ]
 }
@@ -77,13 +79,20 @@ fn writer_refuses_bad_input() {
     let dir = temp_dir("bad");
     let a = l(&[("a", "1")]);
     let opts = WriteOptions::default();
-    assert!(matches!(write_block(&dir, vec![], &opts), Err(Error::EmptyBlock)));
+    assert!(matches!(
+        write_block(&dir, vec![], &opts),
+        Err(Error::EmptyBlock)
+    ));
     assert!(matches!(
         write_block(&dir, vec![(a.clone(), vec![])], &opts),
         Err(Error::EmptyBlock)
     ));
     assert!(matches!(
-        write_block(&dir, vec![(a.clone(), vec![(1, 1.0)]), (a.clone(), vec![(2, 1.0)])], &opts),
+        write_block(
+            &dir,
+            vec![(a.clone(), vec![(1, 1.0)]), (a.clone(), vec![(2, 1.0)])],
+            &opts
+        ),
         Err(Error::DuplicateSeries(_))
     ));
     assert!(matches!(
@@ -98,10 +107,15 @@ fn queries_use_postings_and_return_bits() {
     let dir = temp_dir("q");
     let b = write(&dir, sample_set(), 100);
     let up = Matcher::equal("__name__", "up");
-    let sel = b.select(std::slice::from_ref(&up), i64::MIN, i64::MAX).unwrap();
+    let sel = b
+        .select(std::slice::from_ref(&up), i64::MIN, i64::MAX)
+        .unwrap();
     let jobs: Vec<&str> = sel.iter().map(|s| s.labels().get("job").unwrap()).collect();
     assert_eq!(jobs, ["mysql", "node"]);
-    assert_eq!(sel[1].iter().last().unwrap().1.to_bits(), 0x7ff0_0000_0000_0002);
+    assert_eq!(
+        sel[1].iter().last().unwrap().1.to_bits(),
+        0x7ff0_0000_0000_0002
+    );
     // Range: inclusive on both ends.
     let sel = b.select(std::slice::from_ref(&up), 16_000, 16_000).unwrap();
     assert_eq!(sel.len(), 2);
@@ -120,7 +134,10 @@ fn queries_use_postings_and_return_bits() {
     let sel = b.select(&[no_job], i64::MIN, i64::MAX).unwrap();
     assert_eq!(sel[0].labels().get("__name__"), Some("temp"));
     let re = Matcher::new(MatchOp::Regex, "job", "my.*|no").unwrap();
-    assert_eq!(b.select(&[re.clone()], i64::MIN, i64::MAX).unwrap().len(), 1);
+    assert_eq!(
+        b.select(&[re.clone()], i64::MIN, i64::MAX).unwrap().len(),
+        1
+    );
     // Outside the block's range: nothing.
     assert!(b.select(&[up.clone()], 40_000, 50_000).unwrap().is_empty());
     assert!(b.select(&[up.clone()], 10, 5).unwrap().is_empty());
@@ -175,7 +192,10 @@ fn a_missing_file_is_an_io_error() {
     let b = write(&dir, sample_set(), 64);
     let block_dir = b.dir().to_path_buf();
     fs::remove_file(block_dir.join(CHUNKS_FILE)).unwrap();
-    assert!(matches!(Block::open(&block_dir), Err(Error::BlockIo { .. })));
+    assert!(matches!(
+        Block::open(&block_dir),
+        Err(Error::BlockIo { .. })
+    ));
     let _ = fs::remove_dir_all(&dir);
 }
 

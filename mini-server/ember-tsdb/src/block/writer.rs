@@ -19,6 +19,9 @@ pub struct WriteOptions {
     pub max_chunk_samples: usize,
     /// Compaction level recorded in `meta.json`.
     pub level: u32,
+    /// Deflate-compress chunk pages (each page is stored as is when that is not
+    /// smaller).
+    pub compress: bool,
     /// Source blocks recorded in `meta.json`; empty means the block itself.
     pub sources: Vec<BlockId>,
 }
@@ -28,6 +31,7 @@ impl Default for WriteOptions {
         Self {
             max_chunk_samples: crate::MAX_CHUNK_SAMPLES,
             level: 1,
+            compress: true,
             sources: Vec::new(),
         }
     }
@@ -68,33 +72,38 @@ pub fn write_block(
         return Err(Error::EmptyBlock);
     }
     let per_chunk = options.max_chunk_samples.clamp(1, crate::MAX_CHUNK_SAMPLES);
-    let mut chunks = ChunksWriter::new();
+    let mut chunks = ChunksWriter::new(options.compress);
     let mut entries = Vec::with_capacity(series.len());
     let mut stats = BlockStats::default();
     let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
     for (labels, samples) in series {
         let mut metas = Vec::with_capacity(samples.len().div_ceil(per_chunk));
         for part in samples.chunks(per_chunk) {
-            let chunk = Chunk::encode(part)?;
-            let (offset, len) = chunks.add(&chunk)?;
             let (first, last) = (part[0].0, part[part.len() - 1].0);
             metas.push(ChunkMeta {
                 min_time: first,
                 max_time: last,
-                offset,
-                len,
+                page_offset: 0,
+                page_len: 0,
+                offset: 0,
             });
             min_time = min_time.min(first);
             max_time = max_time.max(last);
-            stats.num_chunks += 1;
         }
+        stats.num_chunks += metas.len() as u64;
         stats.num_samples += samples.len() as u64;
         stats.num_series += 1;
         entries.push(SeriesEntry {
             labels,
             chunks: metas,
         });
+        let entry = entries.len() - 1;
+        for (k, part) in samples.chunks(per_chunk).enumerate() {
+            let chunk = Chunk::encode(part)?;
+            chunks.add(&chunk, &mut entries, entry, k)?;
+        }
     }
+    chunks.flush(&mut entries)?;
     let id = BlockId::new();
     let meta = BlockMeta {
         id,

@@ -28,7 +28,14 @@ fn overlapping_chunks_merge_and_first_source_wins() {
     let got: Vec<_> = s.iter().collect();
     assert_eq!(
         got,
-        [(1, 1.0), (2, 20.0), (3, 3.0), (5, 5.0), (6, 60.0), (10, 100.0)]
+        [
+            (1, 1.0),
+            (2, 20.0),
+            (3, 3.0),
+            (5, 5.0),
+            (6, 60.0),
+            (10, 100.0)
+        ]
     );
     let s = Series::new(s.labels().clone(), s.chunks().to_vec(), 3, 6);
     assert_eq!(s.iter().map(|x| x.0).collect::<Vec<_>>(), [3, 5, 6]);
@@ -68,7 +75,10 @@ fn blocks_and_head_merge_into_one_sorted_answer() {
     let y = l(&[("__name__", "y")]);
     let m = write_block(
         &dir,
-        vec![(x.clone(), vec![(0, 0.0), (10, 1.0)]), (y.clone(), vec![(0, 5.0)])],
+        vec![
+            (x.clone(), vec![(0, 0.0), (10, 1.0)]),
+            (y.clone(), vec![(0, 5.0)]),
+        ],
         &WriteOptions::default(),
     )
     .unwrap();
@@ -81,13 +91,19 @@ fn blocks_and_head_merge_into_one_sorted_answer() {
     head.append(hz, 1, 1.0).unwrap();
     let q = MergeQuerier::new(vec![&block as &dyn Querier, &head]);
     let sel = q.select(&[], i64::MIN, i64::MAX).unwrap();
-    let names: Vec<_> = sel.iter().map(|s| s.labels().get("__name__").unwrap()).collect();
+    let names: Vec<_> = sel
+        .iter()
+        .map(|s| s.labels().get("__name__").unwrap())
+        .collect();
     assert_eq!(names, ["a_first", "x", "y"]);
     assert_eq!(
         sel[1].iter().collect::<Vec<_>>(),
         [(0, 0.0), (10, 1.0), (20, 2.0)]
     );
-    assert_eq!(q.label_values("__name__", &[]).unwrap(), ["a_first", "x", "y"]);
+    assert_eq!(
+        q.label_values("__name__", &[]).unwrap(),
+        ["a_first", "x", "y"]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -34,6 +34,10 @@ use crate::labels::Labels;
 use chunks::ChunksReader;
 use index::Index;
 
+/// A series and its samples (timestamps in ms, strictly increasing), as blocks are
+/// written from and read back into.
+pub type SeriesSamples = (Labels, Vec<(i64, f64)>);
+
 /// Name of the chunks file in a block directory.
 pub const CHUNKS_FILE: &str = "chunks";
 /// Name of the index file in a block directory.
@@ -144,7 +148,7 @@ impl Block {
     }
 
     /// All samples of the series at position `i`, decoded and checked against the index.
-    pub fn series_samples(&self, i: usize) -> Result<Option<(Labels, Vec<(i64, f64)>)>, Error> {
+    pub fn series_samples(&self, i: usize) -> Result<Option<SeriesSamples>, Error> {
         let Some((labels, metas)) = self.series(i) else {
             return Ok(None);
         };

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::Error;
-use crate::block::{Block, BlockId, BlockMeta, WriteOptions, sync_dir, write_block};
+use crate::block::{Block, BlockId, BlockMeta, SeriesSamples, WriteOptions, sync_dir, write_block};
 use crate::labels::Labels;
 
 /// Merges `blocks` into one new block under `dir` and returns its meta; the sources are
@@ -42,7 +42,7 @@ pub fn compact(dir: &Path, blocks: &[Block], options: &WriteOptions) -> Result<B
             }
         }
     }
-    let series: Vec<(Labels, Vec<(i64, f64)>)> = merged
+    let series: Vec<SeriesSamples> = merged
         .into_iter()
         .map(|(l, mut s)| {
             // Stable: the first block's sample stays first among equal timestamps.

@@ -10,7 +10,7 @@ use std::path::Path;
 use ember_expfmt::{Entry, OpenMetricsParser};
 
 use crate::Error;
-use crate::block::{BlockMeta, WriteOptions, write_block};
+use crate::block::{BlockMeta, SeriesSamples, WriteOptions, write_block};
 use crate::labels::Labels;
 
 /// Import settings.
@@ -69,7 +69,7 @@ pub fn import_openmetrics(
     }
     let mut by_text: HashMap<(&str, &str), usize, foldhash::fast::RandomState> = HashMap::default();
     let mut by_labels: HashMap<Labels, usize, foldhash::fast::RandomState> = HashMap::default();
-    let mut series: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+    let mut series: Vec<SeriesSamples> = Vec::new();
     let mut report = ImportReport::default();
     for entry in OpenMetricsParser::new(input) {
         let entry = entry.map_err(|e| Error::Import(e.to_string()))?;
@@ -108,7 +108,7 @@ pub fn import_openmetrics(
 
     // Split each series by aligned block range.
     let d = options.block_duration;
-    let mut ranges: std::collections::BTreeMap<i64, Vec<(Labels, Vec<(i64, f64)>)>> =
+    let mut ranges: std::collections::BTreeMap<i64, Vec<SeriesSamples>> =
         std::collections::BTreeMap::new();
     for (labels, mut samples) in series {
         // Stable: of two samples at one timestamp the first read is kept.

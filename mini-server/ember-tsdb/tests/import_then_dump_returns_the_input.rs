@@ -1,6 +1,7 @@
 //! `ember-tsdb import openmetrics` then `ember-tsdb dump` gives back exactly the input's
 //! samples (names, labels, values bit for bit, millisecond timestamps), across several
 //! blocks; `--match` and the time flags select a subset; `analyze` counts them.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -128,22 +128,37 @@ fn queries_use_postings_and_return_bits() {
     assert_eq!(s.iter().count(), 103);
     // Negative and regex matchers, missing label = "".
     let not_node = Matcher::new(MatchOp::NotEqual, "job", "node").unwrap();
-    let sel = b.select(&[not_node.clone()], i64::MIN, i64::MAX).unwrap();
+    let sel = b
+        .select(std::slice::from_ref(&not_node), i64::MIN, i64::MAX)
+        .unwrap();
     assert_eq!(sel.len(), 2); // mysql and temp (no job label)
     let no_job = Matcher::equal("job", "");
     let sel = b.select(&[no_job], i64::MIN, i64::MAX).unwrap();
     assert_eq!(sel[0].labels().get("__name__"), Some("temp"));
     let re = Matcher::new(MatchOp::Regex, "job", "my.*|no").unwrap();
     assert_eq!(
-        b.select(&[re.clone()], i64::MIN, i64::MAX).unwrap().len(),
+        b.select(std::slice::from_ref(&re), i64::MIN, i64::MAX)
+            .unwrap()
+            .len(),
         1
     );
     // Outside the block's range: nothing.
-    assert!(b.select(&[up.clone()], 40_000, 50_000).unwrap().is_empty());
-    assert!(b.select(&[up.clone()], 10, 5).unwrap().is_empty());
+    assert!(
+        b.select(std::slice::from_ref(&up), 40_000, 50_000)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        b.select(std::slice::from_ref(&up), 10, 5)
+            .unwrap()
+            .is_empty()
+    );
     // Label names and values.
     assert_eq!(b.label_names(&[]).unwrap(), ["__name__", "job", "room"]);
-    assert_eq!(b.label_names(&[up.clone()]).unwrap(), ["__name__", "job"]);
+    assert_eq!(
+        b.label_names(std::slice::from_ref(&up)).unwrap(),
+        ["__name__", "job"]
+    );
     assert_eq!(b.label_values("job", &[]).unwrap(), ["mysql", "node"]);
     assert_eq!(b.label_values("job", &[re]).unwrap(), ["mysql"]);
     assert_eq!(b.label_values("room", &[up]).unwrap(), Vec::<String>::new());

@@ -4,12 +4,12 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::SeriesSamples;
 use super::chunks::{ChunkMeta, ChunksWriter};
 use super::index::{self, SeriesEntry};
 use super::meta::{BlockId, BlockMeta, BlockStats};
 use crate::Error;
 use crate::chunk::Chunk;
-use crate::labels::Labels;
 
 /// How a block is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +59,10 @@ impl Default for WriteOptions {
 /// ```
 pub fn write_block(
     dir: &Path,
-    series: Vec<(Labels, Vec<(i64, f64)>)>,
+    series: Vec<SeriesSamples>,
     options: &WriteOptions,
 ) -> Result<BlockMeta, Error> {
-    let mut series: Vec<(Labels, Vec<(i64, f64)>)> =
+    let mut series: Vec<SeriesSamples> =
         series.into_iter().filter(|(_, s)| !s.is_empty()).collect();
     series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if let Some(w) = series.windows(2).find(|w| w[0].0 == w[1].0) {

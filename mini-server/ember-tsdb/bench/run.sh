@@ -50,5 +50,7 @@ row "ember-tsdb" "$e_bytes" "$e_index" "$e_wall" "$e_cpu" "$e_rss" "$ed_wall"
 row "promtool $(promtool --version 2>&1 | awk 'NR==1 {print $3}')" "$p_bytes" "$p_index" "$p_wall" "$p_cpu" "$p_rss" "$pd_wall"
 echo
 echo "read all samples through the query path (ember-tsdb; block files in the page cache):"
-"$read_all" "$work/ember" 3
+timed "$read_all" "$work/ember" 5
+awk -v s="$samples" -v u="$user" -v y="$sys" -v w="$wall" 'BEGIN {
+  printf "5 rounds: %.2f s wall, %.2f CPU-s: %.1f M samples/CPU-s\n", w, u+y, 5*s/(u+y)/1e6 }'
 echo "work dir: $work"

@@ -173,3 +173,104 @@ pub fn retain_size(
     kept.reverse();
     Ok((deleted, kept))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::tests::temp_dir;
+
+    fn l(v: &str) -> Labels {
+        Labels::new([("__name__", "m"), ("v", v)]).unwrap()
+    }
+
+    fn block(dir: &Path, series: Vec<SeriesSamples>) -> Block {
+        let m = write_block(dir, series, &WriteOptions::default()).unwrap();
+        Block::open(dir.join(m.id.to_string())).unwrap()
+    }
+
+    #[test]
+    fn compaction_merges_dedupes_and_records_lineage() {
+        let dir = temp_dir("compact");
+        let a = block(
+            &dir,
+            vec![
+                (l("a"), vec![(0, 1.0), (10, 2.0)]),
+                (l("b"), vec![(5, 5.0)]),
+            ],
+        );
+        let b = block(
+            &dir,
+            vec![
+                (l("a"), vec![(10, 99.0), (20, 3.0)]),
+                (l("c"), vec![(7, 7.0)]),
+            ],
+        );
+        let m1 = compact(&dir, &[a, b], &WriteOptions::default()).unwrap();
+        let c = block(&dir, vec![(l("a"), vec![(30, 4.0)])]);
+        let lvl2 = Block::open(dir.join(m1.id.to_string())).unwrap();
+        let sources_before: Vec<BlockId> = lvl2.meta().sources.clone();
+        let m2 = compact(&dir, &[lvl2, c], &WriteOptions::default()).unwrap();
+        assert_eq!(m2.level, 3);
+        assert_eq!(m2.sources.len(), 3);
+        assert!(sources_before.iter().all(|s| m2.sources.contains(s)));
+        let merged = Block::open(dir.join(m2.id.to_string())).unwrap();
+        let got: Vec<SeriesSamples> = (0..merged.num_series())
+            .map(|i| merged.series_samples(i).unwrap().unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (l("a"), vec![(0, 1.0), (10, 2.0), (20, 3.0), (30, 4.0)]),
+                (l("b"), vec![(5, 5.0)]),
+                (l("c"), vec![(7, 7.0)]),
+            ]
+        );
+        assert_eq!((m2.min_time, m2.max_time, m2.stats.num_samples), (0, 31, 6));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn open_blocks_sorts_skips_strangers_and_removes_leftovers() {
+        let dir = temp_dir("open");
+        let late = block(&dir, vec![(l("a"), vec![(100, 1.0)])]).meta().id;
+        let early = block(&dir, vec![(l("a"), vec![(1, 1.0)])]).meta().id;
+        let leftover = dir.join(format!("{}.tmp", BlockId::new()));
+        fs::create_dir_all(&leftover).unwrap();
+        fs::create_dir_all(dir.join("wal")).unwrap();
+        fs::write(dir.join("notes.txt"), "x").unwrap();
+        let blocks = open_blocks(&dir).unwrap();
+        let ids: Vec<BlockId> = blocks.iter().map(|b| b.meta().id).collect();
+        assert_eq!(ids, [early, late]);
+        assert!(!leftover.exists());
+        assert!(dir.join("wal").exists());
+        // Retention by size keeps the newest that fit, and deletes everything older.
+        let total: u64 = blocks.iter().map(Block::size_bytes).sum();
+        let (gone, kept) = retain_size(blocks, total).unwrap();
+        assert_eq!((gone.len(), kept.len()), (0, 2));
+        let (gone, kept) = retain_size(kept, total - 1).unwrap();
+        assert_eq!(gone, [early]);
+        assert_eq!(kept[0].meta().id, late);
+        assert!(!dir.join(early.to_string()).exists());
+        let (gone, kept) = retain_after(kept, 100).unwrap();
+        assert_eq!((gone.len(), kept.len()), (0, 1)); // max_time 101 > 100
+        let (gone, _) = retain_after(kept, 101).unwrap();
+        assert_eq!(gone, [late]);
+        assert!(open_blocks(&dir).unwrap().is_empty());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_corrupt_block_stops_open_blocks_with_its_path() {
+        let dir = temp_dir("opencorrupt");
+        let id = block(&dir, vec![(l("a"), vec![(1, 1.0)])]).meta().id;
+        let index = dir.join(id.to_string()).join(crate::block::INDEX_FILE);
+        let mut bytes = fs::read(&index).unwrap();
+        bytes[10] ^= 1;
+        fs::write(&index, bytes).unwrap();
+        match open_blocks(&dir) {
+            Err(Error::CorruptBlock { path, .. }) => assert_eq!(path, index),
+            other => panic!("{other:?}"),
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

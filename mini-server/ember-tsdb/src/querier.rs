@@ -106,6 +106,18 @@ impl Iterator for SampleIter<'_> {
     type Item = (i64, f64);
 
     fn next(&mut self) -> Option<(i64, f64)> {
+        // Fast path: one chunk being read and the next one starting later.
+        if let [(Some(s), it)] = self.active.as_mut_slice() {
+            let s = *s;
+            let next_min = self.chunks.get(self.next).map_or(i64::MAX, |c| c.min_time);
+            if s.0 < next_min && s.0 >= self.mint && s.0 <= self.maxt {
+                match it.next() {
+                    Some(n) => self.active[0].0 = Some(n),
+                    None => self.active.clear(),
+                }
+                return Some(s);
+            }
+        }
         loop {
             while self.active.is_empty() {
                 while self

@@ -100,6 +100,9 @@ pub enum Error {
         /// What was expected.
         reason: String,
     },
+    /// A worker thread panicked (a bug; reported rather than propagated).
+    #[error("a {0} thread panicked")]
+    ThreadPanicked(&'static str),
     /// An OpenMetrics file could not be imported.
     #[error("import: {0}")]
     Import(String),

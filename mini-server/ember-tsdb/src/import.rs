@@ -86,10 +86,7 @@ pub fn import_openmetrics(
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Import("a parser thread panicked".into())))
-            })
+            .map(|h| h.join().unwrap_or(Err(Error::ThreadPanicked("parser"))))
             .collect()
     });
     // Parts are in input order, so appending keeps each series' samples in input order.

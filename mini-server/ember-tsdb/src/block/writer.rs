@@ -19,6 +19,8 @@ pub struct WriteOptions {
     pub max_chunk_samples: usize,
     /// Compaction level recorded in `meta.json`.
     pub level: u32,
+    /// Threads encoding chunks (series are spread over them).
+    pub threads: usize,
     /// Deflate-compress chunk pages (each page is stored as is when that is not
     /// smaller).
     pub compress: bool,
@@ -31,6 +33,7 @@ impl Default for WriteOptions {
         Self {
             max_chunk_samples: crate::MAX_CHUNK_SAMPLES,
             level: 1,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             compress: true,
             sources: Vec::new(),
         }
@@ -73,11 +76,12 @@ pub fn write_block(
     }
     let per_chunk = options.max_chunk_samples.clamp(1, crate::MAX_CHUNK_SAMPLES);
     let mut chunks = ChunksWriter::new(options.compress);
+    let encoded = encode_all(&series, per_chunk, options.threads.max(1))?;
     let mut entries = Vec::with_capacity(series.len());
     let mut stats = BlockStats::default();
     let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
-    for (labels, samples) in series {
-        let mut metas = Vec::with_capacity(samples.len().div_ceil(per_chunk));
+    for ((labels, samples), encoded) in series.into_iter().zip(encoded) {
+        let mut metas = Vec::with_capacity(encoded.len());
         for part in samples.chunks(per_chunk) {
             let (first, last) = (part[0].0, part[part.len() - 1].0);
             metas.push(ChunkMeta {
@@ -98,9 +102,8 @@ pub fn write_block(
             chunks: metas,
         });
         let entry = entries.len() - 1;
-        for (k, part) in samples.chunks(per_chunk).enumerate() {
-            let chunk = Chunk::encode(part)?;
-            chunks.add(&chunk, &mut entries, entry, k)?;
+        for (k, chunk) in encoded.iter().enumerate() {
+            chunks.add(chunk, &mut entries, entry, k)?;
         }
     }
     chunks.flush(&mut entries)?;
@@ -126,6 +129,38 @@ pub fn write_block(
     ];
     commit(dir, &id.to_string(), &files)?;
     Ok(meta)
+}
+
+/// Encodes every series' chunks with [`Chunk::encode`], spreading series over `threads`
+/// threads; the result is in series order.
+fn encode_all(
+    series: &[SeriesSamples],
+    per_chunk: usize,
+    threads: usize,
+) -> Result<Vec<Vec<Chunk>>, Error> {
+    let encode = |part: &[SeriesSamples]| -> Result<Vec<Vec<Chunk>>, Error> {
+        part.iter()
+            .map(|(_, samples)| samples.chunks(per_chunk).map(Chunk::encode).collect())
+            .collect()
+    };
+    if threads <= 1 || series.len() < 2 {
+        return encode(series);
+    }
+    let per_thread = series.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = series
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || encode(part)))
+            .collect();
+        let mut out = Vec::with_capacity(series.len());
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| Error::ThreadPanicked("chunk encoding"))??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
 }
 
 /// Writes `files` into `dir/name.tmp`, syncs them and the directory, then renames it to

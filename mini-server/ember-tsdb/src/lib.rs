@@ -1,4 +1,5 @@
-//! Ember's time series storage: compact chunks and a crash-safe write-ahead log.
+//! Ember's time series storage: compact chunks, a crash-safe write-ahead log, persisted
+//! blocks and label-matcher queries.
 //!
 //! This crate is being built bottom-up (see `README.md` for status and figures, and
 //! `FORMAT.md` for the byte layouts). What exists today:
@@ -12,6 +13,8 @@
 //! | [`Record`], [`SeriesRecord`], [`SampleRecord`] | what the WAL holds: series (id + labels) and sample batches |
 //! | [`write_block`], [`Block`], [`BlockMeta`] | persisted immutable blocks: chunks file, index (symbols, series, postings), `meta.json`; CRC-checked |
 //! | [`Matcher`], [`Querier`], [`Series`], [`MergeQuerier`] | label-matcher selection over blocks and the head, merged |
+//! | [`compact`], [`open_blocks`], [`retain_after`], [`retain_size`], [`delete_block`] | merging blocks, retention by time and size |
+//! | [`import_openmetrics`], [`parse_selector`] | backfill from OpenMetrics text; `name{l="v"}` selectors (the `ember-tsdb` tool uses both) |
 //!
 //! ```
 //! use ember_tsdb::{Chunk, Encoding};

@@ -70,6 +70,7 @@ impl Series {
         SampleIter {
             chunks: &self.chunks,
             next: 0,
+            next_min: self.chunks.first().map_or(i64::MAX, |c| c.min_time),
             active: Vec::new(),
             mint: self.mint,
             maxt: self.maxt,
@@ -82,6 +83,8 @@ impl Series {
 pub struct SampleIter<'a> {
     chunks: &'a [TimedChunk],
     next: usize,
+    /// `min_time` of `chunks[next]`, or `i64::MAX` past the end.
+    next_min: i64,
     active: Vec<(Option<(i64, f64)>, ChunkIter<'a>)>,
     mint: i64,
     maxt: i64,
@@ -89,12 +92,18 @@ pub struct SampleIter<'a> {
 
 impl SampleIter<'_> {
     fn activate(&mut self) {
-        let c = &self.chunks[self.next];
-        self.next += 1;
+        let chunks = self.chunks;
+        let c = &chunks[self.next];
+        self.set_next(self.next + 1);
         let mut it = c.chunk.iter();
         if let Some(s) = it.next() {
             self.active.push((Some(s), it));
         }
+    }
+
+    fn set_next(&mut self, next: usize) {
+        self.next = next;
+        self.next_min = self.chunks.get(next).map_or(i64::MAX, |c| c.min_time);
     }
 
     fn min_peek(&self) -> Option<i64> {
@@ -109,8 +118,7 @@ impl Iterator for SampleIter<'_> {
         // Fast path: one chunk being read and the next one starting later.
         if let [(Some(s), it)] = self.active.as_mut_slice() {
             let s = *s;
-            let next_min = self.chunks.get(self.next).map_or(i64::MAX, |c| c.min_time);
-            if s.0 < next_min && s.0 >= self.mint && s.0 <= self.maxt {
+            if s.0 < self.next_min && s.0 >= self.mint && s.0 <= self.maxt {
                 match it.next() {
                     Some(n) => self.active[0].0 = Some(n),
                     None => self.active.clear(),
@@ -125,7 +133,7 @@ impl Iterator for SampleIter<'_> {
                     .get(self.next)
                     .is_some_and(|c| c.max_time < self.mint)
                 {
-                    self.next += 1;
+                    self.set_next(self.next + 1);
                 }
                 match self.chunks.get(self.next) {
                     Some(c) if c.min_time <= self.maxt => self.activate(),
@@ -153,7 +161,7 @@ impl Iterator for SampleIter<'_> {
             self.active.retain(|a| a.0.is_some());
             if min_t > self.maxt {
                 self.active.clear();
-                self.next = self.chunks.len();
+                self.set_next(self.chunks.len());
                 return None;
             }
             if min_t >= self.mint {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub use chunks::ChunkMeta;
 pub use meta::{BlockId, BlockMeta, BlockStats, META_VERSION};
-pub use writer::{WriteOptions, write_block};
+pub use writer::{BlockWriter, WriteOptions, write_block};
 
 pub(crate) use writer::sync_dir;
 

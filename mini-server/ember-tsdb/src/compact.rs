@@ -4,14 +4,14 @@
 //! Compaction decodes the sources' series, merges series with equal label sets (on equal
 //! timestamps the sample of the block listed first is kept), re-cuts chunks and writes
 //! one block whose level is one more than its highest source and whose sources are the
-//! union of theirs. The merged samples are held in memory while writing.
+//! union of theirs. Series are merged one at a time (the sources list them sorted), so
+//! only one series' samples are decoded at once.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
 use crate::Error;
-use crate::block::{Block, BlockId, BlockMeta, SeriesSamples, WriteOptions, sync_dir, write_block};
+use crate::block::{Block, BlockId, BlockMeta, BlockWriter, WriteOptions, sync_dir};
 use crate::labels::Labels;
 
 /// Merges `blocks` into one new block under `dir` and returns its meta; the sources are
@@ -34,23 +34,6 @@ use crate::labels::Labels;
 /// # Ok::<(), ember_tsdb::Error>(())
 /// ```
 pub fn compact(dir: &Path, blocks: &[Block], options: &WriteOptions) -> Result<BlockMeta, Error> {
-    let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-    for b in blocks {
-        for i in 0..b.num_series() {
-            if let Some((labels, samples)) = b.series_samples(i)? {
-                merged.entry(labels).or_default().extend(samples);
-            }
-        }
-    }
-    let series: Vec<SeriesSamples> = merged
-        .into_iter()
-        .map(|(l, mut s)| {
-            // Stable: the first block's sample stays first among equal timestamps.
-            s.sort_by_key(|x| x.0);
-            s.dedup_by_key(|x| x.0);
-            (l, s)
-        })
-        .collect();
     let mut sources: Vec<BlockId> = blocks
         .iter()
         .flat_map(|b| b.meta().sources.iter().copied())
@@ -63,7 +46,34 @@ pub fn compact(dir: &Path, blocks: &[Block], options: &WriteOptions) -> Result<B
         sources,
         ..options.clone()
     };
-    write_block(dir, series, &opts)
+    let mut writer = BlockWriter::new(dir, &opts);
+    // Each block lists its series sorted by labels: merge the lists, one series at a time.
+    let mut cursors = vec![0usize; blocks.len()];
+    loop {
+        let mut min: Option<&Labels> = None;
+        for (b, &c) in blocks.iter().zip(&cursors) {
+            if let Some((l, _)) = b.series(c) {
+                if min.is_none_or(|m| l < m) {
+                    min = Some(l);
+                }
+            }
+        }
+        let Some(labels) = min.cloned() else { break };
+        let mut samples = Vec::new();
+        for (b, c) in blocks.iter().zip(cursors.iter_mut()) {
+            if b.series(*c).is_some_and(|(l, _)| *l == labels) {
+                if let Some((_, s)) = b.series_samples(*c)? {
+                    samples.extend(s);
+                }
+                *c += 1;
+            }
+        }
+        // Stable: the first block's sample stays first among equal timestamps.
+        samples.sort_by_key(|x| x.0);
+        samples.dedup_by_key(|x| x.0);
+        writer.add_series(labels, &samples)?;
+    }
+    writer.finish()
 }
 
 /// Opens every block directory under `dir` (names that parse as a [`BlockId`]), sorted
@@ -178,6 +188,7 @@ pub fn retain_size(
 mod tests {
     use super::*;
     use crate::block::tests::temp_dir;
+    use crate::block::{SeriesSamples, write_block};
 
     fn l(v: &str) -> Labels {
         Labels::new([("__name__", "m"), ("v", v)]).unwrap()

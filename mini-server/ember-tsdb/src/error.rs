@@ -84,6 +84,9 @@ pub enum Error {
     /// The same label set was given twice to a block writer.
     #[error("series {0:?} given twice")]
     DuplicateSeries(crate::Labels),
+    /// A block writer was given a series whose labels sort before the previous one's.
+    #[error("series {0:?} given out of label order")]
+    UnsortedSeries(crate::Labels),
     /// A label matcher's regular expression does not compile.
     #[error("invalid regular expression `{pattern}`: {reason}")]
     InvalidRegex {

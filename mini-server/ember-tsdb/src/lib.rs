@@ -51,8 +51,8 @@ mod wal;
 mod xor;
 
 pub use block::{
-    Block, BlockId, BlockMeta, BlockStats, CHUNKS_FILE, ChunkMeta, INDEX_FILE, META_FILE,
-    META_VERSION, SeriesSamples, WriteOptions, write_block,
+    Block, BlockId, BlockMeta, BlockStats, BlockWriter, CHUNKS_FILE, ChunkMeta, INDEX_FILE,
+    META_FILE, META_VERSION, SeriesSamples, WriteOptions, write_block,
 };
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
 pub use compact::{compact, delete_block, open_blocks, retain_after, retain_size};

@@ -10,6 +10,7 @@ use super::index::{self, SeriesEntry};
 use super::meta::{BlockId, BlockMeta, BlockStats};
 use crate::Error;
 use crate::chunk::Chunk;
+use crate::labels::Labels;
 
 /// How a block is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,15 +75,86 @@ pub fn write_block(
     if series.is_empty() {
         return Err(Error::EmptyBlock);
     }
-    let per_chunk = options.max_chunk_samples.clamp(1, crate::MAX_CHUNK_SAMPLES);
-    let mut chunks = ChunksWriter::new(options.compress);
-    let encoded = encode_all(&series, per_chunk, options.threads.max(1))?;
-    let mut entries = Vec::with_capacity(series.len());
-    let mut stats = BlockStats::default();
-    let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
+    let mut writer = BlockWriter::new(dir, options);
+    let encoded = encode_all(&series, writer.per_chunk, options.threads.max(1))?;
     for ((labels, samples), encoded) in series.into_iter().zip(encoded) {
+        writer.add_encoded(labels, &samples, &encoded)?;
+    }
+    writer.finish()
+}
+
+/// Writes a block one series at a time, in label order, so only the current series'
+/// samples (and the compressed chunks and index built so far) are held in memory.
+///
+/// ```
+/// use ember_tsdb::{Block, BlockWriter, Labels, WriteOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("ember-doc-writer-{}", std::process::id()));
+/// let mut w = BlockWriter::new(&dir, &WriteOptions::default());
+/// w.add_series(Labels::new([("__name__", "a")])?, &[(0, 1.0)])?;
+/// w.add_series(Labels::new([("__name__", "b")])?, &[(0, 2.0), (5, 3.0)])?;
+/// assert!(w.add_series(Labels::new([("__name__", "a")])?, &[(9, 1.0)]).is_err()); // not after `b`
+/// let meta = w.finish()?;
+/// assert_eq!((meta.stats.num_series, meta.stats.num_samples), (2, 3));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ember_tsdb::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct BlockWriter {
+    dir: std::path::PathBuf,
+    options: WriteOptions,
+    per_chunk: usize,
+    chunks: ChunksWriter,
+    entries: Vec<SeriesEntry>,
+    stats: BlockStats,
+    min_time: i64,
+    max_time: i64,
+}
+
+impl BlockWriter {
+    /// A writer of one block under `dir`; nothing is written before [`BlockWriter::finish`].
+    pub fn new(dir: &Path, options: &WriteOptions) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            options: options.clone(),
+            per_chunk: options.max_chunk_samples.clamp(1, crate::MAX_CHUNK_SAMPLES),
+            chunks: ChunksWriter::new(options.compress),
+            entries: Vec::new(),
+            stats: BlockStats::default(),
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+        }
+    }
+
+    /// Adds a series; its labels must sort after the previous series' (else
+    /// [`Error::DuplicateSeries`] or [`Error::UnsortedSeries`]) and its timestamps must
+    /// increase. A series without samples is skipped.
+    pub fn add_series(&mut self, labels: Labels, samples: &[(i64, f64)]) -> Result<(), Error> {
+        let encoded: Vec<Chunk> = samples
+            .chunks(self.per_chunk)
+            .map(Chunk::encode)
+            .collect::<Result<_, _>>()?;
+        self.add_encoded(labels, samples, &encoded)
+    }
+
+    fn add_encoded(
+        &mut self,
+        labels: Labels,
+        samples: &[(i64, f64)],
+        encoded: &[Chunk],
+    ) -> Result<(), Error> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        if let Some(last) = self.entries.last() {
+            match last.labels.cmp(&labels) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Err(Error::DuplicateSeries(labels)),
+                std::cmp::Ordering::Greater => return Err(Error::UnsortedSeries(labels)),
+            }
+        }
         let mut metas = Vec::with_capacity(encoded.len());
-        for part in samples.chunks(per_chunk) {
+        for part in samples.chunks(self.per_chunk) {
             let (first, last) = (part[0].0, part[part.len() - 1].0);
             metas.push(ChunkMeta {
                 min_time: first,
@@ -91,44 +163,54 @@ pub fn write_block(
                 page_len: 0,
                 offset: 0,
             });
-            min_time = min_time.min(first);
-            max_time = max_time.max(last);
+            self.min_time = self.min_time.min(first);
+            self.max_time = self.max_time.max(last);
         }
-        stats.num_chunks += metas.len() as u64;
-        stats.num_samples += samples.len() as u64;
-        stats.num_series += 1;
-        entries.push(SeriesEntry {
+        self.stats.num_chunks += metas.len() as u64;
+        self.stats.num_samples += samples.len() as u64;
+        self.stats.num_series += 1;
+        self.entries.push(SeriesEntry {
             labels,
             chunks: metas,
         });
-        let entry = entries.len() - 1;
+        let entry = self.entries.len() - 1;
         for (k, chunk) in encoded.iter().enumerate() {
-            chunks.add(chunk, &mut entries, entry, k)?;
+            self.chunks.add(chunk, &mut self.entries, entry, k)?;
         }
+        Ok(())
     }
-    chunks.flush(&mut entries)?;
-    let id = BlockId::new();
-    let meta = BlockMeta {
-        id,
-        min_time,
-        max_time: max_time.saturating_add(1),
-        stats,
-        level: options.level.max(1),
-        sources: if options.sources.is_empty() {
-            vec![id]
-        } else {
-            options.sources.clone()
-        },
-    };
-    let meta_json = meta.to_json();
-    let index = index::encode(&entries, crc32fast::hash(meta_json.as_bytes()));
-    let files: [(&str, &[u8]); 3] = [
-        (super::CHUNKS_FILE, &chunks.into_bytes()),
-        (super::INDEX_FILE, &index),
-        (super::META_FILE, meta_json.as_bytes()),
-    ];
-    commit(dir, &id.to_string(), &files)?;
-    Ok(meta)
+
+    /// Writes the block atomically and returns its meta ([`Error::EmptyBlock`] if no
+    /// series had samples).
+    pub fn finish(mut self) -> Result<BlockMeta, Error> {
+        if self.entries.is_empty() {
+            return Err(Error::EmptyBlock);
+        }
+        self.chunks.flush(&mut self.entries)?;
+        let id = BlockId::new();
+        let options = &self.options;
+        let meta = BlockMeta {
+            id,
+            min_time: self.min_time,
+            max_time: self.max_time.saturating_add(1),
+            stats: self.stats,
+            level: options.level.max(1),
+            sources: if options.sources.is_empty() {
+                vec![id]
+            } else {
+                options.sources.clone()
+            },
+        };
+        let meta_json = meta.to_json();
+        let index = index::encode(&self.entries, crc32fast::hash(meta_json.as_bytes()));
+        let files: [(&str, &[u8]); 3] = [
+            (super::CHUNKS_FILE, &self.chunks.into_bytes()),
+            (super::INDEX_FILE, &index),
+            (super::META_FILE, meta_json.as_bytes()),
+        ];
+        commit(&self.dir, &id.to_string(), &files)?;
+        Ok(meta)
+    }
 }
 
 /// Encodes every series' chunks with [`Chunk::encode`], spreading series over `threads`

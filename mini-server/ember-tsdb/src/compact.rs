@@ -13,6 +13,7 @@ use std::path::Path;
 use crate::Error;
 use crate::block::{Block, BlockId, BlockMeta, BlockWriter, WriteOptions, sync_dir};
 use crate::labels::Labels;
+use crate::querier::Querier;
 
 /// Merges `blocks` into one new block under `dir` and returns its meta; the sources are
 /// left in place (delete them with [`delete_block`] once the new block is open).
@@ -74,6 +75,46 @@ pub fn compact(dir: &Path, blocks: &[Block], options: &WriteOptions) -> Result<B
         writer.add_series(labels, &samples)?;
     }
     writer.finish()
+}
+
+/// Writes every sample of `source` in `mint..=maxt` as one block under `dir` (for
+/// instance the head's oldest 2 h, before the head drops them); `None` when the range
+/// holds no sample. Series are streamed in label order, one at a time.
+///
+/// ```
+/// use ember_tsdb::{Block, Head, HeadOptions, Labels, WriteOptions, write_range};
+///
+/// let dir = std::env::temp_dir().join(format!("ember-doc-range-{}", std::process::id()));
+/// let mut head = Head::new(HeadOptions::default());
+/// let id = head.series_id(Labels::new([("__name__", "up")])?);
+/// for t in 0..10 {
+///     head.append(id, t * 1_000, 1.0)?;
+/// }
+/// let meta = write_range(&head, &dir, 0, 4_999, &WriteOptions::default())?.expect("samples");
+/// assert_eq!((meta.min_time, meta.max_time, meta.stats.num_samples), (0, 4_001, 5));
+/// assert!(write_range(&head, &dir, 20_000, 30_000, &WriteOptions::default())?.is_none());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ember_tsdb::Error>(())
+/// ```
+pub fn write_range(
+    source: &dyn Querier,
+    dir: &Path,
+    mint: i64,
+    maxt: i64,
+    options: &WriteOptions,
+) -> Result<Option<BlockMeta>, Error> {
+    let mut writer = BlockWriter::new(dir, options);
+    let mut any = false;
+    for s in source.select(&[], mint, maxt)? {
+        let samples: Vec<(i64, f64)> = s.iter().collect();
+        any |= !samples.is_empty();
+        writer.add_series(s.labels().clone(), &samples)?;
+    }
+    if any {
+        writer.finish().map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Opens every block directory under `dir` (names that parse as a [`BlockId`]), sorted

@@ -13,7 +13,7 @@
 //! | [`Record`], [`SeriesRecord`], [`SampleRecord`] | what the WAL holds: series (id + labels) and sample batches |
 //! | [`write_block`], [`Block`], [`BlockMeta`] | persisted immutable blocks: chunks file, index (symbols, series, postings), `meta.json`; CRC-checked |
 //! | [`Matcher`], [`Querier`], [`Series`], [`MergeQuerier`] | label-matcher selection over blocks and the head, merged |
-//! | [`compact`], [`open_blocks`], [`retain_after`], [`retain_size`], [`delete_block`] | merging blocks, retention by time and size |
+//! | [`compact`], [`write_range`], [`open_blocks`], [`retain_after`], [`retain_size`], [`delete_block`] | merging blocks, persisting a time range of any source (the head), retention by time and size |
 //! | [`import_openmetrics`], [`parse_selector`] | backfill from OpenMetrics text; `name{l="v"}` selectors (the `ember-tsdb` tool uses both) |
 //!
 //! ```
@@ -55,7 +55,7 @@ pub use block::{
     META_FILE, META_VERSION, SeriesSamples, WriteOptions, write_block,
 };
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
-pub use compact::{compact, delete_block, open_blocks, retain_after, retain_size};
+pub use compact::{compact, delete_block, open_blocks, retain_after, retain_size, write_range};
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
 pub use head::{Head, HeadOptions, HeadStats, SeriesId};

@@ -103,7 +103,7 @@ impl ChunksWriter {
         let deflated = if self.compress {
             let mut enc = flate2::write::DeflateEncoder::new(
                 Vec::with_capacity(self.page.len()),
-                flate2::Compression::best(),
+                flate2::Compression::new(6),
             );
             std::io::Write::write_all(&mut enc, &self.page)
                 .and_then(|()| enc.finish())

@@ -77,4 +77,55 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A block file could not be read or written.
+    #[error("block i/o on {path}: {source}")]
+    BlockIo {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A block file failed a check (checksum, magic, reference, ordering).
+    #[error("corrupt block file {path}: {reason}")]
+    CorruptBlock {
+        /// The damaged file.
+        path: PathBuf,
+        /// What check failed.
+        reason: String,
+    },
+    /// A block id is not 26 Crockford base-32 characters of at most 128 bits.
+    #[error("invalid block id `{0}`")]
+    InvalidBlockId(String),
+    /// A block was asked for with no sample in it.
+    #[error("a block needs at least one sample")]
+    EmptyBlock,
+    /// The same label set was given twice to a block writer.
+    #[error("series {0:?} given twice")]
+    DuplicateSeries(crate::Labels),
+    /// A block writer was given a series whose labels sort before the previous one's.
+    #[error("series {0:?} given out of label order")]
+    UnsortedSeries(crate::Labels),
+    /// A label matcher's regular expression does not compile.
+    #[error("invalid regular expression `{pattern}`: {reason}")]
+    InvalidRegex {
+        /// The expression as given.
+        pattern: String,
+        /// The regex crate's message.
+        reason: String,
+    },
+    /// A series selector (`name{label="value",...}`) does not parse.
+    #[error("invalid selector at byte {at}: {reason}")]
+    InvalidSelector {
+        /// Byte offset in the selector text.
+        at: usize,
+        /// What was expected.
+        reason: String,
+    },
+    /// A worker thread panicked (a bug; reported rather than propagated).
+    #[error("a {0} thread panicked")]
+    ThreadPanicked(&'static str),
+    /// An OpenMetrics file could not be imported.
+    #[error("import: {0}")]
+    Import(String),
 }

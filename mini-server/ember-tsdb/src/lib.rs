@@ -1,4 +1,5 @@
-//! Ember's time series storage: compact chunks and a crash-safe write-ahead log.
+//! Ember's time series storage: compact chunks, a crash-safe write-ahead log, persisted
+//! blocks and label-matcher queries.
 //!
 //! This crate is being built bottom-up (see `README.md` for status and figures, and
 //! `FORMAT.md` for the byte layouts). What exists today:
@@ -11,6 +12,10 @@
 //! | [`Head`], [`Labels`], [`SeriesId`], [`HeadStats`], [`HeadSamples`] | in-memory series keyed by sorted labels, out-of-order and duplicate samples rejected and counted, reads by time range, label names and values |
 //! | [`WalWriter`], [`replay`], [`ReplayReport`] | write-ahead log: CRC-framed records in numbered segments, fsync policy, torn-tail repair |
 //! | [`Record`], [`SeriesRecord`], [`SampleRecord`], [`MetadataRecord`] | what the WAL holds: series (id + labels), sample batches, metadata, head cuts |
+//! | [`write_block`], [`Block`], [`BlockMeta`] | persisted immutable blocks: chunks file, index (symbols, series, postings), `meta.json`; CRC-checked |
+//! | [`Matcher`], [`Querier`], [`Series`], [`MergeQuerier`] | label-matcher selection over blocks and the head, merged |
+//! | [`compact`], [`write_range`], [`open_blocks`], [`retain_after`], [`retain_size`], [`delete_block`] | merging blocks, persisting a time range of any source (the head), retention by time and size |
+//! | [`import_openmetrics`], [`parse_selector`] | backfill from OpenMetrics text; `name{l="v"}` selectors (the `ember-tsdb` tool uses both) |
 //!
 //! ```
 //! use ember_tsdb::{Chunk, Encoding};
@@ -31,17 +36,28 @@
 //! ```
 
 mod bits;
+mod block;
 mod chunk;
+mod compact;
 mod db;
 mod decimal;
 mod error;
 mod head;
+mod import;
 mod labels;
+mod matcher;
+mod querier;
 mod record;
+mod selector;
 mod wal;
 mod xor;
 
+pub use block::{
+    Block, BlockId, BlockMeta, BlockStats, BlockWriter, CHUNKS_FILE, ChunkMeta, INDEX_FILE,
+    META_FILE, META_VERSION, SeriesSamples, WriteOptions, write_block,
+};
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
+pub use compact::{compact, delete_block, open_blocks, retain_after, retain_size, write_range};
 pub use db::{Appender, CheckpointReport, CutReport, Db, OpenReport, Options, TsdbMetrics};
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
@@ -49,8 +65,12 @@ pub use head::{
     BlockSink, CutStats, Head, HeadOptions, HeadSamples, HeadSeries, HeadStats, LabelPairs,
     MAX_SERIES, SeriesId,
 };
+pub use import::{ImportOptions, ImportReport, import_openmetrics};
 pub use labels::Labels;
+pub use matcher::{MatchOp, Matcher};
+pub use querier::{MergeQuerier, Querier, SampleIter, Series, TimedChunk};
 pub use record::{Metadata, MetadataRecord, MetricType, Record, SampleRecord, SeriesRecord};
+pub use selector::parse_selector;
 pub use wal::{
     Corruption, DEFAULT_SEGMENT_SIZE, FRAME_HEADER_LEN, ReplayReport, SyncObserver, SyncPolicy,
     WalOptions, WalWriter, decode_segment, replay, replay_from,

@@ -7,6 +7,9 @@ use std::io;
 use crate::Timex;
 
 /// `adjtimex(2)` with `modes = 0` (read-only).
+// `c_long`, `c_int` and `time_t` are `i32` or `i64` depending on the target: `i64::from`
+// widens losslessly on all of them, and is the identity on some.
+#[allow(clippy::useless_conversion)]
 pub(crate) fn adjtimex() -> io::Result<Timex> {
     // SAFETY: `libc::timex` consists only of integer fields (and an integer `timeval`
     // and integer padding), for which the all-zero bit pattern is a valid value. Zero

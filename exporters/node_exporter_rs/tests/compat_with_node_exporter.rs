@@ -6,7 +6,8 @@
 //!   names, except the families in [`INTENDED_DIFFERENCES`] (mirrored, with the same
 //!   reasons, in the crate README).
 //! - Stable values agree: `node_memory_MemTotal_bytes`, `node_cpu_seconds_total` (within
-//!   a tolerance), `node_filesystem_size_bytes`, `node_boot_time_seconds`, the labels of
+//!   a tolerance), `node_filesystem_size_bytes`, `node_boot_time_seconds`,
+//!   `node_timex_tick_seconds`, `node_timex_sync_status`, `node_timex_tai_offset_seconds`, the labels of
 //!   `node_uname_info` and `node_os_info`; a collector that succeeds for node_exporter
 //!   on this host succeeds for ours.
 //! - Our scrape passes `promtool check metrics`, and a real `prometheus` scraping us
@@ -290,8 +291,12 @@ fn compare_values(
     report: &mut Report,
 ) {
     // (family, absolute tolerance, relative tolerance)
-    let numeric: [(&str, f64, f64); 4] = [
+    let numeric: [(&str, f64, f64); 7] = [
         ("node_memory_MemTotal_bytes", 0.0, 0.0),
+        // The kernel clock's fixed settings, read through adjtimex(2) by both.
+        ("node_timex_tick_seconds", 0.0, 0.0),
+        ("node_timex_sync_status", 0.0, 0.0),
+        ("node_timex_tai_offset_seconds", 0.0, 0.0),
         // Both scrapes run within a second or so; idle time grows by up to one second
         // per second per CPU.
         ("node_cpu_seconds_total", 3.0, 0.01),

@@ -8,8 +8,9 @@
 //! placeholders before comparing, and the collectors' unit tests check them.
 //!
 //! Collectors of this crate without a fixture directory, and why:
-//! - `timex`: not implemented; `adjtimex(2)` has no safe wrapper in rustix or nix and the
-//!   workspace forbids `unsafe` (see the crate README).
+//! - `rapl`: its `path` label is the sysfs path itself (see `WITHOUT_FIXTURE`).
+//! - `timex`: its values come from the kernel through `adjtimex(2)` (in `ember-sys`), not
+//!   from files; the conversion is unit-tested with fixed readings.
 //!
 //! `UPDATE_GOLDEN=1 cargo test -p node_exporter_rs --test golden` rewrites the golden
 //! files; review the diff before committing it.
@@ -75,11 +76,19 @@ fn collectors_match_their_golden_output() {
 }
 
 /// Collectors in the table that have no fixture directory, each with the reason.
-const WITHOUT_FIXTURE: &[(&str, &str)] = &[(
-    "rapl",
-    "its `path` label is the sysfs path itself: the tree is tests/fixtures_with_paths/rapl, \
-     checked by tests/path_labelled_fixtures_match_golden.rs",
-)];
+const WITHOUT_FIXTURE: &[(&str, &str)] = &[
+    (
+        "rapl",
+        "its `path` label is the sysfs path itself: the tree is tests/fixtures_with_paths/rapl, \
+         checked by tests/path_labelled_fixtures_match_golden.rs",
+    ),
+    (
+        "timex",
+        "its values come from the kernel through adjtimex(2), not from files under --path.*: \
+         the conversion is unit-tested with fixed readings in src/collectors/timex.rs and \
+         compared with node_exporter on the live host by tests/compat_with_node_exporter.rs",
+    ),
+];
 
 #[test]
 fn every_collector_has_a_fixture_or_a_reason() {

@@ -11,7 +11,6 @@
 //!
 //! | collector | difference | why |
 //! |---|---|---|
-//! | timex | not implemented | `adjtimex(2)` has no safe wrapper in rustix (or nix) and the workspace forbids `unsafe` |
 //! | netdev | default (`--collector.netdev.netlink`) mode reads `/sys/class/net/*/statistics/` instead of rtnetlink | the same `rtnl_link_stats64` counters, readable through `--path.sysfs`; names, sums and values equal upstream's |
 //! | netdev | no `--collector.netdev.address-info` | needs `getifaddrs`/rtnetlink, not available without `unsafe` |
 //! | netclass | `--collector.netclass.netlink` accepted, attributes always read from sysfs | the same kernel values |
@@ -64,6 +63,7 @@ mod tapestats;
 mod textfile;
 mod thermal_zone;
 mod time;
+mod timex;
 mod udp_queues;
 mod uname;
 mod vmstat;
@@ -139,6 +139,7 @@ pub const ALL: &[Entry] = &[
     textfile::ENTRY,
     thermal_zone::ENTRY,
     time::ENTRY,
+    timex::ENTRY,
     udp_queues::ENTRY,
     uname::ENTRY,
     vmstat::ENTRY,

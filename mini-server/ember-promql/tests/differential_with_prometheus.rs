@@ -315,8 +315,11 @@ fn start_prometheus(dir: &Path, om: &str) -> (Child, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1h\nscrape_configs: []\n")
-        .expect("write config");
+    std::fs::write(
+        &config,
+        "global:\n  scrape_interval: 1h\nscrape_configs: []\n",
+    )
+    .expect("write config");
     let port = free_port().expect("free port");
     let addr = format!("127.0.0.1:{port}");
     let mut cmd = Command::new("prometheus");
@@ -344,7 +347,9 @@ impl std::fmt::Display for Eval {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Eval::Instant(t) => write!(f, "instant at {}", secs(*t)),
-            Eval::Range(s, e, st) => write!(f, "range {}..{} step {}", secs(*s), secs(*e), secs(*st)),
+            Eval::Range(s, e, st) => {
+                write!(f, "range {}..{} step {}", secs(*s), secs(*e), secs(*st))
+            }
         }
     }
 }
@@ -431,11 +436,7 @@ fn compare(q: &str, e: Eval, ours: &J, theirs: &J) -> Result<(), String> {
         }
         (Some("success"), Some("success")) => {}
         _ => {
-            return Err(format!(
-                "ours {}, theirs {}",
-                short(ours),
-                short(theirs)
-            ));
+            return Err(format!("ours {}, theirs {}", short(ours), short(theirs)));
         }
     }
     let (a, b) = (&ours["data"], &theirs["data"]);
@@ -586,9 +587,31 @@ fn queries() -> Vec<String> {
     q.push(format!("predict_linear({ctr}[5m], 60)"));
     // Instant-vector maths.
     for f in [
-        "abs", "ceil", "floor", "exp", "ln", "log2", "log10", "sqrt", "sgn", "round", "acos",
-        "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "sin", "sinh", "tan",
-        "tanh", "deg", "rad", "timestamp",
+        "abs",
+        "ceil",
+        "floor",
+        "exp",
+        "ln",
+        "log2",
+        "log10",
+        "sqrt",
+        "sgn",
+        "round",
+        "acos",
+        "acosh",
+        "asin",
+        "asinh",
+        "atan",
+        "atanh",
+        "cos",
+        "cosh",
+        "sin",
+        "sinh",
+        "tan",
+        "tanh",
+        "deg",
+        "rad",
+        "timestamp",
     ] {
         q.push(format!("{f}({tmp})"));
         q.push(format!("{f}(ratio)"));
@@ -663,6 +686,14 @@ fn queries() -> Vec<String> {
         // Duplicate label sets after dropping a label: an execution error.
         format!("label_replace({ctr}, \"code\", \"x\", \"code\", \".*\")"),
         format!("label_replace({ctr}, \"1bad\", \"x\", \"code\", \".*\")"),
+        // Escapes: Go's unquoting of "…" and '…', raw `…` strings.
+        format!("{ctr}{{instance=~\"a\\\\:9100\"}}"),
+        format!("{ctr}{{instance=~'b\\\\:.*', code=\"\\x32\\u0030\\060\"}}"),
+        format!("{ctr}{{instance=~`[ab]\\:\\d+`}}"),
+        format!("label_replace({ctr}, \"x\", \"$1\", \"instance\", \"(\\\\w+)\\\\:.*\")"),
+        format!("label_replace({ctr}, \"x\", \"<$1>\", \"instance\", `(\\w)\\:\\d+`)"),
+        format!("label_join({ctr}, \"j\", \"\\t\\\"\\\\\", \"code\", \"job\")"),
+        format!("count_values(\"\\x76\", ceil(ratio))"),
     ] {
         q.push(s);
     }
@@ -672,16 +703,12 @@ fn queries() -> Vec<String> {
             "histogram_quantile({p}, sum by (le) (rate({bucket}[5m])))"
         ));
     }
-    q.push(format!(
-        "histogram_quantile(0.9, rate({bucket}[5m]))"
-    ));
+    q.push(format!("histogram_quantile(0.9, rate({bucket}[5m]))"));
     q.push(format!("histogram_quantile(0.5, {bucket})"));
     q.push(format!(
         "histogram_quantile(0.5, sum by (instance, le) (increase({bucket}[10m])))"
     ));
-    q.push(format!(
-        "histogram_quantile(0.5, {bucket}{{le!=\"+Inf\"}})"
-    ));
+    q.push(format!("histogram_quantile(0.5, {bucket}{{le!=\"+Inf\"}})"));
     q.push(format!(
         "histogram_quantile(0.5, {bucket}{{le=~\"0.1|0.5|\\\\+Inf\"}})"
     ));
@@ -808,7 +835,9 @@ fn queries() -> Vec<String> {
     }
     // Composite expressions.
     for s in [
-        format!("sum by (instance) (rate({ctr}{{code=~\"5..\"}}[5m])) / sum by (instance) (rate({ctr}[5m]))"),
+        format!(
+            "sum by (instance) (rate({ctr}{{code=~\"5..\"}}[5m])) / sum by (instance) (rate({ctr}[5m]))"
+        ),
         format!("topk(3, sum by (instance, code) (increase({ctr}[10m])))"),
         format!("count(count by (instance) ({ctr}))"),
         format!("avg by (job) (1 - rate({cpu}{{mode=\"idle\"}}[5m]))"),
@@ -817,7 +846,9 @@ fn queries() -> Vec<String> {
         format!("scalar(sum(rate({ctr}[5m]))) * on() group_left {tmp}"),
         format!("1 - {mem} / scalar(max({mem}))"),
         format!("{mem} / 1024 / 1024 > bool 4000"),
-        format!("label_replace(sum by (instance) (rate({ctr}[5m])), \"host\", \"$1\", \"instance\", \"([a-z]+):.*\")"),
+        format!(
+            "label_replace(sum by (instance) (rate({ctr}[5m])), \"host\", \"$1\", \"instance\", \"([a-z]+):.*\")"
+        ),
         format!("max by (instance) (changes({tmp}[10m])) * 2 - 1"),
         format!("stddev by (instance) (rate({cpu}[1m]))"),
         format!("vector(scalar(count({ctr}))) + on() group_left count by (instance) ({ctr})"),
@@ -854,10 +885,8 @@ fn queries() -> Vec<String> {
 
 #[test]
 fn differential_with_prometheus() {
-    let dir = std::env::temp_dir().join(format!(
-        "ember-promql-differential-{}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("ember-promql-differential-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let tmp = TempDir(dir);
     let data = generate();
@@ -898,8 +927,14 @@ fn differential_with_prometheus() {
          instants and as {} range queries)",
         qs.len(),
         data.len(),
-        evals.iter().filter(|e| matches!(e, Eval::Instant(_))).count(),
-        evals.iter().filter(|e| matches!(e, Eval::Range(..))).count(),
+        evals
+            .iter()
+            .filter(|e| matches!(e, Eval::Instant(_)))
+            .count(),
+        evals
+            .iter()
+            .filter(|e| matches!(e, Eval::Range(..)))
+            .count(),
     );
     for f in &failures {
         println!("DIFF {f}");

@@ -766,7 +766,7 @@ fn queries() -> Vec<String> {
     q.push(format!("-{tmp}"));
     q.push(format!("+{tmp}"));
     // Vector matching.
-    for op in ["+", "-", "*", "/", "%", "^", "atan2", ">", "== bool"] {
+    for op in ["+", "-", "*", "/", "%", "^", "atan2", ">", "<", "== bool"] {
         q.push(format!(
             "rate({ctr}[5m]) {op} on(instance) group_left sum by (instance) (rate({ctr}[5m]))"
         ));
@@ -778,6 +778,7 @@ fn queries() -> Vec<String> {
         format!("{tmp} - on(instance, job) {mem}"),
         format!("{tmp} - ignoring(sensor) {mem}"),
         format!("{tmp} > on(instance) group_left {mem}"),
+        format!("{tmp} < on(instance) group_left {mem}"),
         format!("{ctr} / {ctr}"),
         format!("{ctr} + on() group_left vector(1)"),
         format!("{ctr} * on(code) group_left(job) {tmp}"),
@@ -856,6 +857,9 @@ fn queries() -> Vec<String> {
         format!("time() - timestamp({ctr})"),
         format!("(time() - max_over_time(timestamp({ctr})[10m:])) > 30"),
         format!("minute({ctr} @ {}) + hour()", T0 + 1234),
+        format!("minute({ctr} @ {}) + on() group_left hour()", T0 + 1234),
+        format!("histogram_quantile(0.9, sum by (le) (rate({bucket}[5m] offset 30m)))"),
+        format!("round({tmp}) == 1"),
     ] {
         q.push(s);
     }
@@ -908,12 +912,24 @@ fn differential_with_prometheus() {
         Eval::Range(s(-300), s(7500), 97_000),
     ];
     let mut agree = 0;
+    let (mut nonempty, mut errors) = (0, 0);
     let mut failures = Vec::new();
     for q in &qs {
         let mut ok = true;
         for &e in &evals {
             let ours = ask_ember(&engine, &store, q, e);
             let theirs = ask_prometheus(&addr, q, e);
+            if theirs["status"] == "error" {
+                errors += 1;
+            } else if theirs["data"]["result"]
+                .as_array()
+                .is_none_or(|r| !r.is_empty())
+            {
+                nonempty += 1;
+            }
+            if std::env::var_os("DIFFERENTIAL_VERBOSE").is_some() {
+                println!("{q} [{e}]: {}", short(&theirs));
+            }
             if let Err(msg) = compare(q, e, &ours, &theirs) {
                 ok = false;
                 failures.push(format!("{q}  [{e}]: {msg}"));
@@ -922,24 +938,33 @@ fn differential_with_prometheus() {
         agree += usize::from(ok);
     }
     drop(child);
+    let n_instant = evals
+        .iter()
+        .filter(|e| matches!(e, Eval::Instant(_)))
+        .count();
     println!(
         "differential: {agree}/{} queries agree ({} series, {samples} samples; each query at {} \
          instants and as {} range queries)",
         qs.len(),
         data.len(),
-        evals
-            .iter()
-            .filter(|e| matches!(e, Eval::Instant(_)))
-            .count(),
-        evals
-            .iter()
-            .filter(|e| matches!(e, Eval::Range(..)))
-            .count(),
+        n_instant,
+        evals.len() - n_instant,
+    );
+    println!(
+        "differential: of {} evaluations, Prometheus answered {nonempty} with data, {} empty, \
+         {errors} with an error",
+        qs.len() * evals.len(),
+        qs.len() * evals.len() - nonempty - errors
     );
     for f in &failures {
         println!("DIFF {f}");
     }
     assert!(qs.len() >= 300, "only {} queries", qs.len());
+    // Guards against a vacuous run (e.g. Prometheus serving no data).
+    assert!(
+        nonempty * 10 >= qs.len() * evals.len() * 7,
+        "only {nonempty} evaluations returned data"
+    );
     assert!(
         failures.is_empty(),
         "{} disagreements with Prometheus 2.42:\n{}",

@@ -129,8 +129,9 @@ impl Engine {
         step: i64,
         cancel: Option<&CancelToken>,
     ) -> Result<QueryValue> {
-        let expr =
-            parser::parse(&crate::strings::requote_raw_strings(query)).map_err(Error::BadData)?;
+        let (text, literals) = crate::strings::protect_strings(query);
+        let mut expr = parser::parse(&text).map_err(Error::BadData)?;
+        crate::strings::restore_strings(&mut expr, &literals);
         self.exec_expr(q, &expr, start, end, step, cancel)
     }
 

@@ -1,80 +1,141 @@
 //! String literals as Prometheus reads them.
 //!
-//! Prometheus unquotes `"…"` and `'…'` literals with Go's `strconv.Unquote` and takes
-//! `` `…` `` literals raw. The `promql-parser` crate keeps the text between the quotes as
-//! written (escapes included) and rejects backslashes in raw strings. So the engine
-//! rewrites raw strings that contain a backslash as double-quoted ones before parsing
-//! ([`requote_raw_strings`]), and unquotes every string it takes from the syntax tree
-//! ([`unescape`]): matcher values, string arguments and string literals.
+//! Prometheus unquotes `"…"` and `'…'` literals with Go's rules and takes `` `…` ``
+//! literals raw. The `promql-parser` crate keeps the text between the quotes as written
+//! (escapes included), compiles regex matchers from that text (so `"\\(a\\)"` is an
+//! illegal regex to it, while Prometheus reads `\(a\)`), and rejects backslashes in raw
+//! strings. So before parsing, the engine swaps every literal that contains a backslash
+//! for a placeholder ([`protect_strings`]), puts the literal back into the syntax tree
+//! after parsing ([`restore_strings`], escaped as in a `"…"` literal), and unquotes every
+//! string it takes from the tree ([`unescape`]): matcher values, string arguments and
+//! string literals.
 
 use std::borrow::Cow;
 
-/// Rewrites each `` `…` `` literal that contains a backslash, a double quote or a line
-/// break as the equivalent `"…"` literal; other text (comments, quoted strings) is kept.
-pub(crate) fn requote_raw_strings(query: &str) -> Cow<'_, str> {
-    if !query.contains('`') {
-        return Cow::Borrowed(query);
+use promql_parser::label::Matcher;
+use promql_parser::parser::{Expr, VectorSelector};
+
+/// Brackets a placeholder's index (a private-use character, valid in any regex).
+const MARK: char = '\u{F8FF}';
+
+/// Escape letters the parser accepts after a backslash in a quoted string.
+const ESCAPES: &str = r"abfnrtv\01234567xuU";
+
+/// Replaces each string literal that contains a backslash by a placeholder literal, and
+/// returns the text with the literals' contents (in `"…"` escaping). Comments, literals
+/// without a backslash and literals the parser will reject (unterminated, unknown escape)
+/// are kept as written.
+pub(crate) fn protect_strings(query: &str) -> (Cow<'_, str>, Vec<String>) {
+    let mut values = Vec::new();
+    if !query.contains('\\') {
+        return (Cow::Borrowed(query), values);
     }
     let mut out = String::with_capacity(query.len() + 8);
-    let mut chars = query.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
+    let mut chars = query.chars();
+    while let Some(c) = chars.next() {
         match c {
             '#' => {
                 out.push(c);
-                for (_, c) in chars.by_ref() {
+                for c in chars.by_ref() {
                     out.push(c);
                     if c == '\n' {
                         break;
                     }
                 }
             }
-            '"' | '\'' => {
-                out.push(c);
-                while let Some((_, d)) = chars.next() {
-                    out.push(d);
-                    if d == '\\' {
-                        if let Some((_, e)) = chars.next() {
-                            out.push(e);
-                        }
-                    } else if d == c {
-                        break;
-                    }
-                }
-            }
-            '`' => {
+            '"' | '\'' | '`' => {
                 let mut content = String::new();
                 let mut closed = false;
-                for (_, d) in chars.by_ref() {
-                    if d == '`' {
+                let mut valid = true;
+                while let Some(d) = chars.next() {
+                    if d == c {
                         closed = true;
                         break;
                     }
                     content.push(d);
-                }
-                if closed && content.contains(['\\', '"', '\n', '\r']) {
-                    out.push('"');
-                    for d in content.chars() {
-                        match d {
-                            '\\' => out.push_str("\\\\"),
-                            '"' => out.push_str("\\\""),
-                            '\n' => out.push_str("\\n"),
-                            '\r' => out.push_str("\\r"),
-                            d => out.push(d),
+                    if d == '\\' && c != '`' {
+                        match chars.next() {
+                            Some(e) => {
+                                valid &= e == c || ESCAPES.contains(e);
+                                content.push(e);
+                            }
+                            None => break,
                         }
                     }
+                }
+                if closed && valid && content.contains('\\') {
+                    values.push(if c == '`' {
+                        content.replace('\\', "\\\\")
+                    } else {
+                        content
+                    });
+                    out.push('"');
+                    out.push(MARK);
+                    out.push_str(&(values.len() - 1).to_string());
+                    out.push(MARK);
                     out.push('"');
                 } else {
-                    out.push('`');
+                    out.push(c);
                     out.push_str(&content);
                     if closed {
-                        out.push('`');
+                        out.push(c);
                     }
                 }
             }
             c => out.push(c),
         }
     }
-    Cow::Owned(out)
+    (Cow::Owned(out), values)
+}
+
+/// Puts the literals [`protect_strings`] took out back into the parsed expression.
+pub(crate) fn restore_strings(expr: &mut Expr, values: &[String]) {
+    if values.is_empty() {
+        return;
+    }
+    let put = |s: &mut String| {
+        let idx = s
+            .strip_prefix(MARK)
+            .and_then(|r| r.strip_suffix(MARK))
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(v) = idx.and_then(|i| values.get(i)) {
+            v.clone_into(s);
+        }
+    };
+    let selector = |vs: &mut VectorSelector| {
+        if let Some(n) = vs.name.as_mut() {
+            put(n);
+        }
+        let ors = vs.matchers.or_matchers.iter_mut().flatten();
+        for m in vs.matchers.matchers.iter_mut().chain(ors) {
+            let m: &mut Matcher = m;
+            put(&mut m.value);
+        }
+    };
+    match expr {
+        Expr::Aggregate(a) => {
+            restore_strings(&mut a.expr, values);
+            if let Some(p) = a.param.as_mut() {
+                restore_strings(p, values);
+            }
+        }
+        Expr::Unary(u) => restore_strings(&mut u.expr, values),
+        Expr::Binary(b) => {
+            restore_strings(&mut b.lhs, values);
+            restore_strings(&mut b.rhs, values);
+        }
+        Expr::Paren(p) => restore_strings(&mut p.expr, values),
+        Expr::Subquery(s) => restore_strings(&mut s.expr, values),
+        Expr::StringLiteral(s) => put(&mut s.val),
+        Expr::VectorSelector(vs) => selector(vs),
+        Expr::MatrixSelector(ms) => selector(&mut ms.vs),
+        Expr::Call(c) => {
+            for a in &mut c.args.args {
+                restore_strings(a, values);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::Extension(_) => {}
+    }
 }
 
 /// Resolves Go escape sequences (`\a \b \f \n \r \t \v \\ \' \" \ooo \xhh \uhhhh
@@ -164,13 +225,26 @@ mod tests {
     }
 
     #[test]
-    fn raw_strings_become_quoted() {
-        assert_eq!(requote_raw_strings(r"x{a=~`\d+`}"), r#"x{a=~"\\d+"}"#);
-        assert_eq!(requote_raw_strings("x{a=`b`}"), "x{a=`b`}");
-        assert_eq!(
-            requote_raw_strings(r#"x{a="`\\"} # `c\`"#),
-            r#"x{a="`\\"} # `c\`"#
-        );
-        assert_eq!(unescape(&requote_raw_strings(r#"`a\"b`"#)), r#""a\"b""#);
+    fn protected_literals_come_back() {
+        let q = r#"x{a=~"\\(b\\)", c=`\d+`} # "\z"
+ + label_join(y, "j", "\t", 'k\'')"#;
+        let (text, values) = protect_strings(q);
+        assert!(!text.contains('\\') || text.contains(r#""\z""#));
+        assert_eq!(values, [r"\\(b\\)", r"\\d+", r"\t", r"k\'"]);
+        let mut e = promql_parser::parser::parse(&text).expect("parses");
+        restore_strings(&mut e, &values);
+        let Expr::Binary(b) = e else { panic!("binary") };
+        let Expr::VectorSelector(vs) = *b.lhs else {
+            panic!("selector")
+        };
+        let got: Vec<String> = vs
+            .matchers
+            .matchers
+            .iter()
+            .map(|m| unescape(&m.value).into_owned())
+            .collect();
+        assert!(got.contains(&r"\(b\)".to_string()) && got.contains(&r"\d+".to_string()));
+        assert_eq!(protect_strings("x{a=\"b\"}").1.len(), 0);
+        assert_eq!(protect_strings(r#"x{a="\."}"#).0, r#"x{a="\."}"#);
     }
 }

@@ -212,7 +212,9 @@ impl Evaluator<'_> {
         let mut string_param = None;
         let mut args = Vec::with_capacity(2);
         match param_expr {
-            Some(Expr::StringLiteral(s)) => string_param = Some(s.val.clone()),
+            Some(Expr::StringLiteral(s)) => {
+                string_param = Some(crate::strings::unescape(&s.val).into_owned())
+            }
             Some(e) => args.push(self.eval(e)?),
             None => {}
         }

@@ -129,7 +129,9 @@ impl Engine {
         step: i64,
         cancel: Option<&CancelToken>,
     ) -> Result<QueryValue> {
-        let expr = parser::parse(query).map_err(Error::BadData)?;
+        let (text, literals) = crate::strings::protect_strings(query);
+        let mut expr = parser::parse(&text).map_err(Error::BadData)?;
+        crate::strings::restore_strings(&mut expr, &literals);
         self.exec_expr(q, &expr, start, end, step, cancel)
     }
 
@@ -324,7 +326,11 @@ pub(crate) fn matchers_of(vs: &VectorSelector) -> Result<Vec<LabelMatcher>> {
             PMatchOp::Re(_) => MatchOp::Regex,
             PMatchOp::NotRe(_) => MatchOp::NotRegex,
         };
-        out.push(LabelMatcher::new(op, &m.name, &m.value)?);
+        out.push(LabelMatcher::new(
+            op,
+            &m.name,
+            &crate::strings::unescape(&m.value),
+        )?);
     }
     Ok(out)
 }
@@ -394,7 +400,9 @@ impl Evaluator<'_> {
     fn eval_inner(&mut self, e: &Expr) -> Result<Value> {
         match e {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(vec![n.val; self.num_steps()])),
-            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::StringLiteral(s) => {
+                Ok(Value::String(crate::strings::unescape(&s.val).into_owned()))
+            }
             Expr::Paren(p) => self.eval(&p.expr),
             Expr::Unary(u) => match self.eval(&u.expr)? {
                 Value::Scalar(v) => Ok(Value::Scalar(v.into_iter().map(|x| -x).collect())),

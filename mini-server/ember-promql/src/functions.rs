@@ -141,7 +141,7 @@ fn date_fn(name: &str, secs: i64) -> f64 {
 
 fn string_arg(args: &[&Expr], i: usize) -> Result<String> {
     match args.get(i) {
-        Some(Expr::StringLiteral(s)) => Ok(s.val.clone()),
+        Some(Expr::StringLiteral(s)) => Ok(crate::strings::unescape(&s.val).into_owned()),
         _ => Err(Error::BadData(format!(
             "expected a string literal as argument {}",
             i + 1
@@ -166,7 +166,7 @@ pub(crate) fn absent_labels(e: &Expr) -> Labels {
             out.retain(|l| l.name != m.name);
             out.push(Label {
                 name: m.name.clone(),
-                value: m.value.clone(),
+                value: crate::strings::unescape(&m.value).into_owned(),
             });
             has.push(&m.name);
         } else {

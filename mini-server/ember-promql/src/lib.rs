@@ -45,6 +45,7 @@ mod labels;
 mod quantile;
 mod range_functions;
 mod storage;
+mod strings;
 mod value;
 
 pub use engine::{CancelToken, Engine, EngineOptions};

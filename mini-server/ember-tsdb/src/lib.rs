@@ -58,7 +58,10 @@ pub use block::{
 };
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
 pub use compact::{compact, delete_block, open_blocks, retain_after, retain_size, write_range};
-pub use db::{Appender, CheckpointReport, CutReport, Db, OpenReport, Options, TsdbMetrics};
+pub use db::{
+    Appender, CheckpointReport, CutReport, DEFAULT_BLOCK_RANGE, DEFAULT_RETENTION_TIME, Db,
+    MaintainReport, OpenReport, Options, TsdbMetrics,
+};
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
 pub use head::{

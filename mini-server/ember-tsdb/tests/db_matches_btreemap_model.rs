@@ -109,6 +109,7 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
             sync: SyncPolicy::Never,
         },
         head: HeadOptions { chunk_samples },
+        ..Options::default()
     };
     let open = || Db::open(&dir.0, options).map(|(db, _)| db);
     let mut db = open().map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -247,7 +248,7 @@ fn run(ops: Vec<Op>, chunk_samples: usize, segment_size: u64) -> Result<(), Test
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        prop_assert_eq!(db.label_values("i"), values);
+        prop_assert_eq!(db.label_values("i", &[]).unwrap(), values);
         prop_assert_eq!(db.head().min_valid_time(), model.min_valid);
     }
     Ok(())

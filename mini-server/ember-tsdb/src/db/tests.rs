@@ -41,12 +41,13 @@ fn opts(sync: SyncPolicy) -> Options {
             sync,
         },
         head: HeadOptions { chunk_samples: 7 },
+        ..Options::default()
     }
 }
 
 /// Every sample of the head as `labels → [(t, bits)]`.
 fn dump(db: &Db) -> BTreeMap<Labels, Vec<(i64, u64)>> {
-    db.select(i64::MIN, i64::MAX)
+    db.head_series(i64::MIN, i64::MAX)
         .map(|s| {
             (
                 s.labels.clone(),
@@ -487,21 +488,21 @@ fn reads_by_range_and_label_index() {
         app.commit().unwrap();
     }
     let got: Vec<(Labels, Vec<i64>)> = db
-        .select(95, 120)
+        .head_series(95, 120)
         .map(|s| (s.labels.clone(), s.samples.map(|(t, _)| t).collect()))
         .collect();
     assert_eq!(got.len(), 4);
     assert!(got.iter().all(|(_, ts)| ts == &[100, 110, 120]));
-    assert_eq!(db.select(1_000, 2_000).count(), 0);
+    assert_eq!(db.head_series(1_000, 2_000).count(), 0);
     let id = db.head().get(&labels(2)).unwrap();
     assert_eq!(db.samples_in(id, 285, 10_000).unwrap().count(), 1);
-    assert_eq!(db.label_names(), ["__name__", "instance", "job"]);
+    assert_eq!(db.label_names(&[]).unwrap(), ["__name__", "instance", "job"]);
     assert_eq!(
-        db.label_values("__name__"),
+        db.label_values("__name__", &[]).unwrap(),
         ["metric_0", "metric_1", "metric_2"]
     );
-    assert_eq!(db.label_values("job"), ["node"]);
-    assert!(db.label_values("nope").is_empty());
+    assert_eq!(db.label_values("job", &[]).unwrap(), ["node"]);
+    assert!(db.label_values("nope", &[]).unwrap().is_empty());
 }
 
 #[test]

@@ -30,10 +30,10 @@ use crate::Error;
 use crate::block::{Block, BlockId, BlockMeta, WriteOptions};
 use crate::chunk::Chunk;
 use crate::compact::{compact, delete_block, open_blocks, retain_after, retain_size, write_range};
-use crate::matcher::Matcher;
-use crate::querier::{MergeQuerier, Querier, Series};
 use crate::head::{BlockSink, CutStats, Head, HeadOptions, HeadSamples, HeadSeries, SeriesId};
 use crate::labels::Labels;
+use crate::matcher::Matcher;
+use crate::querier::{MergeQuerier, Querier, Series};
 use crate::record::{Metadata, MetadataRecord, Record, SampleRecord, SeriesRecord};
 use crate::wal::{ReplayReport, SyncPolicy, WalOptions, WalWriter, io_err, list_segments, replay};
 
@@ -68,6 +68,9 @@ pub struct Options {
     /// Most bytes for blocks plus the WAL: [`Db::maintain`] deletes the oldest blocks
     /// until the total fits (default `None`: no limit).
     pub retention_size: Option<u64>,
+    /// Read and check every chunk of every block on open (default `false`: only
+    /// `meta.json` and the index are checked then, each chunk page's CRC when first read).
+    pub verify_blocks: bool,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
             block_range: DEFAULT_BLOCK_RANGE,
             retention_time: Some(DEFAULT_RETENTION_TIME),
             retention_size: None,
+            verify_blocks: false,
         }
     }
 }
@@ -231,6 +235,11 @@ impl Db {
             delete_block(b)?;
         }
         report.blocks = blocks.len();
+        if options.verify_blocks {
+            for b in &blocks {
+                b.verify()?;
+            }
+        }
         let floor = blocks
             .iter()
             .map(|b| b.meta().max_time)
@@ -734,7 +743,9 @@ impl Db {
             .first()
             .map(|b| b.meta().min_time)
             .or_else(|| self.head.time_range().map(|r| r.0));
-        self.metrics.lowest_timestamp.set(lowest.unwrap_or(i64::MAX));
+        self.metrics
+            .lowest_timestamp
+            .set(lowest.unwrap_or(i64::MAX));
     }
 
     /// Deletes segments `0..=n` and checkpoints before `n`.
@@ -1105,7 +1116,11 @@ fn dir_bytes(dir: &Path) -> Result<u64, Error> {
     let mut total = 0;
     for (_, path) in dir_entries(dir)? {
         let md = fs::metadata(&path).map_err(io_err(&path))?;
-        total += if md.is_dir() { dir_bytes(&path)? } else { md.len() };
+        total += if md.is_dir() {
+            dir_bytes(&path)?
+        } else {
+            md.len()
+        };
     }
     Ok(total)
 }

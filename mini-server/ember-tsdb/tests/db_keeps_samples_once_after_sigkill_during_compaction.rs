@@ -36,6 +36,7 @@ fn options() -> Options {
         block_range: RANGE,
         retention_time: None,
         retention_size: None,
+        verify_blocks: true,
     }
 }
 
@@ -91,7 +92,13 @@ fn child_compactor() {
             writeln!(out, "maintain").unwrap();
             out.flush().unwrap();
             let r = db.maintain().unwrap();
-            writeln!(out, "maintained {} {}", r.head_blocks.len(), r.compacted.len()).unwrap();
+            writeln!(
+                out,
+                "maintained {} {}",
+                r.head_blocks.len(),
+                r.compacted.len()
+            )
+            .unwrap();
             out.flush().unwrap();
         }
     }
@@ -132,7 +139,12 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
     let (mut head_blocks, mut compacted) = (0u64, 0u64);
     for round in 0..10 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_compactor", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "child_compactor",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &dir)
             .stdout(Stdio::piped())
             .spawn()
@@ -170,7 +182,10 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
                     break;
                 }
             }
-            assert!(started.elapsed() < Duration::from_secs(120), "round {round}: too slow");
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "round {round}: too slow"
+            );
         }
         child.wait().unwrap();
         reader.join().unwrap();
@@ -192,8 +207,15 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
             let v = got.get(&labels(s)).map(Vec::as_slice).unwrap_or_default();
             let want: Vec<(i64, u64)> = (0..=acked).map(|k| (k * STEP, value(k, s))).collect();
             let n = want.len();
-            assert_eq!(&v[..n.min(v.len())], want.as_slice(), "round {round}: series {s}");
-            assert!(v.len() <= n + 1, "round {round}: series {s} has extra samples");
+            assert_eq!(
+                &v[..n.min(v.len())],
+                want.as_slice(),
+                "round {round}: series {s}"
+            );
+            assert!(
+                v.len() <= n + 1,
+                "round {round}: series {s} has extra samples"
+            );
             if v.len() == n + 1 {
                 assert_eq!(v[n], ((acked + 1) * STEP, value(acked + 1, s)));
             }
@@ -206,7 +228,11 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
             .head_series(i64::MIN, i64::MAX)
             .map(|s| s.samples.count() as u64)
             .sum();
-        assert_eq!(in_blocks + in_head, distinct, "round {round}: a sample is stored twice");
+        assert_eq!(
+            in_blocks + in_head,
+            distinct,
+            "round {round}: a sample is stored twice"
+        );
         let mut ranges: Vec<(i64, i64)> = db
             .blocks()
             .iter()
@@ -214,11 +240,17 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
             .collect();
         ranges.sort_unstable();
         for w in ranges.windows(2) {
-            assert!(w[0].1 <= w[1].0, "round {round}: overlapping blocks {ranges:?}");
+            assert!(
+                w[0].1 <= w[1].0,
+                "round {round}: overlapping blocks {ranges:?}"
+            );
         }
         drop(db);
     }
     eprintln!("head blocks {head_blocks}, compacted blocks {compacted} (acknowledged runs)");
-    assert!(head_blocks > 0 && compacted > 0, "the child never compacted");
+    assert!(
+        head_blocks > 0 && compacted > 0,
+        "the child never compacted"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -124,7 +124,10 @@ mod tests {
     #[test]
     fn ranges_grow_by_three_up_to_a_tenth_of_retention() {
         let h = 3_600_000;
-        assert_eq!(block_ranges(2 * h, Some(15 * 24 * h)), [2 * h, 6 * h, 18 * h]);
+        assert_eq!(
+            block_ranges(2 * h, Some(15 * 24 * h)),
+            [2 * h, 6 * h, 18 * h]
+        );
         assert_eq!(block_ranges(2 * h, None).len(), 6); // 486 h ≤ 31 d < 1458 h
         assert_eq!(block_ranges(10, Some(0)), [10]);
     }

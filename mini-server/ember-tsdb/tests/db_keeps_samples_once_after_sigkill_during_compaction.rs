@@ -55,7 +55,7 @@ fn value(k: i64, s: usize) -> u64 {
 /// Every sample in the store, by series.
 fn all(db: &Db) -> BTreeMap<Labels, Vec<(i64, u64)>> {
     db.select(&[], i64::MIN, i64::MAX)
-        .unwrap()
+        .expect("the store reads back")
         .into_iter()
         .map(|s| {
             let v = s.iter().map(|(t, v)| (t, v.to_bits())).collect();

@@ -3,6 +3,7 @@
 //! Layout of a store directory `dir`:
 //!
 //! ```text
+//! dir/01H…/                     persisted blocks (see FORMAT.md), owned by the store
 //! dir/wal/00000007              WAL segments (see FORMAT.md)
 //! dir/wal/checkpoint.00000006/  the head as of the end of segment 6: a WAL of its own
 //! ```
@@ -13,6 +14,10 @@
 //! applies it to the head. [`Db::cut`] hands the samples before a time to a
 //! [`BlockSink`], drops them, and writes a checkpoint that replaces every earlier
 //! segment.
+//!
+//! [`Db::maintain`] cuts the head into blocks ([`Db::compact_head`]), merges blocks
+//! ([`Db::compact_blocks`]) and applies retention ([`Db::apply_retention`]); queries
+//! ([`Db::querier`], [`Db::select`]) merge blocks and head.
 //!
 //! Guarantees per sync policy and the handling of corruption are documented on [`Db`].
 
@@ -180,6 +185,12 @@ pub struct CheckpointReport {
 /// counted the same way); samples of
 /// series whose record was lost are dropped and counted in
 /// [`OpenReport::unknown_series_refs`].
+///
+/// A corrupt block (a checksum of its index or `meta.json` wrong, or, with
+/// [`Options::verify_blocks`], of a chunk page) stops [`Db::open`] with
+/// [`Error::CorruptBlock`] naming the file, as Prometheus refuses to start: the operator
+/// decides (move the block away, or restore it). Without `verify_blocks`, a damaged chunk
+/// page is reported by the query that reads it.
 ///
 /// # Example
 ///

@@ -89,7 +89,12 @@ fn child_compactor() {
         writeln!(out, "ack {k}").unwrap();
         out.flush().unwrap();
         if k % MAINTAIN_EVERY == 0 {
-            writeln!(out, "maintain").unwrap();
+            // Announce the runs that will write a head block (the parent kills in those).
+            let due = db
+                .head()
+                .time_range()
+                .is_some_and(|(lo, hi)| hi - lo > RANGE / 2 * 3);
+            writeln!(out, "{}", if due { "maintain" } else { "idle maintain" }).unwrap();
             out.flush().unwrap();
             let r = db.maintain().unwrap();
             writeln!(
@@ -137,7 +142,8 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
     let dir = temp_dir();
     let mut acked: i64 = -1;
     let (mut head_blocks, mut compacted) = (0u64, 0u64);
-    for round in 0..10 {
+    let mut windows_hit = 0;
+    for round in 0..12 {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -150,9 +156,9 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        // Kill at the n-th `maintain` line, after 0..3 ms (inside the maintenance).
-        let maintains_before_kill = 1 + rng.next(8);
-        let delay = Duration::from_micros(rng.next(3_000));
+        // Kill at the n-th `maintain` line, after 0..8 ms (inside the maintenance).
+        let maintains_before_kill = 1 + rng.next(4);
+        let delay = Duration::from_micros(rng.next(8_000));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -200,6 +206,9 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
             "round {round}: acked up to {acked}, {} blocks, open report {report:?}",
             db.blocks().len()
         );
+        if report.samples_in_blocks > 0 || report.covered_blocks_deleted > 0 {
+            windows_hit += 1;
+        }
         let got = all(&db);
         // Every acknowledged sample, bit for bit; nothing but whole batches, up to the
         // one in flight.
@@ -247,7 +256,10 @@ fn every_acknowledged_sample_is_there_once_after_sigkill_during_compaction() {
         }
         drop(db);
     }
-    eprintln!("head blocks {head_blocks}, compacted blocks {compacted} (acknowledged runs)");
+    eprintln!(
+        "head blocks {head_blocks}, compacted blocks {compacted} (acknowledged runs); \
+         kills inside a crash window: {windows_hit}"
+    );
     assert!(
         head_blocks > 0 && compacted > 0,
         "the child never compacted"

@@ -467,6 +467,7 @@ impl Db {
             }
         };
         self.publish();
+        self.publish_blocks();
         let checkpoint = self.checkpoint()?;
         Ok(CutReport { head, checkpoint })
     }
@@ -937,6 +938,11 @@ impl Appender<'_> {
                 Record::Samples(ss) => {
                     for s in ss {
                         db.head.store(SeriesId(s.id), s.t, s.v)?;
+                    }
+                    if let Some(t) = ss.iter().map(|s| s.t).min() {
+                        if t < db.metrics.lowest_timestamp.get() {
+                            db.metrics.lowest_timestamp.set(t);
+                        }
                     }
                 }
                 _ => {}

@@ -407,6 +407,14 @@ fn run(
             .collect();
         prop_assert_eq!(db.label_values("i", &[]).map_err(fail)?, values);
         prop_assert_eq!(db.head().min_valid_time(), model.min_valid);
+        let lowest = model
+            .persisted
+            .values()
+            .chain(model.series.values())
+            .filter_map(|m| m.keys().next().copied())
+            .min()
+            .unwrap_or(i64::MAX);
+        prop_assert_eq!(db.metrics().lowest_timestamp.get(), lowest);
     }
     Ok(())
 }

@@ -526,6 +526,12 @@ fn metrics_register_under_ember_tsdb_names() {
         "ember_tsdb_checkpoint_creations_total 0\n",
         "ember_tsdb_wal_truncations_total 0\n",
         "ember_tsdb_wal_fsync_duration_seconds_count 1\n",
+        "ember_tsdb_compactions_total 0\n",
+        "ember_tsdb_blocks_loaded 0\n",
+        "ember_tsdb_time_retentions_total 0\n",
+        "ember_tsdb_size_retentions_total 0\n",
+        "ember_tsdb_storage_blocks_bytes 0\n",
+        "ember_tsdb_lowest_timestamp 1\n",
     ] {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }

@@ -52,6 +52,7 @@ fn fresh(sync: SyncPolicy) -> Store {
             ..WalOptions::default()
         },
         head: HeadOptions::default(),
+        ..Options::default()
     };
     let (db, _) = Db::open(&dir, options).expect("fresh store opens");
     Store { db, dir }

@@ -68,6 +68,7 @@ fn main() {
             ..WalOptions::default()
         },
         head: HeadOptions::default(),
+        ..Options::default()
     };
     let label_bytes: usize = node_labels(12_345)
         .pairs()

@@ -3,6 +3,7 @@
 //! Layout of a store directory `dir`:
 //!
 //! ```text
+//! dir/01H…/                     persisted blocks (see FORMAT.md), owned by the store
 //! dir/wal/00000007              WAL segments (see FORMAT.md)
 //! dir/wal/checkpoint.00000006/  the head as of the end of segment 6: a WAL of its own
 //! ```
@@ -14,9 +15,14 @@
 //! [`BlockSink`], drops them, and writes a checkpoint that replaces every earlier
 //! segment.
 //!
+//! [`Db::maintain`] cuts the head into blocks ([`Db::compact_head`]), merges blocks
+//! ([`Db::compact_blocks`]) and applies retention ([`Db::apply_retention`]); queries
+//! ([`Db::querier`], [`Db::select`]) merge blocks and head.
+//!
 //! Guarantees per sync policy and the handling of corruption are documented on [`Db`].
 
 mod metrics;
+mod plan;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -26,8 +32,13 @@ use std::time::{Duration, Instant};
 pub use metrics::TsdbMetrics;
 
 use crate::Error;
+use crate::block::{Block, BlockId, BlockMeta, WriteOptions};
+use crate::chunk::Chunk;
+use crate::compact::{compact, delete_block, open_blocks, retain_after, retain_size, write_range};
 use crate::head::{BlockSink, CutStats, Head, HeadOptions, HeadSamples, HeadSeries, SeriesId};
 use crate::labels::Labels;
+use crate::matcher::Matcher;
+use crate::querier::{MergeQuerier, Querier, Series};
 use crate::record::{Metadata, MetadataRecord, Record, SampleRecord, SeriesRecord};
 use crate::wal::{ReplayReport, SyncPolicy, WalOptions, WalWriter, io_err, list_segments, replay};
 
@@ -40,13 +51,44 @@ const MAX_SAMPLE_BYTES: u64 = 28;
 /// Room for a frame header, type byte and count varint.
 const RECORD_OVERHEAD: u64 = 32;
 
+/// Two hours in milliseconds: the default [`Options::block_range`].
+pub const DEFAULT_BLOCK_RANGE: i64 = 2 * 3_600_000;
+/// Fifteen days in milliseconds: the default [`Options::retention_time`] (Prometheus's).
+pub const DEFAULT_RETENTION_TIME: i64 = 15 * 24 * 3_600_000;
+
 /// How a [`Db`] stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     /// WAL segment size and fsync policy.
     pub wal: WalOptions,
     /// Head chunk size.
     pub head: HeadOptions,
+    /// Time range of a block cut from the head, in ms (default 2 h). The head is
+    /// compacted once it spans more than 1.5 times this; compacted blocks span 3, 9, 27…
+    /// times it, up to a tenth of the retention time or 31 days.
+    pub block_range: i64,
+    /// Blocks whose samples all end more than this many ms before the newest block's
+    /// end are deleted by [`Db::maintain`] (default 15 days); `None` keeps them.
+    pub retention_time: Option<i64>,
+    /// Most bytes for blocks plus the WAL: [`Db::maintain`] deletes the oldest blocks
+    /// until the total fits (default `None`: no limit).
+    pub retention_size: Option<u64>,
+    /// Read and check every chunk of every block on open (default `false`: only
+    /// `meta.json` and the index are checked then, each chunk page's CRC when first read).
+    pub verify_blocks: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            wal: WalOptions::default(),
+            head: HeadOptions::default(),
+            block_range: DEFAULT_BLOCK_RANGE,
+            retention_time: Some(DEFAULT_RETENTION_TIME),
+            retention_size: None,
+            verify_blocks: false,
+        }
+    }
 }
 
 /// What [`Db::open`] found and replayed.
@@ -69,6 +111,14 @@ pub struct OpenReport {
     pub unknown_series_refs: u64,
     /// Corruptions found (0, 1 or 2: checkpoint and WAL), each cut as documented.
     pub corruptions: u32,
+    /// Blocks opened.
+    pub blocks: usize,
+    /// Blocks deleted because a newer block holds all their sources (a crash between
+    /// writing a compacted block and deleting its sources).
+    pub covered_blocks_deleted: usize,
+    /// Replayed samples older than the newest block's end, skipped because a block
+    /// already holds them (a crash between writing a head block and its checkpoint).
+    pub samples_in_blocks: u64,
     /// Time spent opening.
     pub duration: Duration,
 }
@@ -80,6 +130,17 @@ pub struct CutReport {
     pub head: CutStats,
     /// The checkpoint written.
     pub checkpoint: CheckpointReport,
+}
+
+/// What [`Db::maintain`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintainReport {
+    /// Blocks cut from the head.
+    pub head_blocks: Vec<BlockMeta>,
+    /// Blocks written by block compaction.
+    pub compacted: Vec<BlockMeta>,
+    /// Blocks deleted by retention.
+    pub deleted: Vec<BlockId>,
 }
 
 /// What [`Db::checkpoint`] wrote and deleted.
@@ -125,6 +186,12 @@ pub struct CheckpointReport {
 /// series whose record was lost are dropped and counted in
 /// [`OpenReport::unknown_series_refs`].
 ///
+/// A corrupt block (a checksum of its index or `meta.json` wrong, or, with
+/// [`Options::verify_blocks`], of a chunk page) stops [`Db::open`] with
+/// [`Error::CorruptBlock`] naming the file, as Prometheus refuses to start: the operator
+/// decides (move the block away, or restore it). Without `verify_blocks`, a damaged chunk
+/// page is reported by the query that reads it.
+///
 /// # Example
 ///
 /// ```
@@ -150,6 +217,8 @@ pub struct CheckpointReport {
 /// ```
 #[derive(Debug)]
 pub struct Db {
+    dir: PathBuf,
+    blocks: Vec<Block>,
     wal_dir: PathBuf,
     options: Options,
     head: Head,
@@ -169,6 +238,24 @@ impl Db {
         fs::create_dir_all(&wal_dir).map_err(io_err(&wal_dir))?;
         let metrics = TsdbMetrics::new();
         let mut report = OpenReport::default();
+        // Blocks first: a corrupt one stops the open (as Prometheus refuses to start).
+        let (blocks, covered) = plan::drop_covered(open_blocks(dir)?);
+        report.covered_blocks_deleted = covered.len();
+        for b in covered {
+            tracing::warn!(block = %b.meta().id, "deleting a block whose data a newer compacted block holds");
+            delete_block(b)?;
+        }
+        report.blocks = blocks.len();
+        if options.verify_blocks {
+            for b in &blocks {
+                b.verify()?;
+            }
+        }
+        let floor = blocks
+            .iter()
+            .map(|b| b.meta().max_time)
+            .max()
+            .unwrap_or(i64::MIN);
 
         // Leftovers of an interrupted checkpoint.
         for (name, path) in dir_entries(&wal_dir)? {
@@ -177,12 +264,16 @@ impl Db {
             }
         }
         let checkpoints = list_checkpoints(&wal_dir)?;
+        let mut head = Head::new(options.head);
+        head.raise_min_valid_time(floor);
         let mut replayer = Replayer {
-            head: Head::new(options.head),
+            head,
             remap: HashMap::new(),
+            floor,
             samples: 0,
             rejected: 0,
             unknown: 0,
+            in_blocks: 0,
         };
         let mut recheckpoint = false;
         let mut first_segment = 0;
@@ -228,8 +319,10 @@ impl Db {
             samples,
             rejected,
             unknown,
+            in_blocks,
             ..
         } = replayer;
+        report.samples_in_blocks = in_blocks;
         head.rebuild_free_list();
         report.samples = samples;
         report.rejected_samples = rejected;
@@ -242,6 +335,8 @@ impl Db {
             );
         }
         let mut db = Self {
+            dir: dir.to_path_buf(),
+            blocks,
             wal_dir,
             options,
             head,
@@ -263,6 +358,7 @@ impl Db {
             db.set_aside = None;
         }
         db.publish();
+        db.publish_blocks();
         report.duration = start.elapsed();
         db.metrics
             .data_replay_duration
@@ -304,19 +400,41 @@ impl Db {
         self.head.samples_in(id, mint, maxt)
     }
 
-    /// Every series with samples in `mint..=maxt`, with those samples.
-    pub fn select(&self, mint: i64, maxt: i64) -> impl Iterator<Item = HeadSeries<'_>> + '_ {
+    /// Every series of the head with samples in `mint..=maxt`, with those samples (the
+    /// head only; [`Db::select`] reads blocks too).
+    pub fn head_series(&self, mint: i64, maxt: i64) -> impl Iterator<Item = HeadSeries<'_>> + '_ {
         self.head.series_in_range(mint, maxt)
     }
 
-    /// Label names of all series in the head, sorted.
-    pub fn label_names(&self) -> Vec<String> {
-        self.head.all_label_names()
+    /// The persisted blocks, sorted by min time.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
     }
 
-    /// Values of label `name` over all series in the head, sorted.
-    pub fn label_values(&self, name: &str) -> Vec<String> {
-        self.head.all_label_values(name)
+    /// A querier over every block and the head, merged (a sample is in exactly one of
+    /// them: the head refuses samples before the newest block's end).
+    pub fn querier(&self) -> MergeQuerier<'_> {
+        let mut sources: Vec<&dyn Querier> =
+            self.blocks.iter().map(|b| b as &dyn Querier).collect();
+        sources.push(&self.head);
+        MergeQuerier::new(sources)
+    }
+
+    /// Series matching every matcher with samples in `mint..=maxt`, from blocks and
+    /// head, sorted by labels.
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, Error> {
+        self.querier().select(matchers, mint, maxt)
+    }
+
+    /// Label names of the series (blocks and head) matching every matcher, sorted.
+    pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
+        self.querier().label_names(matchers)
+    }
+
+    /// Values of label `name` on the series (blocks and head) matching every matcher,
+    /// sorted.
+    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
+        self.querier().label_values(name, matchers)
     }
 
     /// The metadata last written for a series.
@@ -349,6 +467,7 @@ impl Db {
             }
         };
         self.publish();
+        self.publish_blocks();
         let checkpoint = self.checkpoint()?;
         Ok(CutReport { head, checkpoint })
     }
@@ -474,6 +593,171 @@ impl Db {
             segments_deleted,
             checkpoints_deleted,
         })
+    }
+
+    /// Head compaction, as Prometheus does it: while the head spans more than 1.5 times
+    /// [`Options::block_range`], its oldest whole range `[k·range, (k+1)·range)` is
+    /// written as a level-1 block (into `<id>.tmp/`, synced, renamed), then the head is
+    /// cut at the range's end with a checkpoint ([`Db::cut`]). A crash after the rename
+    /// and before the checkpoint loses nothing and duplicates nothing: on open, replayed
+    /// samples before the newest block's end are skipped. Returns the blocks written.
+    pub fn compact_head(&mut self) -> Result<Vec<BlockMeta>, Error> {
+        let range = self.options.block_range.max(1);
+        let mut written = Vec::new();
+        while let Some((mint, maxt)) = self.head.time_range() {
+            if maxt.saturating_sub(mint) <= range / 2 * 3 {
+                break;
+            }
+            let start = mint.div_euclid(range) * range;
+            let end = start.saturating_add(range);
+            let meta = write_range(
+                &self.head,
+                &self.dir,
+                start,
+                end - 1,
+                &WriteOptions::default(),
+            )?;
+            if let Some(meta) = meta {
+                self.metrics.compactions.inc();
+                self.add_block(&meta)?;
+                written.push(meta);
+            }
+            // The block holds them: the sink has nothing left to keep.
+            let mut drop_all = |_: &Labels, _: Option<&Metadata>, _: &[Chunk]| Ok(());
+            self.cut(end, &mut drop_all)?;
+        }
+        self.publish_blocks();
+        Ok(written)
+    }
+
+    /// Block compaction: merges blocks as planned by Prometheus's leveled compactor
+    /// (windows of 3, 9, 27… block ranges, see [`Options::block_range`]; the newest block
+    /// is never merged), until nothing is left to merge. The merged block is durable
+    /// (synced and renamed) before its sources are deleted; after a crash in between,
+    /// [`Db::open`] deletes blocks whose sources a higher-level block holds. Returns the
+    /// blocks written.
+    pub fn compact_blocks(&mut self) -> Result<Vec<BlockMeta>, Error> {
+        let ranges = plan::block_ranges(self.options.block_range, self.options.retention_time);
+        let mut written = Vec::new();
+        loop {
+            let metas: Vec<&BlockMeta> = self.blocks.iter().map(Block::meta).collect();
+            let Some(ids) = plan::plan(&metas, &ranges) else {
+                break;
+            };
+            let (sources, rest): (Vec<Block>, Vec<Block>) = std::mem::take(&mut self.blocks)
+                .into_iter()
+                .partition(|b| ids.contains(&b.meta().id));
+            self.blocks = rest;
+            let meta = match compact(&self.dir, &sources, &WriteOptions::default()) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.metrics.compactions_failed.inc();
+                    self.blocks.extend(sources);
+                    self.sort_blocks();
+                    return Err(e);
+                }
+            };
+            self.metrics.compactions.inc();
+            if let Err(e) = self.add_block(&meta) {
+                self.blocks.extend(sources);
+                self.sort_blocks();
+                return Err(e);
+            }
+            for b in sources {
+                delete_block(b)?;
+            }
+            written.push(meta);
+        }
+        self.publish_blocks();
+        Ok(written)
+    }
+
+    /// Retention: deletes blocks whose data ends more than [`Options::retention_time`]
+    /// before the newest block's end, then the oldest blocks while blocks plus WAL take
+    /// more than [`Options::retention_size`] bytes (as Prometheus, the head's samples are
+    /// never deleted by retention). Returns the ids deleted.
+    pub fn apply_retention(&mut self) -> Result<Vec<BlockId>, Error> {
+        let mut deleted = Vec::new();
+        if let (Some(rt), Some(newest)) = (
+            self.options.retention_time,
+            self.blocks.iter().map(|b| b.meta().max_time).max(),
+        ) {
+            let before = newest.saturating_sub(rt).saturating_sub(1);
+            let blocks = std::mem::take(&mut self.blocks);
+            let (gone, kept) = match retain_after(blocks, before) {
+                Ok(r) => r,
+                Err(e) => return self.reload_blocks(e),
+            };
+            self.blocks = kept;
+            if !gone.is_empty() {
+                self.metrics.time_retentions.inc();
+            }
+            deleted.extend(gone);
+        }
+        if let Some(max) = self.options.retention_size {
+            let wal = dir_bytes(&self.wal_dir)?;
+            let blocks = std::mem::take(&mut self.blocks);
+            let (gone, kept) = match retain_size(blocks, max.saturating_sub(wal)) {
+                Ok(r) => r,
+                Err(e) => return self.reload_blocks(e),
+            };
+            self.blocks = kept;
+            if !gone.is_empty() {
+                self.metrics.size_retentions.inc();
+            }
+            deleted.extend(gone);
+        }
+        self.sort_blocks();
+        self.publish_blocks();
+        Ok(deleted)
+    }
+
+    /// Everything the store does in the background in Prometheus, run by the caller (no
+    /// thread): head compaction, block compaction, retention. Call it periodically (for
+    /// instance once a minute, as Prometheus).
+    pub fn maintain(&mut self) -> Result<MaintainReport, Error> {
+        let head_blocks = self.compact_head()?;
+        let compacted = self.compact_blocks()?;
+        let deleted = self.apply_retention()?;
+        Ok(MaintainReport {
+            head_blocks,
+            compacted,
+            deleted,
+        })
+    }
+
+    /// After a failed deletion the list may be short: read the directory again.
+    fn reload_blocks<T>(&mut self, e: Error) -> Result<T, Error> {
+        self.blocks = open_blocks(&self.dir)?;
+        self.publish_blocks();
+        Err(e)
+    }
+
+    fn add_block(&mut self, meta: &BlockMeta) -> Result<(), Error> {
+        let block = Block::open(self.dir.join(meta.id.to_string()))?;
+        self.blocks.push(block);
+        self.sort_blocks();
+        Ok(())
+    }
+
+    fn sort_blocks(&mut self) {
+        self.blocks
+            .sort_by_key(|b| (b.meta().min_time, b.meta().id));
+    }
+
+    fn publish_blocks(&mut self) {
+        self.metrics.blocks_loaded.set(self.blocks.len() as i64);
+        self.metrics
+            .storage_blocks_bytes
+            .set(self.blocks.iter().map(Block::size_bytes).sum::<u64>() as i64);
+        let lowest = self
+            .blocks
+            .first()
+            .map(|b| b.meta().min_time)
+            .or_else(|| self.head.time_range().map(|r| r.0));
+        self.metrics
+            .lowest_timestamp
+            .set(lowest.unwrap_or(i64::MAX));
     }
 
     /// Deletes segments `0..=n` and checkpoints before `n`.
@@ -655,6 +939,11 @@ impl Appender<'_> {
                     for s in ss {
                         db.head.store(SeriesId(s.id), s.t, s.v)?;
                     }
+                    if let Some(t) = ss.iter().map(|s| s.t).min() {
+                        if t < db.metrics.lowest_timestamp.get() {
+                            db.metrics.lowest_timestamp.set(t);
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -700,9 +989,12 @@ struct Replayer {
     head: Head,
     /// WAL id → head id, where a series record named labels another id already has.
     remap: HashMap<u64, SeriesId>,
+    /// Samples before this are in a block already.
+    floor: i64,
     samples: u64,
     rejected: u64,
     unknown: u64,
+    in_blocks: u64,
 }
 
 impl Replayer {
@@ -731,6 +1023,10 @@ impl Replayer {
             }
             Record::Samples(samples) => {
                 for s in samples {
+                    if s.t < self.floor {
+                        self.in_blocks += 1;
+                        continue;
+                    }
                     match self.head.append_replayed(self.id(s.id), s.t, s.v) {
                         Ok(()) => self.samples += 1,
                         Err(Error::UnknownSeries(_)) => self.unknown += 1,
@@ -830,6 +1126,20 @@ fn set_aside_name(dir: &Path, name: &str) -> PathBuf {
         n += 1;
     }
     to
+}
+
+/// Bytes of the files under `dir`, recursively.
+fn dir_bytes(dir: &Path) -> Result<u64, Error> {
+    let mut total = 0;
+    for (_, path) in dir_entries(dir)? {
+        let md = fs::metadata(&path).map_err(io_err(&path))?;
+        total += if md.is_dir() {
+            dir_bytes(&path)?
+        } else {
+            md.len()
+        };
+    }
+    Ok(total)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), Error> {

@@ -614,6 +614,27 @@ impl Head {
         })
     }
 
+    /// The smallest and largest timestamp of the samples held (pending ones of an open
+    /// batch excluded), `None` when the head holds no sample.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let mut out: Option<(i64, i64)> = None;
+        for s in self.series.iter().flatten() {
+            let first = s
+                .chunks
+                .first()
+                .and_then(|c| c.iter().next())
+                .or_else(|| s.open.iter().next());
+            let (Some((lo, _)), Some((hi, _))) = (first, s.last_stored()) else {
+                continue;
+            };
+            out = Some(match out {
+                None => (lo, hi),
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+            });
+        }
+        out
+    }
+
     /// Bytes of chunk data held (closed chunks plus open appenders).
     pub fn chunk_bytes(&self) -> usize {
         self.series

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`Chunk`], [`ChunkAppender`], [`ChunkIter`] | one series' samples, compressed: delta-of-delta timestamps; XOR, decimal or decimal-counter values |
 //! | [`Encoding`] | the value coding of a chunk, chosen per chunk by a header byte |
-//! | [`Db`], [`Appender`], [`Options`], [`OpenReport`], [`TsdbMetrics`] | the store: a head whose batches are logged to the WAL before they apply, replayed on open, cut at a time into a [`BlockSink`] with a checkpoint |
+//! | [`Db`], [`Appender`], [`Options`], [`OpenReport`], [`MaintainReport`], [`TsdbMetrics`] | the store: persisted blocks plus a head whose batches are logged to the WAL before they apply, replayed on open; head compaction into blocks, leveled block compaction, retention ([`Db::maintain`]); queries merging blocks and head ([`Db::querier`]) |
 //! | [`Head`], [`Labels`], [`SeriesId`], [`HeadStats`], [`HeadSamples`] | in-memory series keyed by sorted labels, out-of-order and duplicate samples rejected and counted, reads by time range, label names and values |
 //! | [`WalWriter`], [`replay`], [`ReplayReport`] | write-ahead log: CRC-framed records in numbered segments, fsync policy, torn-tail repair |
 //! | [`Record`], [`SeriesRecord`], [`SampleRecord`], [`MetadataRecord`] | what the WAL holds: series (id + labels), sample batches, metadata, head cuts |
@@ -58,7 +58,10 @@ pub use block::{
 };
 pub use chunk::{CHUNK_HEADER_LEN, Chunk, ChunkAppender, ChunkIter, Encoding, MAX_CHUNK_SAMPLES};
 pub use compact::{compact, delete_block, open_blocks, retain_after, retain_size, write_range};
-pub use db::{Appender, CheckpointReport, CutReport, Db, OpenReport, Options, TsdbMetrics};
+pub use db::{
+    Appender, CheckpointReport, CutReport, DEFAULT_BLOCK_RANGE, DEFAULT_RETENTION_TIME, Db,
+    MaintainReport, OpenReport, Options, TsdbMetrics,
+};
 pub use decimal::MAX_DECIMAL_SCALE;
 pub use error::Error;
 pub use head::{

@@ -29,6 +29,7 @@ fn options() -> Options {
             sync: SyncPolicy::Always,
         },
         head: HeadOptions { chunk_samples: 16 },
+        ..Options::default()
     }
 }
 
@@ -66,7 +67,7 @@ fn child_appender() {
     };
     let (mut db, _) = Db::open(Path::new(&dir), options()).unwrap();
     let next = db
-        .select(i64::MIN, i64::MAX)
+        .head_series(i64::MIN, i64::MAX)
         .filter_map(|s| s.samples.last().map(|(t, _)| t / 1_000 + 1))
         .max()
         .unwrap_or(0);
@@ -218,7 +219,7 @@ fn acknowledged_samples_survive_sigkill() {
             "round {round}: {min_valid} < {last_cut}"
         );
         let got: BTreeMap<Labels, Vec<(i64, u64)>> = db
-            .select(i64::MIN, i64::MAX)
+            .head_series(i64::MIN, i64::MAX)
             .map(|s| {
                 (
                     s.labels.clone(),

@@ -59,6 +59,20 @@ pub struct TsdbMetrics {
     pub checkpoint_deletions_failed: Counter,
     /// `ember_tsdb_data_replay_duration_seconds`.
     pub data_replay_duration: FloatGauge,
+    /// `ember_tsdb_compactions_total` (head and block compactions).
+    pub compactions: Counter,
+    /// `ember_tsdb_compactions_failed_total`.
+    pub compactions_failed: Counter,
+    /// `ember_tsdb_blocks_loaded`.
+    pub blocks_loaded: Gauge,
+    /// `ember_tsdb_time_retentions_total`.
+    pub time_retentions: Counter,
+    /// `ember_tsdb_size_retentions_total`.
+    pub size_retentions: Counter,
+    /// `ember_tsdb_storage_blocks_bytes`.
+    pub storage_blocks_bytes: Gauge,
+    /// `ember_tsdb_lowest_timestamp` (ms; `i64::MAX` while the store is empty).
+    pub lowest_timestamp: Gauge,
     /// Head counters already added to the metrics.
     published: HeadStats,
 }
@@ -100,6 +114,13 @@ impl TsdbMetrics {
             checkpoint_deletions: Counter::default(),
             checkpoint_deletions_failed: Counter::default(),
             data_replay_duration: FloatGauge::default(),
+            compactions: Counter::default(),
+            compactions_failed: Counter::default(),
+            blocks_loaded: Gauge::default(),
+            time_retentions: Counter::default(),
+            size_retentions: Counter::default(),
+            storage_blocks_bytes: Gauge::default(),
+            lowest_timestamp: Gauge::default(),
             published: HeadStats::default(),
         }
     }
@@ -223,6 +244,41 @@ impl TsdbMetrics {
             "ember_tsdb_data_replay_duration_seconds",
             "Time taken to replay the data on disk.",
             self.data_replay_duration.clone(),
+        )?;
+        r.register(
+            "ember_tsdb_compactions_total",
+            "Total number of compactions that were executed for the partition.",
+            self.compactions.clone(),
+        )?;
+        r.register(
+            "ember_tsdb_compactions_failed_total",
+            "Total number of compactions that failed for the partition.",
+            self.compactions_failed.clone(),
+        )?;
+        r.register(
+            "ember_tsdb_blocks_loaded",
+            "Number of currently loaded data blocks",
+            self.blocks_loaded.clone(),
+        )?;
+        r.register(
+            "ember_tsdb_time_retentions_total",
+            "The number of times that blocks were deleted because the maximum time limit was exceeded.",
+            self.time_retentions.clone(),
+        )?;
+        r.register(
+            "ember_tsdb_size_retentions_total",
+            "The number of times that blocks were deleted because the maximum number of bytes was exceeded.",
+            self.size_retentions.clone(),
+        )?;
+        r.register(
+            "ember_tsdb_storage_blocks_bytes",
+            "The number of bytes that are currently used for local storage by all blocks.",
+            self.storage_blocks_bytes.clone(),
+        )?;
+        r.register(
+            "ember_tsdb_lowest_timestamp",
+            "Lowest timestamp value stored in the database. The unit is decided by the library consumer.",
+            self.lowest_timestamp.clone(),
         )?;
         Ok(())
     }

@@ -41,12 +41,13 @@ fn opts(sync: SyncPolicy) -> Options {
             sync,
         },
         head: HeadOptions { chunk_samples: 7 },
+        ..Options::default()
     }
 }
 
 /// Every sample of the head as `labels → [(t, bits)]`.
 fn dump(db: &Db) -> BTreeMap<Labels, Vec<(i64, u64)>> {
-    db.select(i64::MIN, i64::MAX)
+    db.head_series(i64::MIN, i64::MAX)
         .map(|s| {
             (
                 s.labels.clone(),
@@ -487,21 +488,24 @@ fn reads_by_range_and_label_index() {
         app.commit().unwrap();
     }
     let got: Vec<(Labels, Vec<i64>)> = db
-        .select(95, 120)
+        .head_series(95, 120)
         .map(|s| (s.labels.clone(), s.samples.map(|(t, _)| t).collect()))
         .collect();
     assert_eq!(got.len(), 4);
     assert!(got.iter().all(|(_, ts)| ts == &[100, 110, 120]));
-    assert_eq!(db.select(1_000, 2_000).count(), 0);
+    assert_eq!(db.head_series(1_000, 2_000).count(), 0);
     let id = db.head().get(&labels(2)).unwrap();
     assert_eq!(db.samples_in(id, 285, 10_000).unwrap().count(), 1);
-    assert_eq!(db.label_names(), ["__name__", "instance", "job"]);
     assert_eq!(
-        db.label_values("__name__"),
+        db.label_names(&[]).unwrap(),
+        ["__name__", "instance", "job"]
+    );
+    assert_eq!(
+        db.label_values("__name__", &[]).unwrap(),
         ["metric_0", "metric_1", "metric_2"]
     );
-    assert_eq!(db.label_values("job"), ["node"]);
-    assert!(db.label_values("nope").is_empty());
+    assert_eq!(db.label_values("job", &[]).unwrap(), ["node"]);
+    assert!(db.label_values("nope", &[]).unwrap().is_empty());
 }
 
 #[test]
@@ -522,6 +526,12 @@ fn metrics_register_under_ember_tsdb_names() {
         "ember_tsdb_checkpoint_creations_total 0\n",
         "ember_tsdb_wal_truncations_total 0\n",
         "ember_tsdb_wal_fsync_duration_seconds_count 1\n",
+        "ember_tsdb_compactions_total 0\n",
+        "ember_tsdb_blocks_loaded 0\n",
+        "ember_tsdb_time_retentions_total 0\n",
+        "ember_tsdb_size_retentions_total 0\n",
+        "ember_tsdb_storage_blocks_bytes 0\n",
+        "ember_tsdb_lowest_timestamp 1\n",
     ] {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }
@@ -599,4 +609,257 @@ fn an_id_cached_before_a_cut_never_names_another_series() {
 fn db_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Db>();
+}
+
+fn block_opts(range: i64) -> Options {
+    Options {
+        block_range: range,
+        retention_time: None,
+        ..opts(SyncPolicy::Never)
+    }
+}
+
+/// Every sample through the store's querier (blocks and head), as `labels → [(t, bits)]`.
+fn dump_all(db: &Db) -> BTreeMap<Labels, Vec<(i64, u64)>> {
+    db.select(&[], i64::MIN, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let v = s.iter().map(|(t, v)| (t, v.to_bits())).collect();
+            (s.labels().clone(), v)
+        })
+        .collect()
+}
+
+/// Samples stored in blocks plus head: more than `dump_all` returns if any is twice.
+fn stored_samples(db: &Db) -> u64 {
+    db.blocks()
+        .iter()
+        .map(|b| b.meta().stats.num_samples)
+        .sum::<u64>()
+        + db.head_series(i64::MIN, i64::MAX)
+            .map(|s| s.samples.count() as u64)
+            .sum::<u64>()
+}
+
+fn append_range(db: &mut Db, from: i64, to: i64) {
+    for t in from..to {
+        let mut app = db.appender();
+        for i in 0..4 {
+            app.append(&labels(i), t * 10, t as f64).unwrap();
+        }
+        app.commit().unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn head_compaction_cuts_whole_ranges_once_the_head_spans_one_and_a_half() {
+    let d = TestDir::new("compacthead");
+    let (mut db, _) = Db::open(&d.0, block_opts(100)).unwrap();
+    append_range(&mut db, 0, 15); // 0..=140: spans 140 ≤ 150
+    assert!(db.compact_head().unwrap().is_empty());
+    append_range(&mut db, 15, 26); // up to 250: spans 250 > 150
+    let written = db.compact_head().unwrap();
+    // [0, 100) then (spanning 150 from 100 to 250, not more) stop.
+    assert_eq!(written.len(), 1);
+    assert_eq!((written[0].min_time, written[0].max_time), (0, 91));
+    assert_eq!(written[0].stats.num_samples, 40);
+    assert_eq!(db.head().min_valid_time(), 100);
+    assert!(matches!(
+        db.append(&labels(0), 99, 1.0),
+        Err(Error::OutOfBounds { .. })
+    ));
+    assert_eq!(db.metrics().compactions.get(), 1);
+    assert_eq!(db.metrics().blocks_loaded.get(), 1);
+    assert_eq!(db.metrics().lowest_timestamp.get(), 0);
+    let before = dump_all(&db);
+    assert_eq!(before.values().map(Vec::len).sum::<usize>(), 26 * 4);
+    drop(db);
+    let (db, report) = Db::open(&d.0, block_opts(100)).unwrap();
+    assert_eq!((report.blocks, report.samples_in_blocks), (1, 0));
+    assert_eq!(dump_all(&db), before);
+    assert_eq!(stored_samples(&db), 26 * 4);
+    // Label names and values come from blocks and head.
+    assert_eq!(
+        db.label_values("__name__", &[]).unwrap(),
+        ["metric_0", "metric_1", "metric_2"]
+    );
+    assert_eq!(
+        db.label_names(&[]).unwrap(),
+        ["__name__", "instance", "job"]
+    );
+}
+
+#[test]
+fn a_crash_between_head_block_and_checkpoint_duplicates_nothing() {
+    let d = TestDir::new("crashhead");
+    let (mut db, _) = Db::open(&d.0, block_opts(100)).unwrap();
+    append_range(&mut db, 0, 26);
+    let want = dump_all(&db);
+    let wal_before = d.0.join("wal-before");
+    copy_dir(&d.0.join("wal"), &wal_before);
+    assert_eq!(db.compact_head().unwrap().len(), 1);
+    drop(db);
+    // The state of a kill after the block's rename, before the checkpoint.
+    fs::remove_dir_all(d.0.join("wal")).unwrap();
+    fs::rename(&wal_before, d.0.join("wal")).unwrap();
+    let (mut db, report) = Db::open(&d.0, block_opts(100)).unwrap();
+    assert_eq!(report.samples_in_blocks, 40);
+    assert_eq!(report.rejected_samples, 0);
+    assert_eq!(dump_all(&db), want);
+    assert_eq!(stored_samples(&db), 26 * 4);
+    // The next compaction carries on from the block, without writing it again.
+    append_range(&mut db, 26, 30);
+    let written = db.compact_head().unwrap();
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].min_time, 100);
+    assert_eq!(stored_samples(&db), 30 * 4);
+}
+
+#[test]
+fn block_compaction_merges_ranges_and_a_crash_before_source_deletion_is_repaired() {
+    let d = TestDir::new("crashblocks");
+    let (mut db, _) = Db::open(&d.0, block_opts(10)).unwrap();
+    for k in 0..12 {
+        append_range(&mut db, k * 2, k * 2 + 2); // t = 0..240 by 10
+        db.compact_head().unwrap();
+    }
+    let level1: Vec<BlockId> = db.blocks().iter().map(|b| b.meta().id).collect();
+    assert!(level1.len() >= 6, "{level1:?}");
+    let want = dump_all(&db);
+    let saved = d.0.join("saved");
+    for b in db.blocks() {
+        copy_dir(b.dir(), &saved.join(b.meta().id.to_string()));
+    }
+    let written = db.compact_blocks().unwrap();
+    assert!(!written.is_empty());
+    // Windows of 30 then 90 ms: each merged block lies in one 90 ms window.
+    for m in &written {
+        assert!(m.level >= 2 && m.sources.len() >= 2, "{m:?}");
+        assert_eq!(
+            m.min_time.div_euclid(90),
+            (m.max_time - 1).div_euclid(90),
+            "{m:?}"
+        );
+    }
+    assert!(db.blocks().len() < level1.len());
+    assert_eq!(dump_all(&db), want);
+    assert_eq!(
+        db.metrics().compactions.get(),
+        (level1.len() + written.len()) as u64
+    );
+    let merged_away = level1
+        .iter()
+        .filter(|id| db.blocks().iter().all(|b| b.meta().id != **id))
+        .count();
+    // The newest block is never merged.
+    assert_eq!(db.blocks().last().unwrap().meta().level, 1);
+    let total = stored_samples(&db);
+    drop(db);
+    // The state of a kill after the merged block's rename, before its sources went.
+    for e in fs::read_dir(&saved).unwrap() {
+        let e = e.unwrap();
+        let to = d.0.join(e.file_name());
+        if !to.exists() {
+            fs::rename(e.path(), to).unwrap();
+        }
+    }
+    fs::remove_dir_all(&saved).unwrap();
+    let (db, report) = Db::open(&d.0, block_opts(10)).unwrap();
+    assert_eq!(report.covered_blocks_deleted, merged_away);
+    assert_eq!(dump_all(&db), want);
+    assert_eq!(stored_samples(&db), total);
+}
+
+#[test]
+fn retention_by_time_and_size_deletes_the_oldest_blocks() {
+    let d = TestDir::new("retention");
+    let mut o = block_opts(10);
+    let (mut db, _) = Db::open(&d.0, o).unwrap();
+    for k in 0..10 {
+        append_range(&mut db, k * 2, k * 2 + 2);
+        db.compact_head().unwrap();
+    }
+    drop(db);
+    // Keep 35 ms before the newest block's end.
+    o.retention_time = Some(35);
+    let (mut db, _) = Db::open(&d.0, o).unwrap();
+    let newest = db.blocks().iter().map(|b| b.meta().max_time).max().unwrap();
+    let deleted = db.apply_retention().unwrap();
+    assert!(!deleted.is_empty());
+    assert!(db.blocks().iter().all(|b| b.meta().max_time > newest - 36));
+    assert_eq!(db.metrics().time_retentions.get(), 1);
+    let oldest = db.blocks()[0].meta().min_time;
+    assert!(dump_all(&db).values().all(|v| v[0].0 >= oldest));
+    // Size: only the newest block fits beside the WAL.
+    let wal = dir_bytes(&d.0.join("wal")).unwrap();
+    let newest_bytes = db.blocks().last().unwrap().size_bytes();
+    db.options.retention_size = Some(wal + newest_bytes);
+    db.apply_retention().unwrap();
+    assert_eq!(db.blocks().len(), 1);
+    assert_eq!(db.metrics().size_retentions.get(), 1);
+    assert_eq!(db.metrics().storage_blocks_bytes.get(), newest_bytes as i64);
+}
+
+#[test]
+fn a_flipped_byte_in_a_block_index_stops_open_with_the_file_named() {
+    let d = TestDir::new("corruptblock");
+    let (mut db, _) = Db::open(&d.0, block_opts(100)).unwrap();
+    append_range(&mut db, 0, 30);
+    let id = db.compact_head().unwrap()[0].id;
+    drop(db);
+    let index = d.0.join(id.to_string()).join(crate::INDEX_FILE);
+    let mut bytes = fs::read(&index).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    fs::write(&index, bytes).unwrap();
+    match Db::open(&d.0, block_opts(100)) {
+        Err(e @ Error::CorruptBlock { .. }) => {
+            assert!(e.to_string().contains(&index.display().to_string()), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_block_chunks_is_refused_at_open_when_verifying() {
+    let d = TestDir::new("corruptchunks");
+    let (mut db, _) = Db::open(&d.0, block_opts(100)).unwrap();
+    append_range(&mut db, 0, 30);
+    let id = db.compact_head().unwrap()[0].id;
+    drop(db);
+    let chunks = d.0.join(id.to_string()).join(crate::CHUNKS_FILE);
+    let mut bytes = fs::read(&chunks).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x01;
+    fs::write(&chunks, bytes).unwrap();
+    let verify = Options {
+        verify_blocks: true,
+        ..block_opts(100)
+    };
+    match Db::open(&d.0, verify) {
+        Err(e @ Error::CorruptBlock { .. }) => {
+            assert!(e.to_string().contains(&chunks.display().to_string()), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without verification the store opens and the damaged chunk fails the read.
+    let (db, _) = Db::open(&d.0, block_opts(100)).unwrap();
+    assert!(matches!(
+        db.select(&[], i64::MIN, i64::MAX),
+        Err(Error::CorruptBlock { .. })
+    ));
 }

@@ -59,8 +59,7 @@ impl<Q: Querier + ?Sized> Queryable for Q {
         Ok(selected
             .into_iter()
             .map(|series| {
-                let mut samples =
-                    Vec::with_capacity(series.chunks().len() * CHUNK_SAMPLES_HINT);
+                let mut samples = Vec::with_capacity(series.chunks().len() * CHUNK_SAMPLES_HINT);
                 samples.extend(series.iter().map(|(t, v)| Sample { t, v }));
                 SelectedSeries {
                     labels: convert_labels(series.labels()),

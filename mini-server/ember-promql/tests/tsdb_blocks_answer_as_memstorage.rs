@@ -156,7 +156,10 @@ fn selects_keep_staleness_markers_and_plain_nans_apart() {
         let g: Vec<(i64, u64)> = g.samples.map(|s| (s.t, s.v.to_bits())).collect();
         let w: Vec<(i64, u64)> = w.samples.map(|s| (s.t, s.v.to_bits())).collect();
         assert_eq!(g, w);
-        stale += g.iter().filter(|s| is_stale_nan(f64::from_bits(s.1))).count();
+        stale += g
+            .iter()
+            .filter(|s| is_stale_nan(f64::from_bits(s.1)))
+            .count();
         nan += g
             .iter()
             .filter(|s| f64::from_bits(s.1).is_nan() && !is_stale_nan(f64::from_bits(s.1)))
@@ -164,6 +167,10 @@ fn selects_keep_staleness_markers_and_plain_nans_apart() {
     }
     assert!(stale > 0 && nan > 0, "markers {stale}, plain NaNs {nan}");
     let bad = [LabelMatcher::new(MatchOp::Equal, "job", "api").expect("matcher")];
-    assert!(Queryable::select(&merged, &bad, END + 1, END + 10).expect("select").is_empty());
+    assert!(
+        Queryable::select(&merged, &bad, END + 1, END + 10)
+            .expect("select")
+            .is_empty()
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

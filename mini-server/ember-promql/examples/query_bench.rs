@@ -5,9 +5,9 @@
 //!
 //! `QUERIES` has one `name<TAB>query` per line. For each query this prints one line of
 //! JSON: `{"name":…,"ms":[…each run…],"data":<the result as Prometheus's API writes it>}`.
-//! Every run opens nothing: the blocks are opened once up front (as a server holds them)
-//! and each run is a full `Engine::range_query` (selects, chunk reads and decoding
-//! included). Run with `--release --features tsdb`.
+//! The blocks are opened once up front (as a server holds them, untimed); each run is a
+//! full `Engine::range_query` (selects, chunk reads, decoding and evaluation; no JSON).
+//! Run with `--release --features tsdb`.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -15,6 +15,22 @@ use std::time::Instant;
 
 use ember_promql::{Engine, result_json};
 use ember_tsdb::{MergeQuerier, Querier, open_blocks};
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -49,7 +65,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let times: Vec<String> = times.iter().map(|t| format!("{t:.3}")).collect();
         writeln!(
             out,
-            "{{\"name\":{name:?},\"ms\":[{}],\"data\":{data}}}",
+            "{{\"name\":{},\"ms\":[{}],\"data\":{data}}}",
+            json_string(name),
             times.join(",")
         )?;
         out.flush()?;

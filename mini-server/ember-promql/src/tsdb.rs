@@ -4,7 +4,8 @@
 //!
 //! Matchers are converted once per select (a regex is compiled once per selector, not
 //! per series or sample); labels once per selected series. Samples are decoded per
-//! series into one vector sized from the chunks (the engine copies them into its own
+//! series (chunk by chunk when its chunks are disjoint, through ember-tsdb's merging
+//! iterator when they overlap) into one vector sized from the chunks (the engine copies them into its own
 //! buffers next), with values bit for bit, so staleness markers stay markers.
 
 use ember_tsdb::{MatchOp as TsdbOp, Matcher, Querier};
@@ -59,8 +60,27 @@ impl<Q: Querier + ?Sized> Queryable for Q {
         Ok(selected
             .into_iter()
             .map(|series| {
-                let mut samples = Vec::with_capacity(series.chunks().len() * CHUNK_SAMPLES_HINT);
-                samples.extend(series.iter().map(|(t, v)| Sample { t, v }));
+                let chunks = series.chunks();
+                let mut samples = Vec::with_capacity(chunks.len() * CHUNK_SAMPLES_HINT);
+                if chunks.windows(2).all(|w| w[0].max_time < w[1].min_time) {
+                    // Disjoint chunks (always so within one block): decode them in turn,
+                    // checking the range only in the chunks that cross its ends.
+                    for c in chunks {
+                        if c.min_time >= mint && c.max_time <= maxt {
+                            samples.extend(c.chunk.iter().map(|(t, v)| Sample { t, v }));
+                        } else {
+                            samples.extend(
+                                c.chunk
+                                    .iter()
+                                    .filter(|&(t, _)| t >= mint && t <= maxt)
+                                    .map(|(t, v)| Sample { t, v }),
+                            );
+                        }
+                    }
+                } else {
+                    // Overlapping chunks (blocks merged): the merging iterator.
+                    samples.extend(series.iter().map(|(t, v)| Sample { t, v }));
+                }
                 SelectedSeries {
                     labels: convert_labels(series.labels()),
                     samples: Box::new(samples.into_iter()),

@@ -102,45 +102,76 @@ const QUERIES: &[&str] = &[
     "timestamp(temp)",
 ];
 
-fn open_split_blocks(head: &Head, name: &str) -> (std::path::PathBuf, Vec<ember_tsdb::Block>) {
+/// Block layouts: the middle block overlapping its neighbours (chunks merged by the
+/// querier's merging iterator), disjoint blocks, one block.
+const LAYOUTS: &[&[(i64, i64)]] = &[
+    &[(0, 3_600_000 - 1), (3_000_000, 7_800_000), (7_200_000, END)],
+    &[
+        (0, 3_600_000 - 1),
+        (3_600_000, 7_200_000 - 1),
+        (7_200_000, END),
+    ],
+    &[(0, END)],
+];
+
+fn open_split_blocks(
+    head: &Head,
+    name: &str,
+    ranges: &[(i64, i64)],
+) -> (std::path::PathBuf, Vec<ember_tsdb::Block>) {
     let dir = std::env::temp_dir().join(format!("ember-promql-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir).expect("dir");
     let opts = WriteOptions::default();
-    // Three blocks, the middle one overlapping its neighbours (merged by the querier).
-    for (lo, hi) in [(0, 3_600_000 - 1), (3_000_000, 7_800_000), (7_200_000, END)] {
+    for &(lo, hi) in ranges {
         write_range(head, &dir, lo, hi, &opts)
             .expect("write")
             .expect("samples");
     }
     let blocks = open_blocks(&dir).expect("open");
-    assert_eq!(blocks.len(), 3);
+    assert_eq!(blocks.len(), ranges.len());
     (dir, blocks)
 }
 
 #[test]
 fn range_and_instant_queries_over_blocks_equal_memstorage() {
     let (mem, head) = dataset();
-    let (dir, blocks) = open_split_blocks(&head, "equal");
-    let merged = MergeQuerier::new(blocks.iter().map(|b| b as &dyn Querier).collect());
     let engine = Engine::default();
-    for q in QUERIES {
-        let want = engine.range_query(&mem, q, 0, END, 60_000).expect(q);
-        let got = engine.range_query(&merged, q, 0, END, 60_000).expect(q);
-        assert_eq!(result_json(&got), result_json(&want), "range query {q}");
-        for t in [0, 1_800_000, 3_600_000, 3_300_000, 9_000_000, END] {
-            let want = engine.instant_query(&mem, q, t).expect(q);
-            let got = engine.instant_query(&merged, q, t).expect(q);
-            assert_eq!(result_json(&got), result_json(&want), "{q} at {t}");
+    let check = |store: &dyn Queryable, what: &str| {
+        for q in QUERIES {
+            let want = engine.range_query(&mem, q, 0, END, 60_000).expect(q);
+            let got = engine.range_query(store, q, 0, END, 60_000).expect(q);
+            assert_eq!(
+                result_json(&got),
+                result_json(&want),
+                "{what}: range query {q}"
+            );
+            for t in [0, 1_800_000, 3_600_000, 3_300_000, 9_000_000, END] {
+                let want = engine.instant_query(&mem, q, t).expect(q);
+                let got = engine.instant_query(store, q, t).expect(q);
+                assert_eq!(result_json(&got), result_json(&want), "{what}: {q} at {t}");
+            }
         }
+    };
+    check(&head, "head");
+    for (k, ranges) in LAYOUTS.iter().enumerate() {
+        let (dir, blocks) = open_split_blocks(&head, &format!("equal{k}"), ranges);
+        let merged = MergeQuerier::new(blocks.iter().map(|b| b as &dyn Querier).collect());
+        check(&merged, &format!("blocks {ranges:?}"));
+        std::fs::remove_dir_all(&dir).ok();
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn selects_keep_staleness_markers_and_plain_nans_apart() {
     let (mem, head) = dataset();
-    let (dir, blocks) = open_split_blocks(&head, "stale");
+    for (k, ranges) in LAYOUTS.iter().enumerate() {
+        selects_agree(&mem, &head, &format!("stale{k}"), ranges);
+    }
+}
+
+fn selects_agree(mem: &MemStorage, head: &Head, name: &str, ranges: &[(i64, i64)]) {
+    let (dir, blocks) = open_split_blocks(head, name, ranges);
     let merged = MergeQuerier::new(blocks.iter().map(|b| b as &dyn Querier).collect());
     let m = [
         LabelMatcher::new(MatchOp::Equal, "__name__", "temp").expect("matcher"),
@@ -166,6 +197,18 @@ fn selects_keep_staleness_markers_and_plain_nans_apart() {
             .count();
     }
     assert!(stale > 0 && nan > 0, "markers {stale}, plain NaNs {nan}");
+    // Ranges that start and end inside chunks.
+    for (lo, hi) in [(1_234_567, 5_432_100), (3_599_999, 3_600_001), (0, 0)] {
+        let got = Queryable::select(&merged, &m[..1], lo, hi).expect("select");
+        let want = mem.select(&m[..1], lo, hi).expect("select");
+        assert_eq!(got.len(), want.len(), "{lo}..={hi}");
+        for (g, w) in got.into_iter().zip(want) {
+            assert_eq!(g.labels, w.labels);
+            let g: Vec<(i64, u64)> = g.samples.map(|s| (s.t, s.v.to_bits())).collect();
+            let w: Vec<(i64, u64)> = w.samples.map(|s| (s.t, s.v.to_bits())).collect();
+            assert_eq!(g, w, "{lo}..={hi}");
+        }
+    }
     let bad = [LabelMatcher::new(MatchOp::Equal, "job", "api").expect("matcher")];
     assert!(
         Queryable::select(&merged, &bad, END + 1, END + 10)

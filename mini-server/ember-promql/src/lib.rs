@@ -32,6 +32,7 @@
 //! | `binary` | binary operators and vector matching |
 //! | `quantile` | `quantile` and `histogram_quantile` maths |
 //! | `labels`, `storage` | [`Labels`], matchers, the [`Queryable`] trait, [`MemStorage`], staleness markers |
+//! | `tsdb` (feature `tsdb`) | [`Queryable`] for every `ember_tsdb::Querier`: blocks, the head, merges |
 //! | `format`, `json` | floats, timestamps and result bodies as Prometheus's HTTP API writes them |
 
 mod aggregate;
@@ -46,6 +47,8 @@ mod quantile;
 mod range_functions;
 mod storage;
 mod strings;
+#[cfg(feature = "tsdb")]
+mod tsdb;
 mod value;
 
 pub use engine::{CancelToken, Engine, EngineOptions};

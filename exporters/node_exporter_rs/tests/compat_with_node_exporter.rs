@@ -129,8 +129,11 @@ struct Plan {
 fn plan() -> Plan {
     let go = known_flags(GO_BINARY);
     let ours = known_flags(&ours_binary());
+    // One directory per plan: the tests run in parallel and each removes its own at the end.
+    static PLANS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let textfile_dir =
-        std::env::temp_dir().join(format!("node-compat-textfile-{}", std::process::id()));
+        std::env::temp_dir().join(format!("node-compat-textfile-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&textfile_dir).unwrap();
     std::fs::write(
         textfile_dir.join("compat.prom"),

@@ -14,9 +14,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use ember_e2e::{Child, free_port, http_get, require_binary, wait_for_http};
-use ember_expfmt::{Encoder, Format, parse_text};
-use node_exporter_rs::Paths;
-use node_exporter_rs::collectors::build_one;
+use ember_expfmt::parse_text;
+
+mod common;
+
+use common::{fixture_args, render_collector};
 
 /// The collectors whose fixture node_exporter reads entirely through its `--path.*`
 /// flags. Collectors added later belong here once their fixture passes.
@@ -43,17 +45,6 @@ const COMPARED: &[&str] = &[
     "textfile",
     "vmstat",
 ];
-
-fn fixture_args(dir: &Path) -> Vec<String> {
-    match std::fs::read_to_string(dir.join("args")) {
-        Ok(text) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| l.replace("{fixture}", &dir.display().to_string()))
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
 
 /// Families as comparable lines: `HELP name text`, `TYPE name type`, and one line per
 /// sample with its labels sorted and its value's exact bits. The exporters' own
@@ -90,20 +81,6 @@ fn normalize(text: &str) -> BTreeSet<String> {
         }
     }
     out
-}
-
-fn ours(name: &str, dir: &Path, args: &[String]) -> String {
-    let collector = build_one(name, &Paths::fixture(dir), args)
-        .unwrap_or_else(|e| panic!("building {name}: {e}"));
-    let mut families = Vec::new();
-    collector
-        .update(&mut families)
-        .unwrap_or_else(|e| panic!("collector {name} failed on its fixture: {e}"));
-    let mut encoder = Encoder::new(Format::Text);
-    for family in &families {
-        encoder.write_family(family);
-    }
-    String::from_utf8(encoder.finish()).expect("text format is UTF-8")
 }
 
 fn theirs(name: &str, dir: &Path, args: &[String], log: &Path) -> String {
@@ -156,7 +133,7 @@ fn every_compared_fixture_gives_node_exporters_answer() {
             &args,
             &logs.join(format!("{name}.log")),
         ));
-        let got = normalize(&ours(name, &dir, &args));
+        let got = normalize(&render_collector(name, &dir, &args));
         let missing: Vec<_> = want.difference(&got).collect();
         let extra: Vec<_> = got.difference(&want).collect();
         if !missing.is_empty() || !extra.is_empty() {

@@ -6,33 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use ember_expfmt::{Encoder, Format};
-use node_exporter_rs::Paths;
-use node_exporter_rs::collectors::build_one;
+mod common;
+
+use common::{fixture_args, render_collector};
 
 fn render(dir: &Path, name: &str) -> String {
-    let fixture = dir.display().to_string();
-    let args: Vec<String> = match std::fs::read_to_string(dir.join("args")) {
-        Ok(text) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| l.replace("{fixture}", &fixture))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    let collector = build_one(name, &Paths::fixture(dir), &args)
-        .unwrap_or_else(|e| panic!("building {name}: {e}"));
-    let mut families = Vec::new();
-    collector
-        .update(&mut families)
-        .unwrap_or_else(|e| panic!("collector {name} failed on its fixture: {e}"));
-    let mut encoder = Encoder::new(Format::Text);
-    for family in &families {
-        encoder.write_family(family);
-    }
-    String::from_utf8(encoder.finish())
-        .expect("text format is UTF-8")
-        .replace(&fixture, "{fixture}")
+    render_collector(name, dir, &fixture_args(dir)).replace(&dir.display().to_string(), "{fixture}")
 }
 
 #[test]

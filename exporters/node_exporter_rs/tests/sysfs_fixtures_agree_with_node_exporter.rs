@@ -22,6 +22,10 @@ use ember_expfmt::{Encoder, Format, ParsedFamily, parse};
 use node_exporter_rs::Paths;
 use node_exporter_rs::collectors::build_one;
 
+mod common;
+
+use common::fixture_args;
+
 /// Collectors checked against the reference binary on their fixture.
 const CHECKED: &[&str] = &[
     "bcache",
@@ -68,17 +72,6 @@ const BINARY: &str = "prometheus-node-exporter";
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture_args(dir: &Path) -> Vec<String> {
-    match std::fs::read_to_string(dir.join("args")) {
-        Ok(text) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| l.replace("{fixture}", &dir.display().to_string()))
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 /// Runs the Go exporter with `collectors` on `root` and returns its exposition.

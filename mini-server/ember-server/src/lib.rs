@@ -25,6 +25,7 @@
 //! assert_eq!(t.url(), "http://localhost:9100/metrics");
 //! ```
 
+pub mod api;
 mod appender;
 mod check;
 mod config;

@@ -10,6 +10,12 @@
 
 use std::sync::Arc;
 
+mod json;
+mod params;
+mod query;
+mod series;
+mod status;
+
 use crate::labels::Labels;
 use crate::scrape_manager::TargetStatus;
 
@@ -119,14 +125,219 @@ impl Api {
         }
     }
 
-    /// Answers one request. INTERFACE SKELETON: the endpoints are being built on the
-    /// `srv-api` branch; until then every path is Prometheus's 404 answer.
+    /// Answers one request as Prometheus 2.42 does: the JSON envelope, its `errorType`s
+    /// and status codes, 404 for an unknown path and 405 for a known path with another
+    /// method.
     pub fn handle(&self, req: &ApiRequest<'_>) -> ApiResponse {
-        let _ = (&self.db, &self.engine, &self.view, req);
-        ApiResponse {
-            status: 404,
-            content_type: "text/plain; charset=utf-8",
-            body: b"404 page not found\n".to_vec(),
+        let Some((methods, endpoint)) = route(req.path) else {
+            return text(404, "404 page not found\n");
+        };
+        if req.method == "OPTIONS" {
+            return ApiResponse {
+                status: 204,
+                content_type: "application/json",
+                body: Vec::new(),
+            };
+        }
+        if !methods.contains(&req.method) {
+            return text(405, "Method Not Allowed\n");
+        }
+        let form = params::Form::parse(req.query, req.form_body);
+        let result = match endpoint {
+            Endpoint::Query => self.query(&form),
+            Endpoint::QueryRange => self.query_range(&form),
+            Endpoint::QueryExemplars => query::query_exemplars(&form),
+            Endpoint::FormatQuery => query::format_query(&form),
+            Endpoint::Series => self.series(&form),
+            Endpoint::Labels => self.label_names(&form),
+            Endpoint::LabelValues(name) => self.label_values(name, &form),
+            Endpoint::Metadata => status::metadata(self.view.as_ref(), &form),
+            Endpoint::Targets => status::targets(self.view.as_ref(), req.query),
+            Endpoint::TargetsMetadata => status::targets_metadata(self.view.as_ref(), &form),
+            Endpoint::BuildInfo => Ok(Answer::data(status::build_info())),
+            Endpoint::Config => Ok(Answer::data(status::config(self.view.as_ref()))),
+            Endpoint::Flags => Ok(Answer::data(status::flags(self.view.as_ref()))),
+            Endpoint::RuntimeInfo => Ok(Answer::data(status::runtime_info(self.view.as_ref()))),
+            Endpoint::Tsdb => Ok(Answer::data(status::tsdb(&self.db.read()))),
+            Endpoint::Rules => status::rules(req.query),
+            Endpoint::Alerts => Ok(Answer::data("{\"alerts\":[]}".to_owned())),
+        };
+        match result {
+            Ok(Answer { data: None, .. }) => ApiResponse {
+                status: 204,
+                content_type: "application/json",
+                body: Vec::new(),
+            },
+            Ok(Answer {
+                data: Some(data),
+                warnings,
+            }) => ApiResponse {
+                status: 200,
+                content_type: "application/json",
+                body: json::success(&data, &warnings).into_bytes(),
+            },
+            Err(e) => ApiResponse {
+                status: e.kind.status(),
+                content_type: "application/json",
+                body: json::error(e.kind.as_str(), &e.msg).into_bytes(),
+            },
         }
     }
 }
+
+/// A plain-text answer of the router (404, 405).
+fn text(status: u16, body: &str) -> ApiResponse {
+    ApiResponse {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// The endpoints, as Prometheus 2.42 registers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint<'a> {
+    Query,
+    QueryRange,
+    QueryExemplars,
+    FormatQuery,
+    Series,
+    Labels,
+    LabelValues(&'a str),
+    Metadata,
+    Targets,
+    TargetsMetadata,
+    BuildInfo,
+    Config,
+    Flags,
+    RuntimeInfo,
+    Tsdb,
+    Rules,
+    Alerts,
+}
+
+const GET: &[&str] = &["GET"];
+const GET_POST: &[&str] = &["GET", "POST"];
+/// Prometheus registers `DELETE /series` (answering "not implemented"); it is not
+/// served here, so only GET and POST are allowed.
+const SERIES: &[&str] = GET_POST;
+
+/// The methods and endpoint of a path after `/api/v1`, `None` if unknown.
+fn route(path: &str) -> Option<(&'static [&'static str], Endpoint<'_>)> {
+    Some(match path {
+        "/query" => (GET_POST, Endpoint::Query),
+        "/query_range" => (GET_POST, Endpoint::QueryRange),
+        "/query_exemplars" => (GET_POST, Endpoint::QueryExemplars),
+        "/format_query" => (GET_POST, Endpoint::FormatQuery),
+        "/series" => (SERIES, Endpoint::Series),
+        "/labels" => (GET_POST, Endpoint::Labels),
+        "/metadata" => (GET, Endpoint::Metadata),
+        "/targets" => (GET, Endpoint::Targets),
+        "/targets/metadata" => (GET, Endpoint::TargetsMetadata),
+        "/status/buildinfo" => (GET, Endpoint::BuildInfo),
+        "/status/config" => (GET, Endpoint::Config),
+        "/status/flags" => (GET, Endpoint::Flags),
+        "/status/runtimeinfo" => (GET, Endpoint::RuntimeInfo),
+        "/status/tsdb" => (GET, Endpoint::Tsdb),
+        "/rules" => (GET, Endpoint::Rules),
+        "/alerts" => (GET, Endpoint::Alerts),
+        _ => {
+            let name = path.strip_prefix("/label/")?.strip_suffix("/values")?;
+            if name.is_empty() || name.contains('/') {
+                return None;
+            }
+            (GET, Endpoint::LabelValues(name))
+        }
+    })
+}
+
+/// The `errorType`s of Prometheus's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    BadData,
+    Execution,
+    Timeout,
+    Canceled,
+    Internal,
+}
+
+impl ErrorKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadData => "bad_data",
+            ErrorKind::Execution => "execution",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Canceled => "canceled",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    fn status(self) -> u16 {
+        match self {
+            ErrorKind::BadData => 400,
+            ErrorKind::Execution => 422,
+            ErrorKind::Timeout | ErrorKind::Canceled => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+}
+
+/// A failed request: its type and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    kind: ErrorKind,
+    msg: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(kind: ErrorKind, msg: impl Into<String>) -> Self {
+        Self {
+            kind,
+            msg: msg.into(),
+        }
+    }
+
+    pub(crate) fn bad_data(msg: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadData, msg)
+    }
+
+    /// Prometheus's `invalidParamError`.
+    pub(crate) fn invalid_param(param: &str, msg: impl std::fmt::Display) -> Self {
+        Self::bad_data(format!("invalid parameter \"{param}\": {msg}"))
+    }
+
+    /// An engine error with its errorType.
+    pub(crate) fn from_engine(e: &ember_promql::Error) -> Self {
+        let kind = match e.error_type() {
+            "bad_data" => ErrorKind::BadData,
+            "timeout" => ErrorKind::Timeout,
+            "canceled" => ErrorKind::Canceled,
+            "internal" => ErrorKind::Internal,
+            _ => ErrorKind::Execution,
+        };
+        Self::new(kind, e.to_string())
+    }
+}
+
+/// A successful request: the `data` JSON (`None`: 204 No Content) and warnings.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Answer {
+    data: Option<String>,
+    warnings: Vec<String>,
+}
+
+impl Answer {
+    pub(crate) fn data(data: String) -> Self {
+        Self {
+            data: Some(data),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub(crate) fn no_content() -> Self {
+        Self::default()
+    }
+}
+
+/// What an endpoint returns.
+pub(crate) type ApiResult = Result<Answer, ApiError>;

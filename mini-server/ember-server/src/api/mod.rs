@@ -41,7 +41,7 @@ pub struct ApiRequest<'a> {
 pub struct ApiResponse {
     /// HTTP status code.
     pub status: u16,
-    /// `Content-Type` header value.
+    /// `Content-Type` header value; empty for a 204 answer, which carries none.
     pub content_type: &'static str,
     /// The body (JSON for every endpoint).
     pub body: Vec<u8>,
@@ -133,11 +133,7 @@ impl Api {
             return text(404, "404 page not found\n");
         };
         if req.method == "OPTIONS" {
-            return ApiResponse {
-                status: 204,
-                content_type: "application/json",
-                body: Vec::new(),
-            };
+            return no_content();
         }
         if !methods.contains(&req.method) {
             return text(405, "Method Not Allowed\n");
@@ -163,11 +159,7 @@ impl Api {
             Endpoint::Alerts => Ok(Answer::data("{\"alerts\":[]}".to_owned())),
         };
         match result {
-            Ok(Answer { data: None, .. }) => ApiResponse {
-                status: 204,
-                content_type: "application/json",
-                body: Vec::new(),
-            },
+            Ok(Answer { data: None, .. }) => no_content(),
             Ok(Answer {
                 data: Some(data),
                 warnings,
@@ -182,6 +174,15 @@ impl Api {
                 body: json::error(e.kind.as_str(), &e.msg).into_bytes(),
             },
         }
+    }
+}
+
+/// 204 No Content, without a `Content-Type` (an empty [`ApiResponse::content_type`]).
+fn no_content() -> ApiResponse {
+    ApiResponse {
+        status: 204,
+        content_type: "",
+        body: Vec::new(),
     }
 }
 

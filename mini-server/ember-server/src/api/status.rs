@@ -304,7 +304,12 @@ pub(crate) fn tsdb(db: &ember_tsdb::Db) -> String {
         v
     };
     let owned = |m: HashMap<&str, u64>| m.into_iter().map(|(k, c)| (k.to_owned(), c)).collect();
-    let (min_t, max_t) = head.time_range().unwrap_or((i64::MAX, i64::MIN));
+    // An empty head reports its lower bound (the newest block's end) as both, as
+    // Prometheus's head does after opening blocks; a fresh empty one MaxInt64/MinInt64.
+    let (min_t, max_t) = head.time_range().unwrap_or(match head.min_valid_time() {
+        i64::MIN => (i64::MAX, i64::MIN),
+        t => (t, t),
+    });
     let mut out = format!(
         "{{\"headStats\":{{\"numSeries\":{},\"numLabelPairs\":{},\"chunkCount\":{},\"minTime\":{min_t},\"maxTime\":{max_t}}}",
         head.num_series(),

@@ -101,7 +101,12 @@ fn openmetrics() -> String {
             )
             .unwrap();
         }
-        writeln!(out, "request_duration_seconds_count{{job=\"api\"}} {} {t}", counts[4]).unwrap();
+        writeln!(
+            out,
+            "request_duration_seconds_count{{job=\"api\"}} {} {t}",
+            counts[4]
+        )
+        .unwrap();
         writeln!(out, "request_duration_seconds_sum{{job=\"api\"}} {sum} {t}").unwrap();
     }
     out.push_str("# TYPE flaky_up gauge\n");
@@ -110,7 +115,13 @@ fn openmetrics() -> String {
         if (320..480).contains(&i) {
             continue;
         }
-        writeln!(out, "flaky_up{{instance=\"c:9100\",job=\"flaky\"}} {} {}", i % 2, T0 + i * STEP).unwrap();
+        writeln!(
+            out,
+            "flaky_up{{instance=\"c:9100\",job=\"flaky\"}} {} {}",
+            i % 2,
+            T0 + i * STEP
+        )
+        .unwrap();
     }
     out.push_str("# TYPE batch_last_success_seconds gauge\n");
     for i in 0..240 {
@@ -182,7 +193,9 @@ fn serve(api: Arc<Api>) -> String {
             let mut body = Vec::new();
             let form = req.headers().iter().any(|h| {
                 h.field.equiv("Content-Type")
-                    && h.value.as_str().starts_with("application/x-www-form-urlencoded")
+                    && h.value
+                        .as_str()
+                        .starts_with("application/x-www-form-urlencoded")
             });
             std::io::Read::read_to_end(req.as_reader(), &mut body).unwrap();
             if !form {
@@ -320,7 +333,10 @@ fn get(target: impl Into<String>, cmp: Cmp) -> Case {
 }
 
 fn instant(q: &str, t: i64) -> Case {
-    get(format!("/api/v1/query?query={}&time={t}", enc(q)), Cmp::Exact)
+    get(
+        format!("/api/v1/query?query={}&time={t}", enc(q)),
+        Cmp::Exact,
+    )
 }
 
 fn range(q: &str, start: i64, end: i64, step: &str) -> Case {
@@ -344,7 +360,10 @@ fn cases() -> Vec<Case> {
         instant("http_requests_total", t2),
         instant("rate(http_requests_total[5m])", t2),
         instant("sum by (code) (rate(http_requests_total[5m]))", t2),
-        instant("sum without (instance) (increase(http_requests_total[1h]))", end),
+        instant(
+            "sum without (instance) (increase(http_requests_total[1h]))",
+            end,
+        ),
         instant("irate(http_requests_total{code=\"500\"}[1m])", t2),
         instant(
             "histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[10m])))",
@@ -359,7 +378,10 @@ fn cases() -> Vec<Case> {
         instant("42.5", t1),
         instant("temperature_celsius[1m]", t1),
         instant("avg_over_time(temperature_celsius[30m])", t1),
-        instant("max by (job) (temperature_celsius) - min by (job) (temperature_celsius)", t1),
+        instant(
+            "max by (job) (temperature_celsius) - min by (job) (temperature_celsius)",
+            t1,
+        ),
         instant("topk(2, http_requests_total)", t1),
         instant("bottomk(1, temperature_celsius)", t1),
         instant("count_over_time(flaky_up[1h])", t2),
@@ -368,7 +390,10 @@ fn cases() -> Vec<Case> {
         instant("absent(nonexistent_metric)", t1),
         instant("http_requests_total offset 1h", t2),
         instant("http_requests_total @ 1700003600", t2),
-        instant("label_replace(temperature_celsius, \"where\", \"$1\", \"room\", \"(.)a.*\")", t1),
+        instant(
+            "label_replace(temperature_celsius, \"where\", \"$1\", \"room\", \"(.)a.*\")",
+            t1,
+        ),
         instant("{__name__=~\"temp.*\", room!=\"hall\"}", t1),
         instant("vector(1) / 0", t1),
         instant("-1 / 0", t1),
@@ -379,11 +404,19 @@ fn cases() -> Vec<Case> {
         instant("quantile_over_time(0.5, temperature_celsius[15m])", t1),
         instant("deriv(temperature_celsius[10m])", t1),
         instant("sort_desc(sum by (instance) (http_requests_total))", t1),
-        get(format!("/api/v1/query?query=up&time={}", "2023-11-14T23:13:20.5Z"), Exact),
+        get(
+            format!("/api/v1/query?query=up&time={}", "2023-11-14T23:13:20.5Z"),
+            Exact,
+        ),
         get("/api/v1/query?query=nonexistent_metric", Exact),
         // Range queries.
         range("rate(http_requests_total[5m])", t1, t1 + 1800, "60"),
-        range("sum by (code) (rate(http_requests_total[2m]))", t1, t1 + 900, "15s"),
+        range(
+            "sum by (code) (rate(http_requests_total[2m]))",
+            t1,
+            t1 + 900,
+            "15s",
+        ),
         range("scalar(sum(temperature_celsius))", t1, t1 + 600, "1m"),
         range(
             "histogram_quantile(0.5, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
@@ -392,7 +425,12 @@ fn cases() -> Vec<Case> {
             "120",
         ),
         range("flaky_up", gap - 1200, t2 + 300, "300"),
-        range("increase(http_requests_total{instance=\"b:9100\",code=\"500\"}[10m])", t2 - 900, t2 + 900, "90"),
+        range(
+            "increase(http_requests_total{instance=\"b:9100\",code=\"500\"}[10m])",
+            t2 - 900,
+            t2 + 900,
+            "90",
+        ),
         range("weird_labels * 1e9", t1, t1 + 60, "30"),
         range("time()", t1, t1 + 60, "20.5"),
         Case {
@@ -412,8 +450,17 @@ fn cases() -> Vec<Case> {
             cmp: Exact,
         },
         // Bad queries and parameters.
-        get(format!("/api/v1/query?query={}&time={t1}", enc("sum(")), ErrorType),
-        get(format!("/api/v1/query?query={}&time={t1}", enc("rate(http_requests_total)")), ErrorType),
+        get(
+            format!("/api/v1/query?query={}&time={t1}", enc("sum(")),
+            ErrorType,
+        ),
+        get(
+            format!(
+                "/api/v1/query?query={}&time={t1}",
+                enc("rate(http_requests_total)")
+            ),
+            ErrorType,
+        ),
         get(format!("/api/v1/query?query=&time={t1}"), ErrorType),
         get(
             format!(
@@ -430,20 +477,42 @@ fn cases() -> Vec<Case> {
             ),
             Exact,
         ),
-        get(format!("/api/v1/query_range?query={}&start={t1}&end={}&step=60", enc("sum("), t1 + 60), ErrorType),
+        get(
+            format!(
+                "/api/v1/query_range?query={}&start={t1}&end={}&step=60",
+                enc("sum("),
+                t1 + 60
+            ),
+            ErrorType,
+        ),
         get("/api/v1/query?query=up&time=abc", Exact),
         get("/api/v1/query?query=up&time=2023-13-01T00:00:00Z", Exact),
         get("/api/v1/query?query=up&timeout=abc", Exact),
         get("/api/v1/query_range?query=up&end=10&step=1", Exact),
         get("/api/v1/query_range?query=up&start=10&end=x&step=1", Exact),
-        get("/api/v1/query_range?query=up&start=100&end=10&step=1", Exact),
+        get(
+            "/api/v1/query_range?query=up&start=100&end=10&step=1",
+            Exact,
+        ),
         get("/api/v1/query_range?query=up&start=0&end=10&step=0", Exact),
         get("/api/v1/query_range?query=up&start=0&end=10&step=-5", Exact),
-        get("/api/v1/query_range?query=up&start=0&end=10&step=abc", Exact),
+        get(
+            "/api/v1/query_range?query=up&start=0&end=10&step=abc",
+            Exact,
+        ),
         get("/api/v1/query_range?query=up&start=0&end=10", Exact),
-        get("/api/v1/query_range?query=up&start=0&end=100000&step=1", Exact),
-        get("/api/v1/query_range?query=up&start=0&end=11000&step=1", Exact),
-        get("/api/v1/query_range?query=up&start=0&end=10&step=1&timeout=1x", Exact),
+        get(
+            "/api/v1/query_range?query=up&start=0&end=100000&step=1",
+            Exact,
+        ),
+        get(
+            "/api/v1/query_range?query=up&start=0&end=11000&step=1",
+            Exact,
+        ),
+        get(
+            "/api/v1/query_range?query=up&start=0&end=10&step=1&timeout=1x",
+            Exact,
+        ),
         // Series, labels, label values.
         get("/api/v1/series?match[]=http_requests_total", Exact),
         get(
@@ -454,8 +523,14 @@ fn cases() -> Vec<Case> {
             ),
             Exact,
         ),
-        get(format!("/api/v1/series?match[]=batch_last_success_seconds&start={t2}"), Exact),
-        get(format!("/api/v1/series?match[]={}", enc("{job=\"odd\"}")), Exact),
+        get(
+            format!("/api/v1/series?match[]=batch_last_success_seconds&start={t2}"),
+            Exact,
+        ),
+        get(
+            format!("/api/v1/series?match[]={}", enc("{job=\"odd\"}")),
+            Exact,
+        ),
         Case {
             method: "POST",
             target: "/api/v1/series".into(),
@@ -463,22 +538,67 @@ fn cases() -> Vec<Case> {
             cmp: Exact,
         },
         get("/api/v1/series", Exact),
-        get(format!("/api/v1/series?match[]={}", enc("{job=~\".*\"}")), Exact),
+        get(
+            format!("/api/v1/series?match[]={}", enc("{job=~\".*\"}")),
+            Exact,
+        ),
         get(format!("/api/v1/series?match[]={}", enc("up{")), ErrorType),
         get("/api/v1/series?match[]=up&start=abc", Exact),
         get("/api/v1/labels", Exact),
-        get(format!("/api/v1/labels?match[]={}", enc("temperature_celsius")), Exact),
-        get(format!("/api/v1/labels?start={}&end={}", end + 86_400, end + 2 * 86_400), Exact),
+        get(
+            format!("/api/v1/labels?match[]={}", enc("temperature_celsius")),
+            Exact,
+        ),
+        get(
+            format!(
+                "/api/v1/labels?start={}&end={}",
+                end + 86_400,
+                end + 2 * 86_400
+            ),
+            Exact,
+        ),
         get(format!("/api/v1/labels?start={t2}&end={end}"), Exact),
         get(format!("/api/v1/labels?match[]={}", enc("{a=\"\"}")), Exact),
         get("/api/v1/labels?end=x", Exact),
         get("/api/v1/label/job/values", Exact),
         get("/api/v1/label/__name__/values", Exact),
-        get(format!("/api/v1/label/room/values?match[]={}", enc("{room!=\"hall\"}")), Exact),
-        get(format!("/api/v1/label/job/values?start={t2}&end={end}"), Exact),
+        get(
+            format!(
+                "/api/v1/label/room/values?match[]={}",
+                enc("{room!=\"hall\"}")
+            ),
+            Exact,
+        ),
+        get(
+            format!("/api/v1/label/job/values?start={t2}&end={end}"),
+            Exact,
+        ),
         get("/api/v1/label/nonexistent/values", Exact),
+        get(
+            format!(
+                "/api/v1/label/room/values?match[]={}",
+                enc("temperature_celsius{room!=\"hall\"}")
+            ),
+            Exact,
+        ),
+        get(
+            format!(
+                "/api/v1/label/instance/values?match[]=flaky_up&match[]={}&start={t1}&end={t2}",
+                enc("http_requests_total{code=\"500\"}")
+            ),
+            Exact,
+        ),
+        get(
+            format!(
+                "/api/v1/labels?match[]=batch_last_success_seconds&match[]=flaky_up&start={t2}"
+            ),
+            Exact,
+        ),
         get("/api/v1/label/0bad/values", Exact),
-        get(format!("/api/v1/label/job/values?match[]={}", enc("up{")), ErrorType),
+        get(
+            format!("/api/v1/label/job/values?match[]={}", enc("up{")),
+            ErrorType,
+        ),
         // Metadata and targets (no targets on either side).
         get("/api/v1/metadata", Exact),
         get("/api/v1/metadata?limit=1&metric=http_requests", Exact),
@@ -487,7 +607,10 @@ fn cases() -> Vec<Case> {
         get("/api/v1/targets?state=dropped", Exact),
         get("/api/v1/targets/metadata", Exact),
         get("/api/v1/targets/metadata?limit=y", Exact),
-        get(format!("/api/v1/targets/metadata?match_target={}", enc("{job=")), ErrorType),
+        get(
+            format!("/api/v1/targets/metadata?match_target={}", enc("{job=")),
+            ErrorType,
+        ),
         // Status.
         get("/api/v1/status/buildinfo", Keys),
         get("/api/v1/status/runtimeinfo", Keys),
@@ -497,13 +620,17 @@ fn cases() -> Vec<Case> {
         get("/api/v1/rules", Exact),
         get("/api/v1/rules?type=bad", Exact),
         get("/api/v1/alerts", Exact),
+        get("/api/v1/alertmanagers", Exact),
         // Exemplars, formatting.
         get("/api/v1/query_exemplars?query=http_requests_total", Exact),
         get("/api/v1/query_exemplars?query=1%2B1", Exact),
         get("/api/v1/query_exemplars?query=sum(", ErrorType),
         get("/api/v1/query_exemplars?query=up&start=10&end=5", Exact),
         get(
-            format!("/api/v1/format_query?query={}", enc("sum(rate(http_requests_total{job=\"api\"}[5m]))by(code)")),
+            format!(
+                "/api/v1/format_query?query={}",
+                enc("sum(rate(http_requests_total{job=\"api\"}[5m]))by(code)")
+            ),
             Exact,
         ),
         // Routing.
@@ -527,6 +654,24 @@ fn cases() -> Vec<Case> {
             body: String::new(),
             cmp: Exact,
         },
+        Case {
+            method: "DELETE",
+            target: "/api/v1/series?match[]=up".into(),
+            body: String::new(),
+            cmp: Exact,
+        },
+        Case {
+            method: "POST",
+            target: "/api/v1/label/job/values".into(),
+            body: String::new(),
+            cmp: Exact,
+        },
+        Case {
+            method: "POST",
+            target: "/api/v1/format_query".into(),
+            body: format!("query={}", enc("a   +   on(b)   group_left   c")),
+            cmp: Exact,
+        },
     ];
     // A query with a `timeout` that is long enough.
     c.push(get(
@@ -542,7 +687,14 @@ fn send(addr: &str, case: &Case) -> (u16, String, String) {
     } else {
         &[("Content-Type", "application/x-www-form-urlencoded")]
     };
-    let r = http_request(addr, case.method, &case.target, headers, case.body.as_bytes()).unwrap();
+    let r = http_request(
+        addr,
+        case.method,
+        &case.target,
+        headers,
+        case.body.as_bytes(),
+    )
+    .unwrap();
     let ct = r.header("content-type").unwrap_or("").to_owned();
     (r.status, ct, r.text())
 }
@@ -581,8 +733,12 @@ fn api_answers_as_prometheus_does() {
 
     // Ember: import, open, serve.
     let ember_dir = dir.join("ember");
-    ember_tsdb::import_openmetrics(om.as_bytes(), &ember_dir, &ember_tsdb::ImportOptions::default())
-        .unwrap();
+    ember_tsdb::import_openmetrics(
+        om.as_bytes(),
+        &ember_dir,
+        &ember_tsdb::ImportOptions::default(),
+    )
+    .unwrap();
     let (db, _) = ember_tsdb::Db::open(&ember_dir, ember_tsdb::Options::default()).unwrap();
     let db: SharedDb = Arc::new(parking_lot::RwLock::new(db));
     let api = Arc::new(Api::new(
@@ -601,7 +757,11 @@ fn api_answers_as_prometheus_does() {
         let e = send(&ember, case);
         let what = format!("{} {} {}", case.method, case.target, case.body);
         if std::env::var_os("EMBER_API_GOLDEN_VERBOSE").is_some() {
-            eprintln!("{what}\n  -> {} {}", p.0, p.2.chars().take(300).collect::<String>());
+            eprintln!(
+                "{what}\n  -> {} {}",
+                p.0,
+                p.2.chars().take(300).collect::<String>()
+            );
         }
         let same = match case.cmp {
             Cmp::Exact => p == e,
@@ -611,13 +771,19 @@ fn api_answers_as_prometheus_does() {
             Cmp::Keys => p.0 == e.0 && keys(&p.2) == keys(&e.2) && !keys(&p.2).is_empty(),
             Cmp::Object => {
                 p.0 == e.0
-                    && serde_json::from_str::<Value>(&e.2).unwrap_or(Value::Null)["data"].is_object()
+                    && serde_json::from_str::<Value>(&e.2).unwrap_or(Value::Null)["data"]
+                        .is_object()
             }
         };
         if !same {
             failures.push(format!(
                 "{what}\n  prometheus: {} {} {}\n  ember:      {} {} {}",
-                p.0, p.1, p.2.trim_end(), e.0, e.1, e.2.trim_end()
+                p.0,
+                p.1,
+                p.2.trim_end(),
+                e.0,
+                e.1,
+                e.2.trim_end()
             ));
         }
     }
@@ -630,5 +796,8 @@ fn api_answers_as_prometheus_does() {
         cases.len(),
         failures.join("\n")
     );
-    eprintln!("{} requests answered the same by Prometheus 2.42 and ember-server", cases.len());
+    eprintln!(
+        "{} requests answered the same by Prometheus 2.42 and ember-server",
+        cases.len()
+    );
 }

@@ -140,6 +140,9 @@ impl Api {
         }
         let form = params::Form::parse(req.query, req.form_body);
         let result = match endpoint {
+            Endpoint::Series if req.method == "DELETE" => {
+                Err(ApiError::new(ErrorKind::Internal, "not implemented"))
+            }
             Endpoint::Query => self.query(&form),
             Endpoint::QueryRange => self.query_range(&form),
             Endpoint::QueryExemplars => query::query_exemplars(&form),
@@ -157,6 +160,9 @@ impl Api {
             Endpoint::Tsdb => Ok(Answer::data(status::tsdb(&self.db.read()))),
             Endpoint::Rules => status::rules(req.query),
             Endpoint::Alerts => Ok(Answer::data("{\"alerts\":[]}".to_owned())),
+            Endpoint::Alertmanagers => Ok(Answer::data(
+                "{\"activeAlertmanagers\":[],\"droppedAlertmanagers\":[]}".to_owned(),
+            )),
         };
         match result {
             Ok(Answer { data: None, .. }) => no_content(),
@@ -215,13 +221,13 @@ enum Endpoint<'a> {
     Tsdb,
     Rules,
     Alerts,
+    Alertmanagers,
 }
 
 const GET: &[&str] = &["GET"];
 const GET_POST: &[&str] = &["GET", "POST"];
-/// Prometheus registers `DELETE /series` (answering "not implemented"); it is not
-/// served here, so only GET and POST are allowed.
-const SERIES: &[&str] = GET_POST;
+/// Prometheus 2.42 also registers `DELETE /series`, answering "not implemented".
+const SERIES: &[&str] = &["GET", "POST", "DELETE"];
 
 /// The methods and endpoint of a path after `/api/v1`, `None` if unknown.
 fn route(path: &str) -> Option<(&'static [&'static str], Endpoint<'_>)> {
@@ -242,6 +248,7 @@ fn route(path: &str) -> Option<(&'static [&'static str], Endpoint<'_>)> {
         "/status/tsdb" => (GET, Endpoint::Tsdb),
         "/rules" => (GET, Endpoint::Rules),
         "/alerts" => (GET, Endpoint::Alerts),
+        "/alertmanagers" => (GET, Endpoint::Alertmanagers),
         _ => {
             let name = path.strip_prefix("/label/")?.strip_suffix("/values")?;
             if name.is_empty() || name.contains('/') {

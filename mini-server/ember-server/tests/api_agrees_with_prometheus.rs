@@ -673,6 +673,9 @@ fn cases() -> Vec<Case> {
             cmp: Exact,
         },
     ];
+    // A `timeout` that has passed before the query starts.
+    c.push(get(format!("/api/v1/query?query=count(http_requests_total)&time={t1}&timeout=0"), Exact));
+    c.push(get(format!("/api/v1/query_range?query=time()&start={t1}&end={}&step=60&timeout=0s", t1 + 60), Exact));
     // A query with a `timeout` that is long enough.
     c.push(get(
         format!("/api/v1/query?query=count(http_requests_total)&time={t1}&timeout=30s"),

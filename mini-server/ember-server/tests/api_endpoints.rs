@@ -85,13 +85,22 @@ fn view() -> View {
         series_added: 0,
         error: error.map(str::to_owned),
     };
-    let (b, a, app) = (target("b:9100", 0), target("a:9100", 0), target("app:8080", 1));
+    let (b, a, app) = (
+        target("b:9100", 0),
+        target("a:9100", 0),
+        target("app:8080", 1),
+    );
     View {
         metadata: vec![
             meta(&b.labels(), "node_load1", "gauge", "1m load average."),
             meta(&b.labels(), "up_seconds", "counter", "Uptime."),
             meta(&a.labels(), "node_load1", "gauge", "1m load average."),
-            meta(&app.labels(), "node_load1", "gauge", "Load, as the app sees it."),
+            meta(
+                &app.labels(),
+                "node_load1",
+                "gauge",
+                "Load, as the app sees it.",
+            ),
             meta(&app.labels(), "http_requests", "counter", "Requests."),
         ],
         active: vec![
@@ -156,8 +165,14 @@ fn targets_as_prometheus_lists_them() {
     // Sorted by scrape pool, then by labels.
     assert_eq!(active.len(), 3);
     assert_eq!(active[0]["scrapePool"], "app");
-    assert_eq!(active[1]["labels"], json!({"instance": "a:9100", "job": "node"}));
-    assert_eq!(active[2]["labels"], json!({"instance": "b:9100", "job": "node"}));
+    assert_eq!(
+        active[1]["labels"],
+        json!({"instance": "a:9100", "job": "node"})
+    );
+    assert_eq!(
+        active[2]["labels"],
+        json!({"instance": "b:9100", "job": "node"})
+    );
     assert_eq!(
         active[1],
         json!({
@@ -179,7 +194,19 @@ fn targets_as_prometheus_lists_them() {
     );
     // Field order as Prometheus writes it.
     let raw = String::from_utf8(call(&api, "GET", "/targets", "", "").body).unwrap();
-    let order = ["\"discoveredLabels\"", "\"labels\"", "\"scrapePool\"", "\"scrapeUrl\"", "\"globalUrl\"", "\"lastError\"", "\"lastScrape\"", "\"lastScrapeDuration\"", "\"health\"", "\"scrapeInterval\"", "\"scrapeTimeout\""];
+    let order = [
+        "\"discoveredLabels\"",
+        "\"labels\"",
+        "\"scrapePool\"",
+        "\"scrapeUrl\"",
+        "\"globalUrl\"",
+        "\"lastError\"",
+        "\"lastScrape\"",
+        "\"lastScrapeDuration\"",
+        "\"health\"",
+        "\"scrapeInterval\"",
+        "\"scrapeTimeout\"",
+    ];
     let pos: Vec<usize> = order.iter().map(|k| raw.find(k).unwrap()).collect();
     assert!(pos.windows(2).all(|w| w[0] < w[1]), "{raw}");
     assert_eq!(active[2]["health"], "down");
@@ -218,8 +245,17 @@ fn metadata_merges_targets_and_honours_limit_and_metric() {
             "up_seconds": [{"type": "counter", "help": "Uptime.", "unit": ""}]
         })
     );
-    assert_eq!(data(&call(&api, "GET", "/metadata", "limit=1", "")).as_object().unwrap().len(), 1);
-    assert_eq!(data(&call(&api, "GET", "/metadata", "limit=0", "")), json!({}));
+    assert_eq!(
+        data(&call(&api, "GET", "/metadata", "limit=1", ""))
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        data(&call(&api, "GET", "/metadata", "limit=0", "")),
+        json!({})
+    );
     assert_eq!(
         data(&call(&api, "GET", "/metadata", "metric=up_seconds", "")),
         json!({"up_seconds": [{"type": "counter", "help": "Uptime.", "unit": ""}]})
@@ -249,7 +285,10 @@ fn metadata_merges_targets_and_honours_limit_and_metric() {
     );
     // `limit` is checked before each target, so a target's list is not cut.
     assert_eq!(
-        data(&call(&api, "GET", "/targets/metadata", "limit=1", "")).as_array().unwrap().len(),
+        data(&call(&api, "GET", "/targets/metadata", "limit=1", ""))
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
     let bad = call(&api, "GET", "/targets/metadata", "match_target=up%2B1", "");
@@ -294,10 +333,19 @@ fn tsdb_status_counts_the_head() {
     // The head is queried too (the golden test only has blocks).
     let q = data(&call(&api, "GET", "/query", "query=sum(up)&time=5", ""));
     assert_eq!(q["result"][0]["value"], json!([5, "15"]));
-    let v = data(&call(&api, "GET", "/label/instance/values", "match[]=up&start=0&end=10", ""));
+    let v = data(&call(
+        &api,
+        "GET",
+        "/label/instance/values",
+        "match[]=up&start=0&end=10",
+        "",
+    ));
     assert_eq!(v, json!(["x", "y"]));
     // Outside the head's time range nothing is found.
-    assert_eq!(data(&call(&api, "GET", "/labels", "start=100&end=200", "")), json!([]));
+    assert_eq!(
+        data(&call(&api, "GET", "/labels", "start=100&end=200", "")),
+        json!([])
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -333,12 +381,18 @@ fn routing_methods_and_forms() {
     let (db, dir) = temp_db("routing");
     let api = api_with(db);
     let options = call(&api, "OPTIONS", "/query", "", "");
-    assert_eq!((options.status, options.content_type, options.body.len()), (204, "", 0));
+    assert_eq!(
+        (options.status, options.content_type, options.body.len()),
+        (204, "", 0)
+    );
     assert_eq!(call(&api, "HEAD", "/query", "query=1", "").status, 405);
     assert_eq!(call(&api, "GET", "/label//values", "", "").status, 404);
     assert_eq!(call(&api, "GET", "/label/a/b/values", "", "").status, 404);
     let nf = call(&api, "GET", "/nope", "", "");
-    assert_eq!((nf.status, nf.body.as_slice()), (404, b"404 page not found\n".as_slice()));
+    assert_eq!(
+        (nf.status, nf.body.as_slice()),
+        (404, b"404 page not found\n".as_slice())
+    );
     // Body values come before URL values, as Go's r.Form orders them.
     let q = data(&call(&api, "POST", "/query", "query=1&time=10", "query=2"));
     assert_eq!(q, json!({"resultType": "scalar", "result": [10, "2"]}));

@@ -130,6 +130,18 @@ pub(crate) fn parse_time(s: &str) -> Result<Time, String> {
     if let Some(t) = parse_rfc3339(s) {
         return Ok(t);
     }
+    // Go's time parser takes 4-digit years only; Prometheus accepts its own bounds as
+    // formatted by Go (clients send them for "no limit").
+    if s == format_rfc3339_ms(MIN_TIME_MS) {
+        return Ok(Time::from_ms(MIN_TIME_MS));
+    }
+    if s.strip_suffix(".999999999Z")
+        .is_some_and(|p| format!("{p}Z") == format_rfc3339_ms(MAX_TIME_MS - 999))
+    {
+        return Ok(Time {
+            ns: i128::from(MAX_TIME_MS - 999) * NS_PER_MS + 999_999_999,
+        });
+    }
     Err(format!("cannot parse {} to a valid timestamp", go_quote(s)))
 }
 
@@ -417,6 +429,10 @@ mod tests {
     fn default_bounds_are_prometheus_min_and_max_time() {
         assert_eq!(MIN_TIME_MS, -9_223_309_901_257_974_000);
         assert_eq!(MAX_TIME_MS, 9_223_309_901_257_974_999);
+        // As Go formats them (RFC3339Nano), and as Prometheus parses them back.
+        assert_eq!(format_rfc3339_ms(MIN_TIME_MS), "-292273086-05-16T16:47:06Z");
+        assert_eq!(ms("-292273086-05-16T16:47:06Z"), MIN_TIME_MS);
+        assert_eq!(ms("292277025-08-18T07:12:54.999999999Z"), MAX_TIME_MS);
     }
 
     #[test]

@@ -410,6 +410,25 @@ fn cases() -> Vec<Case> {
             Exact,
         ),
         get("/api/v1/query?query=nonexistent_metric", Exact),
+        // Absurd times: Prometheus wraps them as Go's int64 arithmetic does.
+        get("/api/v1/query?query=time()&time=-9.3e18", Exact),
+        get("/api/v1/query?query=time()&time=NaN", Exact),
+        get("/api/v1/query?query=time()&time=1e300", Exact),
+        get(
+            "/api/v1/query?query=time()&time=9999-12-31T23:59:59Z",
+            Exact,
+        ),
+        get(
+            "/api/v1/query_range?query=time()&start=-9.3e18&end=-9.3e18&step=1",
+            Exact,
+        ),
+        get(
+            format!(
+                "/api/v1/query?query=time()&time={}",
+                enc("1969-12-31T23:59:59.9995Z")
+            ),
+            Exact,
+        ),
         // Range queries.
         range("rate(http_requests_total[5m])", t1, t1 + 1800, "60"),
         range(

@@ -14,6 +14,7 @@ use ember_server::api::{
     Api, ApiRequest, ApiResponse, RuntimeInfo, ServerView, SharedDb, TargetMetadata,
 };
 use ember_server::{Config, Labels, ScrapeReport, TargetStatus, populate_labels};
+use proptest::strategy::Strategy as _;
 use serde_json::{Value, json};
 
 struct View {
@@ -396,9 +397,158 @@ fn routing_methods_and_forms() {
     // Body values come before URL values, as Go's r.Form orders them.
     let q = data(&call(&api, "POST", "/query", "query=1&time=10", "query=2"));
     assert_eq!(q, json!({"resultType": "scalar", "result": [10, "2"]}));
+    // A GET body is not form data (Go reads the body of POST, PUT and PATCH only).
+    let g = data(&call(&api, "GET", "/query", "query=1&time=10", "query=2"));
+    assert_eq!(g["result"], json!([10, "1"]));
     // A request timeout that has passed already: Prometheus answers 503 timeout.
     let t = call(&api, "GET", "/query", "query=sum(up)&timeout=0", "");
     let v: Value = serde_json::from_slice(&t.body).unwrap();
     assert_eq!((t.status, &v["errorType"]), (503, &json!("timeout")), "{v}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_api_can_be_shared_between_server_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Api>();
+}
+
+/// Edge values for times, durations and selectors.
+const ODD: &[&str] = &[
+    "",
+    "0",
+    "-1",
+    "1e300",
+    "-1e300",
+    "9.3e18",
+    "-9.3e18",
+    "NaN",
+    "Inf",
+    "-Inf",
+    "+Inf",
+    "1.7e9",
+    "0.0001",
+    "abc",
+    "%zz",
+    "2023-11-14T22:13:20Z",
+    "9999-12-31T23:59:59.999999999Z",
+    "0001-01-01T00:00:00Z",
+    "2023-11-14T22:13:20+25:00",
+    "-292273086-05-16T16:47:06Z",
+    "up",
+    "{}",
+    "{a=\"\"}",
+    "up{a=~\"(\"}",
+    "sum(",
+    "1m",
+    "1y",
+    "999999999999y",
+    "ü",
+    "\u{0}",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// No request makes the API panic; every answer is one Prometheus could give.
+    #[test]
+    fn no_request_panics(
+        path in proptest::sample::select(vec![
+            "/query", "/query_range", "/series", "/labels", "/label/job/values",
+            "/label/%ZZ/values", "/metadata", "/targets", "/targets/metadata", "/status/tsdb",
+            "/query_exemplars", "/format_query", "/rules",
+        ]),
+        params in proptest::collection::vec(
+            (
+                proptest::sample::select(vec![
+                    "query", "time", "start", "end", "step", "timeout", "match[]", "limit",
+                    "metric", "match_target", "state", "type",
+                ]),
+                proptest::prop_oneof![
+                    proptest::sample::select(ODD.to_vec()).prop_map(str::to_owned),
+                    "\\PC{0,12}",
+                ],
+            ),
+            0..6,
+        ),
+        post in proptest::bool::ANY,
+    ) {
+        static API: std::sync::OnceLock<Api> = std::sync::OnceLock::new();
+        let api = API.get_or_init(|| {
+            let (mut db, _dir) = temp_db("fuzz");
+            let l = ember_tsdb::Labels::new([("__name__", "up"), ("job", "a")]).unwrap();
+            for i in 0..100 {
+                db.append(&l, i * 15_000, 1.0).unwrap();
+            }
+            api_with(db)
+        });
+        let qs: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", k, v.replace('%', "%25").replace('&', "%26").replace('#', "%23")))
+            .collect();
+        let qs = qs.join("&");
+        let (query, body) = if post { ("", qs.as_str()) } else { (qs.as_str(), "") };
+        let r = call(api, if post { "POST" } else { "GET" }, path, query, body);
+        proptest::prop_assert!(
+            [200, 204, 400, 405, 422, 503].contains(&r.status),
+            "{} {path}?{qs}: {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        if r.status != 204 && r.status != 405 {
+            let v: Result<Value, _> = serde_json::from_slice(&r.body);
+            proptest::prop_assert!(v.is_ok(), "{}", String::from_utf8_lossy(&r.body));
+        }
+    }
+}
+
+#[test]
+fn extreme_times_do_not_panic() {
+    let (mut db, dir) = temp_db("extreme");
+    let l = ember_tsdb::Labels::new([("__name__", "up"), ("job", "a")]).unwrap();
+    db.append(&l, 0, 1.0).unwrap();
+    let api = api_with(db);
+    for t in [
+        "-9.3e18",
+        "9.3e18",
+        "-1e300",
+        "1e300",
+        "NaN",
+        "Inf",
+        "-Inf",
+        "-292273086-05-16T16:47:06Z",
+    ] {
+        for q in [
+            "up",
+            "rate(up[5m])",
+            "up offset 1h",
+            "up @ 0",
+            "max_over_time(up[1h:1m])",
+            "time()",
+        ] {
+            let enc_q = q
+                .replace('[', "%5B")
+                .replace(']', "%5D")
+                .replace(' ', "+")
+                .replace('@', "%40");
+            for (path, query) in [
+                ("/query", format!("query={enc_q}&time={t}")),
+                (
+                    "/query_range",
+                    format!("query={enc_q}&start={t}&end={t}&step=1"),
+                ),
+                ("/series", format!("match[]=up&start={t}&end={t}")),
+                ("/labels", format!("start={t}")),
+            ] {
+                let r = call(&api, "GET", path, &query, "");
+                assert!(
+                    [200, 400, 422].contains(&r.status),
+                    "{path}?{query}: {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                );
+            }
+        }
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

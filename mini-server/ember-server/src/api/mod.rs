@@ -138,7 +138,12 @@ impl Api {
         if !methods.contains(&req.method) {
             return text(405, "Method Not Allowed\n");
         }
-        let form = params::Form::parse(req.query, req.form_body);
+        // Go's `ParseForm` reads the body of POST, PUT and PATCH requests only.
+        let body: &[u8] = match req.method {
+            "POST" | "PUT" | "PATCH" => req.form_body,
+            _ => b"",
+        };
+        let form = params::Form::parse(req.query, body);
         let result = match endpoint {
             Endpoint::Series if req.method == "DELETE" => {
                 Err(ApiError::new(ErrorKind::Internal, "not implemented"))

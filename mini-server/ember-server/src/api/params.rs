@@ -106,10 +106,21 @@ impl Time {
         }
     }
 
-    /// Milliseconds as Prometheus's `timestamp.FromTime` gives them (floored).
+    /// Milliseconds as Prometheus's `timestamp.FromTime` gives them (for `/labels`,
+    /// `/series`, ...): `t.Unix()*1000 + t.Nanosecond()/1e6`, wrapping as Go's int64
+    /// arithmetic does.
     pub(crate) fn ms(self) -> i64 {
-        let ms = self.ns.div_euclid(NS_PER_MS);
-        ms.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        let sec = self.ns.div_euclid(NS_PER_S) as i64; // wraps, as Go's does
+        let ms_in_sec = (self.ns.rem_euclid(NS_PER_S) / NS_PER_MS) as i64;
+        sec.wrapping_mul(1000).wrapping_add(ms_in_sec)
+    }
+
+    /// Milliseconds as Prometheus's engine takes a query time (`t.UnixNano()/1e6`):
+    /// nanoseconds wrapped into an int64, then truncated toward zero. So every time
+    /// lands within ±292 years of 1970, as in Prometheus, and the engine's arithmetic
+    /// cannot overflow on absurd inputs.
+    pub(crate) fn engine_ms(self) -> i64 {
+        (self.ns as i64) / (NS_PER_MS as i64)
     }
 }
 
@@ -423,6 +434,20 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn query_times_wrap_as_go_does() {
+        let e = |s: &str| parse_time(s).unwrap().engine_ms();
+        // Values observed from Prometheus 2.42 (`time()` at these `time` parameters).
+        assert_eq!(e("-9.3e18"), 0);
+        assert_eq!(e("1e300"), 0);
+        assert_eq!(e("NaN"), -9_223_372_036_854);
+        assert_eq!(e("1700000000.5"), 1_700_000_000_500);
+        assert_eq!(e("-1.5"), -1_500);
+        // Truncated toward zero before 1970, where `ms` floors.
+        let t = parse_time("1969-12-31T23:59:59.9995Z").unwrap();
+        assert_eq!((t.engine_ms(), t.ms()), (0, -1));
     }
 
     #[test]

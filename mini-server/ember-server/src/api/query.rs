@@ -54,7 +54,7 @@ impl Api {
         let t = params::parse_time_param(form, "time", Time::from_ms(now_ms()))
             .map_err(|e| ApiError::invalid_param("time", e))?;
         let engine = self.engine_for(form)?;
-        let t = t.ms();
+        let t = t.engine_ms();
         match self.eval(&engine, form.value("query"), t, t, 0) {
             Ok(v) => Ok(Answer::data(ember_promql::result_json(&v))),
             // Only the parse and type checks of Prometheus's `NewInstantQuery` fail
@@ -93,7 +93,8 @@ impl Api {
         }
         let engine = self.engine_for(form)?;
         let step_ms = step / 1_000_000;
-        match self.eval(&engine, form.value("query"), start.ms(), end.ms(), step_ms) {
+        let (start, end) = (start.engine_ms(), end.engine_ms());
+        match self.eval(&engine, form.value("query"), start, end, step_ms) {
             Ok(v) => Ok(Answer::data(ember_promql::result_json(&v))),
             Err(e) => Err(ApiError::from_engine(&e)),
         }

@@ -504,6 +504,9 @@ proptest::proptest! {
 
 #[test]
 fn extreme_times_do_not_panic() {
+    // Times are wrapped into ±292 years as Prometheus does; `@` and `offset` beyond that
+    // can still overflow the engine's arithmetic (in a debug build), which the API
+    // answers as Prometheus answers a recovered runtime panic: 422 "unexpected error".
     let (mut db, dir) = temp_db("extreme");
     let l = ember_tsdb::Labels::new([("__name__", "up"), ("job", "a")]).unwrap();
     db.append(&l, 0, 1.0).unwrap();
@@ -525,6 +528,14 @@ fn extreme_times_do_not_panic() {
             "up @ 0",
             "max_over_time(up[1h:1m])",
             "time()",
+            "up offset 290y",
+            "up offset -290y",
+            "up @ 9223372036854775",
+            "up @ -9223372036854775",
+            "rate(up[290y])",
+            "max_over_time(up[290y:1y])",
+            "up @ 1e300",
+            "timestamp(up @ 9.2e15)",
         ] {
             let enc_q = q
                 .replace('[', "%5B")

@@ -46,7 +46,21 @@ impl Api {
     ) -> ember_promql::Result<QueryValue> {
         let db = self.db.read();
         let q = db.querier();
-        engine.exec(&q, query, start, end, step, None)
+        // Prometheus's engine recovers a runtime panic into "unexpected error: ..."
+        // (an execution error); so does this, so one query cannot take the server down.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.exec(&q, query, start, end, step, None)
+        }))
+        .unwrap_or_else(|panic| {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            Err(ember_promql::Error::Execution(format!(
+                "unexpected error: {msg}"
+            )))
+        })
     }
 
     /// `/api/v1/query`.

@@ -184,6 +184,30 @@ pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
     Err(format!("cannot parse {} to a valid duration", go_quote(s)))
 }
 
+/// Parser errors that promql-parser words as Prometheus's Go parser does and that Go
+/// reports at the end of the input, where their `line:col:` position is known.
+const END_OF_INPUT_ERRORS: [&str; 3] = [
+    "unclosed left parenthesis",
+    "unexpected end of input inside braces",
+    "no expression found in input",
+];
+
+/// A PromQL parse error of `query` as Prometheus words it: `line:col: parse error: msg`
+/// for the errors Go reports at the end of the input (see [`END_OF_INPUT_ERRORS`]);
+/// other messages are kept as promql-parser gives them (it has no positions).
+pub(crate) fn go_parse_error(query: &str, msg: String) -> String {
+    if !END_OF_INPUT_ERRORS.contains(&msg.as_str()) {
+        return msg;
+    }
+    // Go's ParseErr: line counts the newlines before the position, col is the byte
+    // offset after the last one (1-based).
+    let pos = query.len();
+    let line = 1 + query.matches('\n').count();
+    let last_break = query.rfind('\n').map_or(-1, |i| i as i64);
+    let col = pos as i64 - last_break;
+    format!("{line}:{col}: parse error: {msg}")
+}
+
 const EMPTY_MATCHERS: &str = "match[] must contain at least one non-empty matcher";
 
 /// Prometheus's `parseMatchersParam`: each `match[]` a metric selector, each with at
@@ -198,7 +222,7 @@ pub(crate) fn parse_matchers(values: &[&str]) -> Result<Vec<Vec<ember_tsdb::Matc
             if msg == "vector selector must contain at least one non-empty matcher" {
                 EMPTY_MATCHERS.to_owned()
             } else {
-                msg
+                go_parse_error(s, msg)
             }
         })?;
         sets.push(ms);
@@ -499,6 +523,24 @@ mod tests {
         );
         assert!(parse_matchers(&["up +"]).is_err());
         assert!(parse_matchers(&["rate(up[5m])"]).is_err());
+    }
+
+    #[test]
+    fn parse_errors_at_the_end_get_go_positions() {
+        let f = |q: &str, m: &str| go_parse_error(q, m.to_owned());
+        assert_eq!(
+            f("sum(", "unclosed left parenthesis"),
+            "1:5: parse error: unclosed left parenthesis"
+        );
+        assert_eq!(
+            f("", "no expression found in input"),
+            "1:1: parse error: no expression found in input"
+        );
+        assert_eq!(
+            f("sum(\n  up{", "unexpected end of input inside braces"),
+            "2:6: parse error: unexpected end of input inside braces"
+        );
+        assert_eq!(f("x", "something else"), "something else");
     }
 
     #[test]

@@ -73,7 +73,10 @@ impl Api {
             Ok(v) => Ok(Answer::data(ember_promql::result_json(&v))),
             // Only the parse and type checks of Prometheus's `NewInstantQuery` fail
             // with bad_data; it names the parameter.
-            Err(e) if e.error_type() == "bad_data" => Err(ApiError::invalid_param("query", e)),
+            Err(e) if e.error_type() == "bad_data" => Err(ApiError::invalid_param(
+                "query",
+                params::go_parse_error(form.value("query"), e.to_string()),
+            )),
             Err(e) => Err(ApiError::from_engine(&e)),
         }
     }
@@ -110,6 +113,9 @@ impl Api {
         let (start, end) = (start.engine_ms(), end.engine_ms());
         match self.eval(&engine, form.value("query"), start, end, step_ms) {
             Ok(v) => Ok(Answer::data(ember_promql::result_json(&v))),
+            Err(e) if e.error_type() == "bad_data" => Err(ApiError::bad_data(
+                params::go_parse_error(form.value("query"), e.to_string()),
+            )),
             Err(e) => Err(ApiError::from_engine(&e)),
         }
     }
@@ -127,7 +133,9 @@ pub(crate) fn query_exemplars(form: &Form) -> ApiResult {
             "end timestamp must not be before start timestamp",
         ));
     }
-    let expr = parser::parse(form.value("query")).map_err(ApiError::bad_data)?;
+    let query = form.value("query");
+    let expr =
+        parser::parse(query).map_err(|e| ApiError::bad_data(params::go_parse_error(query, e)))?;
     if !has_selector(&expr) {
         return Ok(Answer::no_content());
     }
@@ -150,8 +158,10 @@ fn has_selector(e: &Expr) -> bool {
 
 /// `/api/v1/format_query`: the query pretty-printed.
 pub(crate) fn format_query(form: &Form) -> ApiResult {
-    let pretty = ember_promql::format_query(form.value("query"))
-        .map_err(|e| ApiError::invalid_param("query", e))?;
+    let query = form.value("query");
+    let pretty = ember_promql::format_query(query).map_err(|e| {
+        ApiError::invalid_param("query", params::go_parse_error(query, e.to_string()))
+    })?;
     let mut out = String::with_capacity(pretty.len() + 2);
     super::json::string(&mut out, &pretty);
     Ok(Answer::data(out))

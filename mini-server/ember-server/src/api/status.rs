@@ -162,8 +162,12 @@ pub(crate) fn targets_metadata(view: &dyn ServerView, form: &Form) -> ApiResult 
     let matchers = if match_target.is_empty() {
         Vec::new()
     } else {
-        ember_promql::parse_metric_selector(match_target)
-            .map_err(|e| ApiError::invalid_param("match_target", e))?
+        ember_promql::parse_metric_selector(match_target).map_err(|e| {
+            ApiError::invalid_param(
+                "match_target",
+                params::go_parse_error(match_target, e.to_string()),
+            )
+        })?
     };
     let metric = form.value("metric");
     // Group by target, in the view's order.

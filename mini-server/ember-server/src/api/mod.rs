@@ -7,6 +7,49 @@
 //!   evaluation;
 //! - everything else the server knows (targets, configuration, flags, runtime facts)
 //!   through [`ServerView`], which the server implements over its live state.
+//!
+//! Wiring it into an HTTP server: for every request whose path starts with `/api/v1`,
+//! pass the method, the rest of the path (still percent-encoded is fine), the raw query
+//! string, and the body when the request's `Content-Type` is
+//! `application/x-www-form-urlencoded` (else an empty slice); send back
+//! [`ApiResponse::status`], [`ApiResponse::body`] and a `Content-Type` header with
+//! [`ApiResponse::content_type`] unless it is empty (204 answers carry none).
+//! [`Api`] is `Send + Sync`: share one behind an `Arc`. A call may block on the storage
+//! lock and evaluate a query, so run it where blocking is allowed.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ember_server::api::{Api, ApiRequest, RuntimeInfo, ServerView, TargetMetadata};
+//! use ember_server::{Labels, TargetStatus};
+//!
+//! struct Nothing;
+//! impl ServerView for Nothing {
+//!     fn active_targets(&self) -> Vec<TargetStatus> { Vec::new() }
+//!     fn dropped_targets(&self) -> Vec<(String, Labels)> { Vec::new() }
+//!     fn target_metadata(&self) -> Vec<TargetMetadata> { Vec::new() }
+//!     fn config_yaml(&self) -> String { String::new() }
+//!     fn flags(&self) -> Vec<(String, String)> { Vec::new() }
+//!     fn runtime_info(&self) -> RuntimeInfo {
+//!         RuntimeInfo { start_time_ms: 0, cwd: "/".into(), reload_config_success: true,
+//!                       last_config_time_ms: 0, threads: 1, storage_retention: "15d".into() }
+//!     }
+//! }
+//!
+//! let dir = std::env::temp_dir().join(format!("ember-api-doc-{}", std::process::id()));
+//! let (db, _) = ember_tsdb::Db::open(&dir, ember_tsdb::Options::default())?;
+//! let api = Api::new(
+//!     Arc::new(parking_lot::RwLock::new(db)),
+//!     ember_promql::EngineOptions::default(),
+//!     Arc::new(Nothing),
+//! );
+//! let r = api.handle(&ApiRequest { method: "GET", path: "/query", query: "query=1%2B1&time=60", form_body: b"" });
+//! assert_eq!((r.status, r.content_type), (200, "application/json"));
+//! assert_eq!(r.body, br#"{"status":"success","data":{"resultType":"scalar","result":[60,"2"]}}"#);
+//! let r = api.handle(&ApiRequest { method: "GET", path: "/query_range", query: "query=up&start=0&end=1&step=0", form_body: b"" });
+//! assert_eq!(r.status, 400);
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), ember_tsdb::Error>(())
+//! ```
 
 use std::sync::Arc;
 

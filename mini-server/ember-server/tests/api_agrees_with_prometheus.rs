@@ -551,6 +551,24 @@ fn cases() -> Vec<Case> {
             format!("/api/v1/series?match[]={}", enc("{job=\"odd\"}")),
             Exact,
         ),
+        // Between two samples of one chunk: Prometheus goes by chunk time ranges.
+        get(
+            format!(
+                "/api/v1/series?match[]=flaky_up&match[]=temperature_celsius&start={}&end={}",
+                t1 + 1,
+                t1 + 14
+            ),
+            Exact,
+        ),
+        // In flaky_up's gap, no chunk of it overlaps.
+        get(
+            format!(
+                "/api/v1/series?match[]=flaky_up&start={}&end={}",
+                gap,
+                gap + 600
+            ),
+            Exact,
+        ),
         Case {
             method: "POST",
             target: "/api/v1/series".into(),

@@ -54,7 +54,26 @@ impl Api {
         let db = self.db.read();
         let mut all = BTreeSet::new();
         for set in &sets {
-            for s in db.select(set, start, end).map_err(|e| storage_error(&e))? {
+            // Prometheus lists a block's series that have a chunk overlapping the range
+            // (it reads no samples for this endpoint), so a range between two samples
+            // of a chunk finds the series.
+            for b in db
+                .blocks()
+                .iter()
+                .filter(|b| b.meta().min_time <= end && start < b.meta().max_time)
+            {
+                let (lo, hi) = (b.meta().min_time, b.meta().max_time);
+                for s in Querier::select(b, set, lo, hi).map_err(|e| storage_error(&e))? {
+                    if s.chunks()
+                        .iter()
+                        .any(|c| c.max_time >= start && c.min_time <= end)
+                    {
+                        all.insert(s.labels().clone());
+                    }
+                }
+            }
+            // Head chunks carry no exact end time: the head answers by samples.
+            for s in Querier::select(db.head(), set, start, end).map_err(|e| storage_error(&e))? {
                 all.insert(s.labels().clone());
             }
         }

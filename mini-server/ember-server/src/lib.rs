@@ -40,6 +40,7 @@ mod rules;
 mod scrape_loop;
 mod scrape_manager;
 mod scraper;
+mod storage;
 mod target;
 
 pub use appender::{
@@ -61,6 +62,10 @@ pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};
 pub use scrape_loop::{EXPORTED_LABEL_PREFIX, REPORT_SERIES, ScrapeLoop, ScrapeReport};
 pub use scrape_manager::{Appendable, ScrapeManager, TargetStatus};
 pub use scraper::{ScrapeError, USER_AGENT};
+pub use storage::{
+    AppendStats, DbAppender, DbStorage, MAINTENANCE_INTERVAL, maintain, open_storage,
+    open_storage_at, spawn_maintenance, storage_options,
+};
 pub use target::{
     ADDRESS_LABEL, META_LABEL_PREFIX, METRICS_PATH_LABEL, PARAM_LABEL_PREFIX, SCHEME_LABEL,
     SCRAPE_INTERVAL_LABEL, SCRAPE_TIMEOUT_LABEL, Target, discovered_labels, populate_labels,

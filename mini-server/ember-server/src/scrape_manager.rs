@@ -58,6 +58,7 @@ struct Running<A: Appender> {
     stop: Sender<()>,
     handle: JoinHandle<ScrapeLoop<A>>,
     report: Arc<Mutex<Option<ScrapeReport>>>,
+    metadata: Arc<Mutex<Arc<BTreeMap<String, ember_tsdb::Metadata>>>>,
     forced_error: Arc<Mutex<Option<String>>>,
 }
 
@@ -215,6 +216,7 @@ impl<S: Appendable> ScrapeManager<S> {
             let job = &self.jobs[i];
             let l = ScrapeLoop::new(target.clone(), job, self.storage.appender());
             let report = l.report_handle();
+            let metadata = l.metadata_handle();
             let forced_error = l.forced_error_handle();
             // Set before the thread starts, so no scrape slips past the limit.
             *forced_error.lock() = limit_errors.get(&job.job_name).cloned();
@@ -228,6 +230,7 @@ impl<S: Appendable> ScrapeManager<S> {
                     stop,
                     handle,
                     report,
+                    metadata,
                     forced_error,
                 },
             );
@@ -274,6 +277,25 @@ impl<S: Appendable> ScrapeManager<S> {
                 last_report: r.report.lock().clone(),
             })
             .collect()
+    }
+
+    /// The metric families (TYPE, HELP, UNIT) each target exposed in its latest successful
+    /// scrape: (target labels, family name, metadata), by target then family.
+    pub fn target_metadata(&self) -> Vec<(Labels, String, ember_tsdb::Metadata)> {
+        let mut out = Vec::new();
+        for r in self.running.values() {
+            let families = r.metadata.lock().clone();
+            let labels = r.target.labels();
+            for (name, m) in families.iter() {
+                out.push((labels.clone(), name.clone(), m.clone()));
+            }
+        }
+        out
+    }
+
+    /// The names of the configured jobs, in configuration order.
+    pub fn job_names(&self) -> Vec<String> {
+        self.jobs.iter().map(|j| j.job_name.clone()).collect()
     }
 
     /// Targets relabeling dropped, as (job, discovered labels): the targets API's

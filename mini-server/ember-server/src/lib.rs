@@ -36,10 +36,13 @@ mod flags;
 mod labels;
 mod md5;
 mod relabel;
+mod reload;
 mod rules;
+mod run;
 mod scrape_loop;
 mod scrape_manager;
 mod scraper;
+mod server;
 mod storage;
 mod target;
 
@@ -55,13 +58,18 @@ pub use config::{
 pub use duration::{ByteSize, PromDuration};
 pub use error::Error;
 pub use file_sd::{FILEPATH_LABEL, read_target_groups};
-pub use flags::{DEFAULT_RETENTION, Flags, builtin_config, command};
+pub use flags::{
+    ConfigSource, DEFAULT_RETENTION, Flags, builtin_config, builtin_config_text, command,
+};
 pub use labels::{Labels, is_valid_label_name, is_valid_metric_name};
 pub use relabel::{Action, AnchoredRegex, RelabelConfig, process};
+pub use reload::{Live, LiveView, ServerMetrics};
 pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};
 pub use scrape_loop::{EXPORTED_LABEL_PREFIX, REPORT_SERIES, ScrapeLoop, ScrapeReport};
 pub use scrape_manager::{Appendable, ScrapeManager, TargetStatus};
+pub use run::{engine_options, init_logging, run};
 pub use scraper::{ScrapeError, USER_AGENT};
+pub use server::{Control, WebState, bind, spawn};
 pub use storage::{
     AppendStats, DbAppender, DbStorage, MAINTENANCE_INTERVAL, maintain, open_storage,
     open_storage_at, spawn_maintenance, storage_options,

@@ -65,9 +65,9 @@ pub use labels::{Labels, is_valid_label_name, is_valid_metric_name};
 pub use relabel::{Action, AnchoredRegex, RelabelConfig, process};
 pub use reload::{Live, LiveView, ServerMetrics};
 pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};
+pub use run::{engine_options, init_logging, run};
 pub use scrape_loop::{EXPORTED_LABEL_PREFIX, REPORT_SERIES, ScrapeLoop, ScrapeReport};
 pub use scrape_manager::{Appendable, ScrapeManager, TargetStatus};
-pub use run::{engine_options, init_logging, run};
 pub use scraper::{ScrapeError, USER_AGENT};
 pub use server::{Control, WebState, bind, spawn};
 pub use storage::{

@@ -12,7 +12,9 @@ use crate::api::Api;
 use crate::flags::Flags;
 use crate::reload::{Live, LiveView, ServerMetrics};
 use crate::server::{Control, WebState};
-use crate::storage::{AppendStats, DbStorage, MAINTENANCE_INTERVAL, open_storage, spawn_maintenance};
+use crate::storage::{
+    AppendStats, DbStorage, MAINTENANCE_INTERVAL, open_storage, spawn_maintenance,
+};
 
 /// How often file SD files are checked for changes.
 const SD_POLL: Duration = Duration::from_secs(1);
@@ -81,7 +83,10 @@ pub fn run(flags: Flags) -> Result<(), String> {
         "TSDB started"
     );
     let metrics_error = |e: ember::Error| format!("cannot register self-metrics: {e}");
-    db.read().metrics().register(&registry).map_err(metrics_error)?;
+    db.read()
+        .metrics()
+        .register(&registry)
+        .map_err(metrics_error)?;
     let stats = AppendStats::default();
     stats.register(&registry).map_err(metrics_error)?;
     let server_metrics = ServerMetrics::new(&registry).map_err(metrics_error)?;
@@ -93,7 +98,11 @@ pub fn run(flags: Flags) -> Result<(), String> {
         DbStorage::new(Arc::clone(&db), stats),
         server_metrics,
     ));
-    let api = Api::new(Arc::clone(&db), engine, Arc::new(LiveView(Arc::clone(&live))));
+    let api = Api::new(
+        Arc::clone(&db),
+        engine,
+        Arc::new(LiveView(Arc::clone(&live))),
+    );
     // Before the signal handlers exist, SIGHUP would end the process: wait for them.
     let _ = signals.recv_timeout(Duration::from_secs(5));
     web.set_ready(api);

@@ -599,9 +599,7 @@ fn family_of<'f>(
     ];
     SUFFIXES.iter().find_map(|suffix| {
         let base = name.strip_suffix(suffix)?;
-        families
-            .get_key_value(base)
-            .map(|(k, m)| (k.as_str(), m))
+        families.get_key_value(base).map(|(k, m)| (k.as_str(), m))
     })
 }
 

@@ -60,7 +60,11 @@ pub struct WebState {
 impl WebState {
     /// State for a server exposing `registry` at `/metrics`, sending reloads and
     /// shutdowns to `control`; not ready until [`WebState::set_ready`].
-    pub fn new(registry: ember::Registry, enable_lifecycle: bool, control: Sender<Control>) -> Self {
+    pub fn new(
+        registry: ember::Registry,
+        enable_lifecycle: bool,
+        control: Sender<Control>,
+    ) -> Self {
         Self {
             ready: AtomicBool::new(false),
             api: OnceLock::new(),
@@ -268,12 +272,16 @@ async fn api(state: &Arc<WebState>, req: Request<Incoming>, path: String) -> Res
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            v.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
         });
     let body = if form {
-        match Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await {
+        match Limited::new(req.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+        {
             Ok(b) => b.to_bytes(),
             Err(e) => {
                 return text(
@@ -312,7 +320,8 @@ async fn api(state: &Arc<WebState>, req: Request<Incoming>, path: String) -> Res
 
 fn redirect_home() -> Response<Body> {
     let mut r = text(StatusCode::FOUND, "");
-    r.headers_mut().insert(LOCATION, HeaderValue::from_static("/"));
+    r.headers_mut()
+        .insert(LOCATION, HeaderValue::from_static("/"));
     r
 }
 

@@ -156,8 +156,7 @@ pub struct DbAppender {
 
 fn same(a: &Labels, b: &ember_tsdb::Labels) -> bool {
     a.len() == b.pairs().len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b.pairs())
             .all(|((n, v), (bn, bv))| n == bn && v == bv)
 }
@@ -319,7 +318,8 @@ mod tests {
         // Older and duplicate samples are counted, not fatal; the rest is stored.
         app.append(&up, 500, 1.0).unwrap();
         app.append(&up, 1_000, 2.0).unwrap();
-        app.append(&up, 2_000, crate::appender::stale_nan()).unwrap();
+        app.append(&up, 2_000, crate::appender::stale_nan())
+            .unwrap();
         app.commit().unwrap();
         assert_eq!(stats.out_of_order.get(), 1);
         assert_eq!(stats.duplicate.get(), 1);
@@ -333,7 +333,10 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [(1_000, 1f64.to_bits()), (2_000, crate::appender::STALE_NAN_BITS)]
+            [
+                (1_000, 1f64.to_bits()),
+                (2_000, crate::appender::STALE_NAN_BITS)
+            ]
         );
         drop(g);
         drop(db);

@@ -285,7 +285,7 @@ impl<A: Appender> ScrapeLoop<A> {
         let (parsed, mut error) = match fetched {
             Ok(f) => match self.parse(&f, ts) {
                 Ok(p) => (Some(p), None),
-                Err((p, e)) => (p, Some(e)),
+                Err(failed) => (Some(failed.0), Some(failed.1)),
             },
             Err(e) => (None, Some(e)),
         };
@@ -423,7 +423,7 @@ impl<A: Appender> ScrapeLoop<A> {
     /// Parses the body by Content-Type and applies labels and limits. On failure the
     /// counts so far are returned with the reason.
     #[allow(clippy::type_complexity)]
-    fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, (Option<Parsed>, String)> {
+    fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, Box<(Parsed, String)>> {
         let entries: Box<dyn Iterator<Item = Result<Entry<'_>, ember_expfmt::Error>>> =
             match Format::from_content_type(&f.content_type) {
                 Format::OpenMetrics => Box::new(OpenMetricsParser::new(&f.body)),
@@ -529,7 +529,7 @@ impl<A: Appender> ScrapeLoop<A> {
             self.cache.retain(|_, e| e.seen == iteration);
             Ok(p)
         } else {
-            Err((Some(p), error.unwrap_or_default()))
+            Err(Box::new((p, error.unwrap_or_default())))
         }
     }
 

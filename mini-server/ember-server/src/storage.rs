@@ -9,7 +9,7 @@
 //! not fail the scrape.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -163,9 +163,7 @@ fn same(a: &Labels, b: &ember_tsdb::Labels) -> bool {
 
 impl DbAppender {
     fn convert(&mut self, series: &Labels) -> Result<ember_tsdb::Labels, AppendError> {
-        let mut h = self.hasher.build_hasher();
-        series.hash(&mut h);
-        let key = h.finish();
+        let key = self.hasher.hash_one(series);
         if let Some(l) = self.labels.get(&key) {
             if same(series, l) {
                 return Ok(l.clone());

@@ -137,3 +137,49 @@ fn sigkill_loses_no_committed_scrape() {
     assert!(s.wait_exit().success(), "{}", s.log());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn opens_a_store_written_by_ember_tsdb_import() {
+    let dir = temp_dir("import");
+    let data = dir.join("data");
+    // Backfill two hours ending an hour ago, as `ember-tsdb import` writes it.
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut om = String::from("# TYPE backfilled gauge\n# HELP backfilled Imported.\n");
+    let start = now_s - 3 * 3600;
+    for i in 0..120 {
+        om.push_str(&format!(
+            "backfilled{{src=\"import\"}} {i} {}\n",
+            start + i * 60
+        ));
+    }
+    om.push_str("# EOF\n");
+    let report =
+        ember_tsdb::import_openmetrics(om.as_bytes(), &data, &ember_tsdb::ImportOptions::default())
+            .unwrap();
+    assert!(!report.blocks.is_empty());
+
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        "global:\n  scrape_interval: 15s\n",
+    )
+    .unwrap();
+    let mut s = Server::start(&dir, &[]);
+    s.wait_ready();
+    assert_eq!(
+        s.metric("ember_tsdb_blocks_loaded"),
+        Some(report.blocks.len() as f64),
+        "{}",
+        s.log()
+    );
+    s.signal("TERM");
+    assert!(s.wait_exit().success(), "{}", s.log());
+
+    let got = read_store(&data, &[("__name__", "backfilled")]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].1.len(), 120);
+    assert_eq!(got[0].1[0], ((start * 1000) as i64, 0.0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -416,3 +416,74 @@ fn stopping_marks_everything_stale() {
         assert!(names.contains(&n), "{n} not marked stale: {names:?}");
     }
 }
+
+#[test]
+fn metadata_goes_to_the_appender_for_new_series_and_on_change() {
+    use ember_tsdb::{Metadata, MetricType};
+    let t = TestTarget::start();
+    let om = |help: &str| Reply {
+        status: 200,
+        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        body: format!(
+            "# TYPE req counter\n# HELP req {help}\nreq_total{{code=\"200\"}} 7\n\
+             # TYPE lat_seconds histogram\n# UNIT lat_seconds seconds\n\
+             lat_seconds_bucket{{le=\"+Inf\"}} 1\n\
+             lat_seconds_count 1\nlat_seconds_sum 0.5\nuntyped_thing 3\n# EOF\n"
+        )
+        .into_bytes(),
+        gzip: false,
+        delay: Duration::ZERO,
+    };
+    t.reply(om("Requests."));
+    t.reply(om("Requests."));
+    t.reply(om("Requests served."));
+    let mut l = scrape_loop(&t, "");
+    let inst = t.addr.clone();
+    let series = |name: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("__name__", name),
+            ("env", "test"),
+            ("instance", inst.as_str()),
+            ("job", "app"),
+        ];
+        pairs.extend_from_slice(extra);
+        ember_server::Labels::from_pairs(pairs)
+    };
+    assert_eq!(l.scrape_once().error, None);
+    let req = series("req_total", &[("code", "200")]);
+    let counter = |help: &str| Metadata {
+        metric_type: MetricType::Counter,
+        unit: String::new(),
+        help: help.into(),
+    };
+    assert_eq!(l.appender().metadata(&req), Some(counter("Requests.")));
+    let histogram = Metadata {
+        metric_type: MetricType::Histogram,
+        unit: "seconds".into(),
+        help: String::new(),
+    };
+    assert_eq!(
+        l.appender()
+            .metadata(&series("lat_seconds_bucket", &[("le", "+Inf")])),
+        Some(histogram.clone())
+    );
+    assert_eq!(
+        l.appender().metadata(&series("untyped_thing", &[])),
+        None,
+        "no TYPE line, no metadata"
+    );
+    let families = l.metadata_handle().lock().clone();
+    assert_eq!(families.get("req"), Some(&counter("Requests.")));
+    assert_eq!(families.get("lat_seconds"), Some(&histogram));
+    // A changed HELP reaches the series already known.
+    assert_eq!(l.scrape_once().error, None);
+    assert_eq!(l.scrape_once().error, None);
+    assert_eq!(
+        l.appender().metadata(&req),
+        Some(counter("Requests served."))
+    );
+    assert_eq!(
+        l.metadata_handle().lock().get("req"),
+        Some(&counter("Requests served."))
+    );
+}

@@ -1,5 +1,5 @@
 //! The Ember mini-server: Prometheus 2.42's configuration file, relabeling and target
-//! labels, and the scrape loop for one target.
+//! labels, scraping into ember-tsdb, and the HTTP server.
 //!
 //! | piece | what |
 //! |---|---|
@@ -11,6 +11,10 @@
 //! | [`ScrapeManager`] | one loop per target, following config changes and file SD files |
 //! | [`Flags`], [`builtin_config`] | the command line as Prometheus spells it; the config used without a file |
 //! | [`PromDuration`], [`ByteSize`] | durations (`1h30m`) and sizes (`10MB`) as Prometheus spells them |
+//! | [`DbStorage`], [`open_storage`] | the ember-tsdb store behind the scrape loops, its maintenance |
+//! | [`WebState`], [`bind`], [`spawn`] | the HTTP server: `/api/v1/*` to [`api::Api`], `/metrics`, `/-/*` |
+//! | [`Live`], [`LiveView`] | the running configuration, reloads, self-metrics, [`api::ServerView`] |
+//! | [`run`] | the whole server, as the binary runs it |
 //!
 //! ```
 //! use ember_server::{Config, Labels, populate_labels};

@@ -309,11 +309,20 @@ impl<S: Appendable> ScrapeManager<S> {
         &self.errors
     }
 
-    /// Stops every loop (writing staleness markers for all their series).
+    /// Stops every loop (writing staleness markers for all their series). Every loop is
+    /// told first and then waited for, so a stop takes as long as the slowest scrape in
+    /// flight, not the sum of them.
     pub fn stop_all(&mut self) {
-        let keys: Vec<(String, Labels)> = self.running.keys().cloned().collect();
-        for k in keys {
-            self.stop_one(&k);
+        let running = std::mem::take(&mut self.running);
+        let handles: Vec<_> = running
+            .into_values()
+            .map(|r| {
+                drop(r.stop);
+                r.handle
+            })
+            .collect();
+        for h in handles {
+            let _ = h.join();
         }
     }
 }

@@ -103,6 +103,8 @@ pub struct Live {
     reload_ok: RwLock<(bool, i64)>,
     start_ms: i64,
     metrics: ServerMetrics,
+    /// Jobs whose per-job figures are on /metrics.
+    published_jobs: Mutex<Vec<String>>,
 }
 
 impl Live {
@@ -127,6 +129,7 @@ impl Live {
             reload_ok: RwLock::new((true, now)),
             start_ms: now,
             metrics,
+            published_jobs: Mutex::new(Vec::new()),
         };
         live.publish_targets();
         live
@@ -191,8 +194,17 @@ impl Live {
         let targets = m.targets();
         let dropped = m.dropped_targets().to_vec();
         drop(m);
-        self.metrics.discovered_targets.clear();
-        self.metrics.pool_targets.clear();
+        // Jobs no longer configured lose their series; the others are overwritten in
+        // place, so a concurrent /metrics never sees them missing.
+        let mut published = self.published_jobs.lock();
+        for gone in published.iter().filter(|j| !jobs.contains(j)) {
+            self.metrics
+                .discovered_targets
+                .remove(&[gone.clone(), "scrape".to_owned()]);
+            self.metrics.pool_targets.remove(&[gone.clone()]);
+        }
+        published.clone_from(&jobs);
+        drop(published);
         self.metrics.pools.set(jobs.len() as i64);
         for job in &jobs {
             let active = targets.iter().filter(|t| t.job == *job).count();

@@ -9,7 +9,6 @@
 //! not fail the scrape.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -24,6 +23,8 @@ use crate::appender::{AppendError, Appender};
 use crate::flags::Flags;
 use crate::labels::Labels;
 use crate::scrape_manager::Appendable;
+
+type Fast = foldhash::fast::RandomState;
 
 /// How often the maintenance thread runs [`Db::maintain`] (Prometheus compacts once a
 /// minute).
@@ -129,9 +130,8 @@ impl Appendable for DbStorage {
             stats: self.stats.clone(),
             samples: Vec::new(),
             metadata: Vec::new(),
-            hasher: foldhash::fast::RandomState::default(),
-            labels: HashMap::new(),
-            previous_labels: HashMap::new(),
+            labels: HashMap::default(),
+            previous_labels: HashMap::default(),
         }
     }
 }
@@ -139,19 +139,27 @@ impl Appendable for DbStorage {
 /// One scrape loop's appender: buffers a scrape, commits it under the write lock.
 ///
 /// Label sets are converted to the store's type once per series and cached between
-/// commits (entries unused by a commit are forgotten at the next one), so a steady
-/// scrape allocates no label strings.
+/// commits by the address of the caller's label set (entries unused by a commit are
+/// forgotten at the next one), so a steady scrape neither allocates nor hashes labels
+/// here.
 #[derive(Debug)]
 pub struct DbAppender {
     db: SharedDb,
     stats: AppendStats,
-    samples: Vec<(ember_tsdb::Labels, i64, f64)>,
-    metadata: Vec<(ember_tsdb::Labels, Metadata)>,
-    hasher: foldhash::fast::RandomState,
-    /// Hash of a label set → the store's labels, for the series of this batch.
-    labels: HashMap<u64, ember_tsdb::Labels>,
+    samples: Vec<(SeriesRef, i64, f64)>,
+    metadata: Vec<(SeriesRef, Metadata)>,
+    /// Address of a label set → the store's labels, for the series of this batch.
+    labels: HashMap<u64, ember_tsdb::Labels, Fast>,
     /// The same for the previous batch.
-    previous_labels: HashMap<u64, ember_tsdb::Labels>,
+    previous_labels: HashMap<u64, ember_tsdb::Labels, Fast>,
+}
+
+/// A series of the batch: by its key in the label cache, or (on a hash collision) its
+/// own labels.
+#[derive(Debug)]
+enum SeriesRef {
+    Cached(u64),
+    Own(ember_tsdb::Labels),
 }
 
 fn same(a: &Labels, b: &ember_tsdb::Labels) -> bool {
@@ -162,22 +170,42 @@ fn same(a: &Labels, b: &ember_tsdb::Labels) -> bool {
 }
 
 impl DbAppender {
-    fn convert(&mut self, series: &Labels) -> Result<ember_tsdb::Labels, AppendError> {
-        let key = self.hasher.hash_one(series);
-        if let Some(l) = self.labels.get(&key) {
-            if same(series, l) {
-                return Ok(l.clone());
-            }
-        } else if let Some(l) = self.previous_labels.remove(&key) {
-            if same(series, &l) {
-                self.labels.insert(key, l.clone());
-                return Ok(l);
+    /// The batch's reference to `series`, converted to the store's labels once per
+    /// series (the cache keeps the series of this batch and the previous one).
+    fn convert(&mut self, series: &Labels) -> Result<SeriesRef, AppendError> {
+        // Keyed by address: the scrape loop hands the same `Arc`ed label set for a series
+        // scrape after scrape, so the address finds it without hashing the labels; the
+        // labels are still compared, so a reused address is never mistaken.
+        let key = std::ptr::from_ref(series) as usize as u64;
+        match self.labels.get(&key) {
+            Some(l) if same(series, l) => return Ok(SeriesRef::Cached(key)),
+            Some(_) => {}
+            None => {
+                if let Some(l) = self.previous_labels.remove(&key) {
+                    if same(series, &l) {
+                        self.labels.insert(key, l);
+                        return Ok(SeriesRef::Cached(key));
+                    }
+                }
             }
         }
         let l = ember_tsdb::Labels::new(series.iter())
             .map_err(|e| AppendError::Other(e.to_string()))?;
-        self.labels.entry(key).or_insert_with(|| l.clone());
-        Ok(l)
+        if let std::collections::hash_map::Entry::Vacant(v) = self.labels.entry(key) {
+            v.insert(l);
+            return Ok(SeriesRef::Cached(key));
+        }
+        Ok(SeriesRef::Own(l))
+    }
+
+    fn labels_of<'a>(
+        cache: &'a HashMap<u64, ember_tsdb::Labels, Fast>,
+        r: &'a SeriesRef,
+    ) -> Option<&'a ember_tsdb::Labels> {
+        match r {
+            SeriesRef::Cached(k) => cache.get(k),
+            SeriesRef::Own(l) => Some(l),
+        }
     }
 }
 
@@ -202,15 +230,19 @@ impl Appender for DbAppender {
     fn commit(&mut self) -> Result<(), AppendError> {
         let samples = std::mem::take(&mut self.samples);
         let metadata = std::mem::take(&mut self.metadata);
-        self.previous_labels = std::mem::take(&mut self.labels);
+        let cache = std::mem::take(&mut self.labels);
         if samples.is_empty() && metadata.is_empty() {
+            self.previous_labels = cache;
             return Ok(());
         }
         let (mut out_of_order, mut duplicate, mut out_of_bounds, mut other) = (0, 0, 0, 0);
         let result = {
             let mut db = self.db.write();
             let mut app = db.appender();
-            for (l, t, v) in &samples {
+            for (r, t, v) in &samples {
+                let Some(l) = Self::labels_of(&cache, r) else {
+                    continue;
+                };
                 match app.append(l, *t, *v) {
                     Ok(_) => {}
                     Err(ember_tsdb::Error::OutOfOrder { .. }) => out_of_order += 1,
@@ -224,11 +256,14 @@ impl Appender for DbAppender {
                     }
                 }
             }
-            for (l, m) in metadata {
-                app.update_metadata(&l, m);
+            for (r, m) in metadata {
+                if let Some(l) = Self::labels_of(&cache, &r) {
+                    app.update_metadata(l, m);
+                }
             }
             app.commit()
         };
+        self.previous_labels = cache;
         self.stats.out_of_order.inc_by(out_of_order);
         self.stats.duplicate.inc_by(duplicate);
         self.stats.out_of_bounds.inc_by(out_of_bounds);
@@ -336,6 +371,22 @@ mod tests {
                 (2_000, crate::appender::STALE_NAN_BITS)
             ]
         );
+        drop(g);
+
+        // Label sets at a reused address (temporaries) are told apart by content.
+        for i in 0..3 {
+            let tmp = Labels::from_pairs([("__name__", "tmp".to_owned()), ("i", i.to_string())]);
+            app.append(&tmp, 5_000, f64::from(i)).unwrap();
+        }
+        app.commit().unwrap();
+        let g = db.read();
+        for i in 0..3 {
+            let l = ember_tsdb::Labels::new([("__name__", "tmp".to_owned()), ("i", i.to_string())])
+                .unwrap();
+            let id = g.head().get(&l).unwrap();
+            let got: Vec<(i64, f64)> = g.head().samples(id).unwrap().collect();
+            assert_eq!(got, [(5_000, f64::from(i))]);
+        }
         drop(g);
         drop(db);
         let _ = std::fs::remove_dir_all(&d);

@@ -201,7 +201,7 @@ impl Live {
             self.metrics
                 .discovered_targets
                 .remove(&[gone.clone(), "scrape".to_owned()]);
-            self.metrics.pool_targets.remove(&[gone.clone()]);
+            self.metrics.pool_targets.remove(std::array::from_ref(gone));
         }
         published.clone_from(&jobs);
         drop(published);

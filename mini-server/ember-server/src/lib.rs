@@ -75,8 +75,8 @@ pub use scrape_manager::{Appendable, ScrapeManager, TargetStatus};
 pub use scraper::{SYSTEM_CA_BUNDLE, ScrapeError, USER_AGENT};
 pub use server::{Control, WebState, bind, spawn};
 pub use storage::{
-    AppendStats, DbAppender, DbStorage, MAINTENANCE_INTERVAL, maintain, open_storage,
-    open_storage_at, spawn_maintenance, storage_options,
+    AppendStats, DbAppender, DbStorage, DirLock, MAINTENANCE_INTERVAL, lock_dir, maintain,
+    open_storage, open_storage_at, spawn_maintenance, storage_options,
 };
 pub use target::{
     ADDRESS_LABEL, META_LABEL_PREFIX, METRICS_PATH_LABEL, PARAM_LABEL_PREFIX, SCHEME_LABEL,

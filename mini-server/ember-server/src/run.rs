@@ -13,7 +13,7 @@ use crate::flags::Flags;
 use crate::reload::{Live, LiveView, ServerMetrics};
 use crate::server::{Control, WebState};
 use crate::storage::{
-    AppendStats, DbStorage, MAINTENANCE_INTERVAL, open_storage, spawn_maintenance,
+    AppendStats, DbStorage, MAINTENANCE_INTERVAL, lock_dir, open_storage, spawn_maintenance,
 };
 
 /// How often file SD files are checked for changes.
@@ -74,6 +74,12 @@ pub fn run(flags: Flags) -> Result<(), String> {
     tracing::info!(address = %flags.listen_address, "Start listening for connections");
 
     tracing::info!(path = %flags.storage_path.display(), "Starting TSDB ...");
+    let _lock = lock_dir(&flags.storage_path).map_err(|e| {
+        format!(
+            "opening storage failed: lock DB directory {}: {e}",
+            flags.storage_path.display()
+        )
+    })?;
     let (db, report) = open_storage(&flags).map_err(|e| format!("opening storage failed: {e}"))?;
     tracing::info!(
         series = report.series,

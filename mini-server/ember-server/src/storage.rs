@@ -61,6 +61,27 @@ pub fn open_storage_at(
     Ok((Arc::new(parking_lot::RwLock::new(db)), report))
 }
 
+/// An exclusive lock on a data directory (`DIR/lock`, `flock`), held while the value
+/// lives, so two servers never write one store (Prometheus does the same).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+/// Locks `dir` (created if needed) for this process; fails at once if another process
+/// holds it.
+pub fn lock_dir(dir: &Path) -> std::io::Result<DirLock> {
+    std::fs::create_dir_all(dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .map_err(std::io::Error::from)?;
+    Ok(DirLock { _file: file })
+}
+
 /// Samples the store refused, counted across every scrape loop.
 #[derive(Debug, Clone, Default)]
 pub struct AppendStats {

@@ -186,3 +186,28 @@ fn a_broken_config_at_start_exits_1_with_the_reason() {
     assert!(s.log().contains("scrape_interval"), "{}", s.log());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_second_server_on_the_same_store_is_refused() {
+    let dir = temp_dir("lock");
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        "global:\n  scrape_interval: 15s\n",
+    )
+    .unwrap();
+    let mut first = Server::start(&dir, &[]);
+    first.wait_ready();
+    let mut second = Server::start(&dir, &[]);
+    let status = second.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", second.log());
+    assert!(
+        second.log().contains("lock DB directory"),
+        "{}",
+        second.log()
+    );
+    // The first one still serves.
+    assert_eq!(first.get("/-/ready").status, 200);
+    first.signal("TERM");
+    assert!(first.wait_exit().success(), "{}", first.log());
+    let _ = std::fs::remove_dir_all(&dir);
+}

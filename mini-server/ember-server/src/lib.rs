@@ -71,7 +71,7 @@ pub use reload::{Live, LiveView, ServerMetrics};
 pub use rules::{Rule, RuleFile, RuleGroup, parse_rule_file};
 pub use run::{engine_options, init_logging, run};
 pub use scrape_loop::{EXPORTED_LABEL_PREFIX, REPORT_SERIES, ScrapeLoop, ScrapeReport};
-pub use scrape_manager::{Appendable, ScrapeManager, TargetStatus};
+pub use scrape_manager::{Appendable, LiveTarget, ScrapeManager, TargetStatus};
 pub use scraper::{SYSTEM_CA_BUNDLE, ScrapeError, USER_AGENT};
 pub use server::{Control, WebState, bind, spawn};
 pub use storage::{

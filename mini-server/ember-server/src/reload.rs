@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::api::{RuntimeInfo, ServerView, TargetMetadata};
 use crate::flags::{ConfigSource, Flags};
 use crate::labels::Labels;
-use crate::scrape_manager::{ScrapeManager, TargetStatus};
+use crate::scrape_manager::{LiveTarget, ScrapeManager, TargetStatus};
 use crate::storage::DbStorage;
 
 fn now_ms() -> i64 {
@@ -105,6 +105,10 @@ pub struct Live {
     metrics: ServerMetrics,
     /// Jobs whose per-job figures are on /metrics.
     published_jobs: Mutex<Vec<String>>,
+    /// What the API reads: handles on the running targets and the dropped ones, renewed
+    /// whenever the manager changes them. The API never takes the manager's lock, which
+    /// is held while loops stop (and they wait for the storage's write lock).
+    view: RwLock<(Vec<LiveTarget>, Vec<(String, Labels)>)>,
 }
 
 impl Live {
@@ -130,6 +134,7 @@ impl Live {
             start_ms: now,
             metrics,
             published_jobs: Mutex::new(Vec::new()),
+            view: RwLock::default(),
         };
         live.publish_targets();
         live
@@ -180,6 +185,7 @@ impl Live {
     /// Stops every scrape loop, writing staleness markers for their series.
     pub fn stop(&self) {
         self.manager.lock().stop_all();
+        self.publish_targets();
         self.metrics.ready.set(0);
     }
 
@@ -191,9 +197,11 @@ impl Live {
     fn publish_targets(&self) {
         let m = self.manager.lock();
         let jobs = m.job_names();
-        let targets = m.targets();
+        let live = m.live_targets();
         let dropped = m.dropped_targets().to_vec();
         drop(m);
+        let active: Vec<String> = live.iter().map(|t| t.job.clone()).collect();
+        *self.view.write() = (live, dropped.clone());
         // Jobs no longer configured lose their series; the others are overwritten in
         // place, so a concurrent /metrics never sees them missing.
         let mut published = self.published_jobs.lock();
@@ -207,7 +215,7 @@ impl Live {
         drop(published);
         self.metrics.pools.set(jobs.len() as i64);
         for job in &jobs {
-            let active = targets.iter().filter(|t| t.job == *job).count();
+            let active = active.iter().filter(|j| *j == job).count();
             let gone = dropped.iter().filter(|(j, _)| j == job).count();
             self.metrics
                 .discovered_targets
@@ -247,27 +255,35 @@ pub struct LiveView(pub Arc<Live>);
 
 impl ServerView for LiveView {
     fn active_targets(&self) -> Vec<TargetStatus> {
-        self.0.manager.lock().targets()
+        self.0
+            .view
+            .read()
+            .0
+            .iter()
+            .map(LiveTarget::status)
+            .collect()
     }
 
     fn dropped_targets(&self) -> Vec<(String, Labels)> {
-        self.0.manager.lock().dropped_targets().to_vec()
+        self.0.view.read().1.clone()
     }
 
     fn target_metadata(&self) -> Vec<TargetMetadata> {
-        self.0
-            .manager
-            .lock()
-            .target_metadata()
-            .into_iter()
-            .map(|(target, metric, m)| TargetMetadata {
-                target,
-                metric,
-                metric_type: type_name(m.metric_type).to_owned(),
-                help: m.help,
-                unit: m.unit,
-            })
-            .collect()
+        let targets = self.0.view.read().0.clone();
+        let mut out = Vec::new();
+        for t in &targets {
+            let labels = t.target.labels();
+            for (metric, m) in t.metadata().iter() {
+                out.push(TargetMetadata {
+                    target: labels.clone(),
+                    metric: metric.clone(),
+                    metric_type: type_name(m.metric_type).to_owned(),
+                    help: m.help.clone(),
+                    unit: m.unit.clone(),
+                });
+            }
+        }
+        out
     }
 
     fn config_yaml(&self) -> String {

@@ -51,6 +51,34 @@ pub struct TargetStatus {
     pub last_report: Option<ScrapeReport>,
 }
 
+/// A running target's shared state: readers on other threads see each new scrape's
+/// report and metadata through it without the manager.
+#[derive(Debug, Clone)]
+pub struct LiveTarget {
+    /// Its job.
+    pub job: String,
+    /// Its labels and URL.
+    pub target: Target,
+    report: Arc<Mutex<Option<ScrapeReport>>>,
+    metadata: Arc<Mutex<Arc<BTreeMap<String, ember_tsdb::Metadata>>>>,
+}
+
+impl LiveTarget {
+    /// The target with its latest scrape, now.
+    pub fn status(&self) -> TargetStatus {
+        TargetStatus {
+            job: self.job.clone(),
+            target: self.target.clone(),
+            last_report: self.report.lock().clone(),
+        }
+    }
+
+    /// The metric families (TYPE, HELP, UNIT) of its latest successful scrape.
+    pub fn metadata(&self) -> Arc<BTreeMap<String, ember_tsdb::Metadata>> {
+        self.metadata.lock().clone()
+    }
+}
+
 #[derive(Debug)]
 struct Running<A: Appender> {
     job: String,
@@ -265,6 +293,20 @@ impl<S: Appendable> ScrapeManager<S> {
             // The loop marks its series stale before it returns.
             let _ = r.handle.join();
         }
+    }
+
+    /// Handles on the running targets, by job and labels, for readers that must not wait
+    /// for the manager (it may be stopping loops).
+    pub fn live_targets(&self) -> Vec<LiveTarget> {
+        self.running
+            .values()
+            .map(|r| LiveTarget {
+                job: r.job.clone(),
+                target: r.target.clone(),
+                report: r.report.clone(),
+                metadata: r.metadata.clone(),
+            })
+            .collect()
     }
 
     /// The targets being scraped, by job and labels.

@@ -94,6 +94,9 @@ impl ServerMetrics {
     }
 }
 
+/// Running targets and dropped ones (job, discovered labels).
+type TargetsView = (Vec<LiveTarget>, Vec<(String, Labels)>);
+
 /// The server's live state: what runs, what it was loaded from, what reloads did.
 #[derive(Debug)]
 pub struct Live {
@@ -108,7 +111,7 @@ pub struct Live {
     /// What the API reads: handles on the running targets and the dropped ones, renewed
     /// whenever the manager changes them. The API never takes the manager's lock, which
     /// is held while loops stop (and they wait for the storage's write lock).
-    view: RwLock<(Vec<LiveTarget>, Vec<(String, Labels)>)>,
+    view: RwLock<TargetsView>,
 }
 
 impl Live {

@@ -263,6 +263,8 @@ fn vanished_series_get_staleness_markers() {
     t.reply(text("a 3\nc 4\n"));
     let mut l = scrape_loop(&t, "");
     l.scrape_once();
+    // Keep the two scrapes' timestamps apart (a kept connection is fast).
+    std::thread::sleep(Duration::from_millis(2));
     let r2 = l.scrape_once();
     let s = samples_at(&l, r2.timestamp_ms);
     let b = s.iter().find(|x| x.series.get("__name__") == "b").unwrap();
@@ -335,6 +337,9 @@ fn failures_fail_only_that_scrape() {
         let mut l = scrape_loop(&t, job);
         let first = l.scrape_once();
         assert_eq!(first.error, None, "{job}");
+        // Scrapes over a kept connection can take less than a millisecond: keep their
+        // timestamps apart, as the scrape interval does.
+        std::thread::sleep(Duration::from_millis(2));
         let r = l.scrape_once();
         let s = samples_at(&l, r.timestamp_ms);
         let err = r.error.clone().expect("the second scrape fails");
@@ -353,6 +358,7 @@ fn failures_fail_only_that_scrape() {
         );
         // The next good scrape brings the target back up.
         t.reply(text("ok 2\n"));
+        std::thread::sleep(Duration::from_millis(2));
         let r = l.scrape_once();
         assert_eq!(r.error, None);
         assert_eq!(report(&samples_at(&l, r.timestamp_ms), "up"), 1.0);

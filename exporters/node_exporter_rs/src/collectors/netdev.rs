@@ -17,8 +17,8 @@ use ember_exporter::{Collector, CollectorError, CollectorFlag};
 
 use super::Entry;
 use crate::util::{
-    DeviceFilter, Family, arg_flag, bool_args, deprecated_arg, dir_names, parse_error, read_string,
-    read_u64, value_arg,
+    DeviceFilter, Dir, Family, arg_flag, bool_args, deprecated_arg, dir_names, parse_error,
+    read_string, value_arg,
 };
 
 pub(crate) const ENTRY: Entry = Entry {
@@ -229,15 +229,17 @@ pub(crate) fn parse_proc_net_dev(path: &Path, text: &str) -> Result<Vec<DevStats
 impl Netdev {
     fn sysfs_stats(&self) -> Result<Vec<DevStats>, CollectorError> {
         let mut out = Vec::new();
+        let mut buf = Vec::with_capacity(64);
         for dev in dir_names(&self.sys_class_net)? {
-            let dir = self.sys_class_net.join(&dev).join("statistics");
-            if !dir.is_dir() {
+            // Opened once: its 24 files are then opened relative to it.
+            let Ok(dir) = Dir::open(self.sys_class_net.join(&dev).join("statistics")) else {
                 continue;
-            }
+            };
             let mut stats: BTreeMap<String, u64> = STATS64
                 .iter()
                 .filter_map(|(name, file)| {
-                    Some(((*name).to_string(), read_u64(&dir.join(file)).ok()?))
+                    let value = dir.read_trimmed(file, &mut buf)?.parse().ok()?;
+                    Some(((*name).to_string(), value))
                 })
                 .collect();
             if !self.detailed {

@@ -57,6 +57,54 @@ pub fn read_to_end(file: &mut std::fs::File, buf: &mut Vec<u8>) -> std::io::Resu
     }
 }
 
+/// A regular expression applied to the names of a kernel table's fields (`/proc/vmstat`,
+/// `/proc/net/netstat`): a fixed set of a few hundred names, asked about on every scrape.
+///
+/// Each name's answer is remembered, so after the first scrape the regex does not run;
+/// when it must, it runs on a clone that is dropped after the scrape, so that its
+/// lazy-DFA cache (a quarter of a megabyte per thread for netstat's default pattern)
+/// does not stay resident. At most [`NameFilter::MAX_REMEMBERED`] names are remembered.
+#[derive(Debug)]
+pub struct NameFilter {
+    regex: Regex,
+    seen: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+}
+
+impl NameFilter {
+    /// The most names remembered; beyond, the regex runs for the new names each time.
+    pub const MAX_REMEMBERED: usize = 4096;
+
+    /// A filter matching what `regex` matches.
+    pub fn new(regex: Regex) -> NameFilter {
+        NameFilter {
+            regex,
+            seen: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Runs `f` with a function telling whether a name matches.
+    pub fn with<R>(&self, f: impl FnOnce(&mut dyn FnMut(&str) -> bool) -> R) -> R {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut regex: Option<Regex> = None;
+        let mut is_match = |name: &str| {
+            if let Some(m) = seen.get(name) {
+                return *m;
+            }
+            let m = regex
+                .get_or_insert_with(|| self.regex.clone())
+                .is_match(name);
+            if seen.len() < NameFilter::MAX_REMEMBERED {
+                seen.insert(name.to_owned(), m);
+            }
+            m
+        };
+        f(&mut is_match)
+    }
+}
+
 /// A directory opened once, whose files are then opened relative to it (`openat`).
 ///
 /// A collector reading many attributes of one device (`/sys/class/net/eth0/...`) makes

@@ -135,15 +135,47 @@ impl Dir {
     }
 
     /// Reads the file `name` in this directory into `buf` (cleared first).
+    ///
+    /// Meant for sysfs attributes: a first read that returns less than the page it asked
+    /// for is taken as the whole file, without the read that would return 0. A sysfs
+    /// attribute is produced whole by one `show()` call of at most a page, and
+    /// kernfs hands it out in one read; a regular file (the fixture trees) returns less
+    /// than asked only at its end.
     pub fn read_into(&self, name: &str, buf: &mut Vec<u8>) -> std::io::Result<()> {
         use rustix::fs::{Mode, OFlags};
+        const PAGE: usize = 4096;
         let fd = rustix::fs::openat(
             &self.fd,
             name,
             OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        read_to_end(&mut std::fs::File::from(fd), buf)
+        let mut file = std::fs::File::from(fd);
+        buf.clear();
+        buf.resize(PAGE, 0);
+        let n = loop {
+            match file.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        match n {
+            Ok(n) if n < PAGE => {
+                buf.truncate(n);
+                Ok(())
+            }
+            // A full page: there may be more.
+            Ok(_) => {
+                let mut rest = Vec::new();
+                read_to_end(&mut file, &mut rest)?;
+                buf.extend_from_slice(&rest);
+                Ok(())
+            }
+            Err(e) => {
+                buf.clear();
+                Err(e)
+            }
+        }
     }
 
     /// The file `name` in this directory as UTF-8 with surrounding white space trimmed,

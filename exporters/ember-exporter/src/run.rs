@@ -96,16 +96,20 @@ where
 }
 
 /// Replaces the process (same PID, arguments, descriptors and environment) with the
-/// same binary started with [`MALLOC_TUNABLES`] added to `GLIBC_TUNABLES`, unless they
-/// are there already. Only with glibc on Linux; if the binary cannot be found or
+/// same binary started with [`MALLOC_TUNABLES`] added to `GLIBC_TUNABLES` (and
+/// `EMBER_EXPORTER_MALLOC_TUNED=1`, so that it happens once), unless they are there
+/// already. Only with glibc on Linux; if the binary cannot be found or
 /// executed, the exporter goes on as it is.
 fn reexec_with_malloc_tunables() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
+        // Set in the re-executed process: never a second time, whatever glibc made of
+        // the variable.
+        const DONE: &str = "EMBER_EXPORTER_MALLOC_TUNED";
         let current = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
         let current = current.to_string_lossy();
-        if current.contains("glibc.malloc.tcache_count") {
+        if current.contains("glibc.malloc.tcache_count") || std::env::var_os(DONE).is_some() {
             return;
         }
         let Ok(exe) = std::env::current_exe() else {
@@ -122,7 +126,11 @@ fn reexec_with_malloc_tunables() {
             command.arg0(arg0);
         }
         // Returns only if the exec failed.
-        let _ = command.args(args).env("GLIBC_TUNABLES", tunables).exec();
+        let _ = command
+            .args(args)
+            .env("GLIBC_TUNABLES", tunables)
+            .env(DONE, "1")
+            .exec();
     }
 }
 

@@ -496,6 +496,48 @@ pub fn deprecated_arg(name: &'static str, help: &'static str) -> Arg {
 mod tests {
     use super::*;
 
+    #[test]
+    fn dir_reads_small_and_large_files_whole() {
+        let dir = std::env::temp_dir().join(format!("ner-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big: String = (0..3000).map(|i| format!("{i}\n")).collect();
+        assert!(big.len() > 4096);
+        std::fs::write(dir.join("small"), " 42\n").unwrap();
+        std::fs::write(dir.join("big"), &big).unwrap();
+        std::fs::write(dir.join("empty"), "").unwrap();
+        let d = Dir::open(dir.clone()).unwrap();
+        assert_eq!(d.path(), dir.as_path());
+        let mut buf = b"left over".to_vec();
+        assert_eq!(d.read_trimmed("small", &mut buf), Some("42"));
+        d.read_into("big", &mut buf).unwrap();
+        assert_eq!(buf, big.as_bytes());
+        assert_eq!(d.read_trimmed("empty", &mut buf), Some(""));
+        assert_eq!(d.read_trimmed("missing", &mut buf), None);
+        assert!(Dir::open(dir.join("small")).is_err(), "not a directory");
+        let mut file = std::fs::File::open(dir.join("big")).unwrap();
+        read_to_end(&mut file, &mut buf).unwrap();
+        assert_eq!(buf, big.as_bytes());
+        assert_eq!(read_string(&dir.join("big")).unwrap(), big);
+        std::fs::write(dir.join("latin1"), b"caf\xe9").unwrap();
+        assert!(read_string(&dir.join("latin1")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn name_filter_remembers_answers() {
+        let filter = NameFilter::new(Regex::new("^(a|b)_").unwrap());
+        let ask = |names: &[&str]| -> Vec<bool> {
+            filter.with(|is_match| names.iter().map(|n| is_match(n)).collect())
+        };
+        assert_eq!(ask(&["a_x", "c_x", "b_y"]), [true, false, true]);
+        // Remembered answers are the same answers.
+        assert_eq!(
+            ask(&["c_x", "a_x", "b_y", "bb"]),
+            [false, true, true, false]
+        );
+        assert_eq!(filter.seen.lock().unwrap().len(), 4);
+    }
+
     fn parse(args: &[&str]) -> ArgMatches {
         clap::Command::new("t")
             .arg(value_arg("x.device-include", None, "i"))

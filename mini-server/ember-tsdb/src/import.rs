@@ -196,6 +196,7 @@ fn parse_part(input: &[u8], from: usize, to: usize, last: bool) -> Result<Parsed
     let mut by_labels: HashMap<Labels, usize, foldhash::fast::RandomState> = HashMap::default();
     let mut series: Vec<SeriesSamples> = Vec::new();
     let mut samples = 0u64;
+    let mut previous: Option<((&str, &str), usize)> = None;
     let mut parser = OpenMetricsParser::new(part);
     while let Some(entry) = parser.next() {
         let entry = match entry {
@@ -216,6 +217,13 @@ fn parse_part(input: &[u8], from: usize, to: usize, last: bool) -> Result<Parsed
             )));
         };
         let key = (s.name, s.labels.as_str());
+        // Consecutive lines are mostly of one series: no hashing then.
+        if let Some((last_key, i)) = previous.filter(|(k, _)| *k == key) {
+            series[i].1.push((t, s.value));
+            samples += 1;
+            previous = Some((last_key, i));
+            continue;
+        }
         let idx = match by_text.get(&key) {
             Some(&i) => i,
             None => {
@@ -237,6 +245,7 @@ fn parse_part(input: &[u8], from: usize, to: usize, last: bool) -> Result<Parsed
         };
         series[idx].1.push((t, s.value));
         samples += 1;
+        previous = Some((key, idx));
     }
     Ok(Parsed { series, samples })
 }

@@ -68,7 +68,7 @@ pub use head::{
     BlockSink, CutStats, Head, HeadOptions, HeadSamples, HeadSeries, HeadStats, LabelPairs,
     MAX_SERIES, SeriesId,
 };
-pub use import::{ImportOptions, ImportReport, import_openmetrics};
+pub use import::{ImportOptions, ImportReport, import_openmetrics, import_openmetrics_from};
 pub use labels::Labels;
 pub use matcher::{MatchOp, Matcher};
 pub use querier::{MergeQuerier, Querier, SampleIter, Series, TimedChunk};

@@ -48,32 +48,31 @@ pub struct ChunkMeta {
     pub offset: u32,
 }
 
-/// Builds a chunks file in memory.
+/// Builds a chunks file in memory: pages are closed as chunks are added and compressed
+/// together at the end, on several threads.
 #[derive(Debug)]
 pub(crate) struct ChunksWriter {
-    buf: Vec<u8>,
+    /// Closed pages: their records and their chunks (series position, chunk position),
+    /// whose `page_offset`/`page_len` are set once the file is assembled.
+    pages: Vec<(Vec<u8>, Vec<(usize, usize)>)>,
     page: Vec<u8>,
-    /// Chunks of the open page (series position, chunk position) whose
-    /// `page_offset`/`page_len` are set when it closes.
+    /// Chunks of the open page.
     pending: Vec<(usize, usize)>,
     compress: bool,
 }
 
 impl ChunksWriter {
     pub(crate) fn new(compress: bool) -> Self {
-        let mut buf = Vec::with_capacity(1 << 20);
-        buf.extend_from_slice(&CHUNKS_MAGIC);
-        buf.extend_from_slice(&[CHUNKS_VERSION, 0, 0, 0]);
         Self {
-            buf,
+            pages: Vec::new(),
             page: Vec::with_capacity(PAGE_TARGET * 2),
             pending: Vec::new(),
             compress,
         }
     }
 
-    /// Appends a chunk to the open page; chunk `k` of `series[s]` gets its location once
-    /// the page is written.
+    /// Appends a chunk to the open page; chunk `k` of `series[s]` gets its location when
+    /// the file is assembled ([`Self::into_bytes`]).
     pub(crate) fn add(
         &mut self,
         chunk: &Chunk,
@@ -89,53 +88,95 @@ impl ChunksWriter {
         }
         self.pending.push((s, k));
         if self.page.len() >= PAGE_TARGET {
-            self.flush(series)?;
+            self.flush();
         }
         Ok(())
     }
 
-    /// Writes the open page, if any, and fills in its chunks' locations.
-    pub(crate) fn flush(&mut self, series: &mut [SeriesEntry]) -> Result<(), Error> {
+    /// Closes the open page, if any.
+    pub(crate) fn flush(&mut self) {
         if self.pending.is_empty() {
-            return Ok(());
+            return;
         }
-        let start = self.buf.len();
-        let deflated = if self.compress {
+        let page = std::mem::replace(&mut self.page, Vec::with_capacity(PAGE_TARGET * 2));
+        self.pages.push((page, std::mem::take(&mut self.pending)));
+    }
+
+    /// Compresses the pages (spread over `threads` threads), lays them out one after the
+    /// other and fills in the location of every chunk in `series`.
+    pub(crate) fn into_bytes(
+        mut self,
+        series: &mut [SeriesEntry],
+        threads: usize,
+    ) -> Result<Vec<u8>, Error> {
+        self.flush();
+        let compress = self.compress;
+        let deflate = |page: &[u8]| -> Option<Vec<u8>> {
+            if !compress {
+                return None;
+            }
             let mut enc = flate2::write::DeflateEncoder::new(
-                Vec::with_capacity(self.page.len()),
+                Vec::with_capacity(page.len()),
                 flate2::Compression::new(6),
             );
-            std::io::Write::write_all(&mut enc, &self.page)
+            std::io::Write::write_all(&mut enc, page)
                 .and_then(|()| enc.finish())
                 .ok()
-                .filter(|d| d.len() < self.page.len())
+                .filter(|d| d.len() < page.len())
+        };
+        let pages = &self.pages;
+        let threads = threads.clamp(1, pages.len().max(1));
+        let per_thread = pages.len().div_ceil(threads).max(1);
+        let deflated: Vec<Option<Vec<u8>>> = if threads <= 1 {
+            pages.iter().map(|(p, _)| deflate(p)).collect()
         } else {
-            None
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = pages
+                    .chunks(per_thread)
+                    .map(|part| {
+                        scope
+                            .spawn(move || part.iter().map(|(p, _)| deflate(p)).collect::<Vec<_>>())
+                    })
+                    .collect();
+                let mut out = Vec::with_capacity(pages.len());
+                for h in handles {
+                    out.extend(
+                        h.join()
+                            .map_err(|_| Error::ThreadPanicked("page compression"))?,
+                    );
+                }
+                Ok::<_, Error>(out)
+            })?
         };
-        let (codec, body) = match &deflated {
-            Some(d) => (CODEC_DEFLATE, d.as_slice()),
-            None => (CODEC_STORED, self.page.as_slice()),
-        };
-        self.buf.push(codec);
-        put_varint(&mut self.buf, self.page.len() as u64);
-        put_varint(&mut self.buf, body.len() as u64);
-        self.buf.extend_from_slice(body);
-        let crc = crc32fast::hash(&self.buf[start..]);
-        self.buf.extend_from_slice(&crc.to_le_bytes());
-        let page_len = u32::try_from(self.buf.len() - start).map_err(|_| page_too_large())?;
-        for &(s, k) in &self.pending {
-            if let Some(m) = series.get_mut(s).and_then(|e| e.chunks.get_mut(k)) {
-                m.page_offset = start as u64;
-                m.page_len = page_len;
+        let total: usize = deflated
+            .iter()
+            .zip(pages)
+            .map(|(d, (p, _))| d.as_ref().map_or(p.len(), Vec::len) + 24)
+            .sum();
+        let mut buf = Vec::with_capacity(CHUNKS_HEADER_LEN as usize + total);
+        buf.extend_from_slice(&CHUNKS_MAGIC);
+        buf.extend_from_slice(&[CHUNKS_VERSION, 0, 0, 0]);
+        for ((page, chunks), deflated) in pages.iter().zip(&deflated) {
+            let start = buf.len();
+            let (codec, body) = match deflated {
+                Some(d) => (CODEC_DEFLATE, d.as_slice()),
+                None => (CODEC_STORED, page.as_slice()),
+            };
+            buf.push(codec);
+            put_varint(&mut buf, page.len() as u64);
+            put_varint(&mut buf, body.len() as u64);
+            buf.extend_from_slice(body);
+            let crc = crc32fast::hash(&buf[start..]);
+            buf.extend_from_slice(&crc.to_le_bytes());
+            let page_len = u32::try_from(buf.len() - start).map_err(|_| page_too_large())?;
+            for &(s, k) in chunks {
+                if let Some(m) = series.get_mut(s).and_then(|e| e.chunks.get_mut(k)) {
+                    m.page_offset = start as u64;
+                    m.page_len = page_len;
+                }
             }
         }
-        self.pending.clear();
-        self.page.clear();
-        Ok(())
-    }
-
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
-        self.buf
+        Ok(buf)
     }
 }
 

@@ -54,12 +54,15 @@ pub struct ChunkMeta {
 pub(crate) struct ChunksWriter {
     /// Closed pages: their records and their chunks (series position, chunk position),
     /// whose `page_offset`/`page_len` are set once the file is assembled.
-    pages: Vec<(Vec<u8>, Vec<(usize, usize)>)>,
+    pages: Vec<(Vec<u8>, Vec<ChunkPos>)>,
     page: Vec<u8>,
     /// Chunks of the open page.
-    pending: Vec<(usize, usize)>,
+    pending: Vec<ChunkPos>,
     compress: bool,
 }
+
+/// A chunk's place in the writer's series: (series position, chunk position).
+type ChunkPos = (usize, usize);
 
 impl ChunksWriter {
     pub(crate) fn new(compress: bool) -> Self {

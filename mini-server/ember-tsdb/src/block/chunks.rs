@@ -189,14 +189,65 @@ fn page_too_large() -> Error {
     }
 }
 
-/// Reads chunks from a chunks file with positioned reads, keeping the last decompressed
-/// page (reads in index order touch each page once).
+/// Most decompressed pages a [`ChunksReader`] keeps.
+pub(crate) const PAGE_CACHE_PAGES: usize = 32;
+/// Most decompressed bytes a [`ChunksReader`] keeps (32 pages of the 64 KiB target); a
+/// larger page (one large chunk) is read and not kept.
+pub(crate) const PAGE_CACHE_BYTES: usize = 2 << 20;
+
+/// Reads chunks from a chunks file with positioned reads, keeping the most recently used
+/// decompressed pages (at most [`PAGE_CACHE_PAGES`] and [`PAGE_CACHE_BYTES`]), so reads
+/// that come back to a page (series iterated side by side, neighbouring chunks of one
+/// query) inflate it once.
 #[derive(Debug)]
 pub(crate) struct ChunksReader {
     path: PathBuf,
     file: File,
     len: u64,
-    last_page: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
+    cache: Mutex<PageCache>,
+}
+
+/// The decompressed pages of a reader, least recently used first out.
+#[derive(Debug, Default)]
+struct PageCache {
+    /// (page offset, page, last use); at most [`PAGE_CACHE_PAGES`], a linear scan.
+    pages: Vec<(u64, Arc<Vec<u8>>, u64)>,
+    bytes: usize,
+    clock: u64,
+    /// Pages decompressed (cache misses), for tests and benches.
+    inflated: u64,
+}
+
+impl PageCache {
+    fn get(&mut self, offset: u64) -> Option<Arc<Vec<u8>>> {
+        self.clock += 1;
+        let clock = self.clock;
+        let entry = self.pages.iter_mut().find(|(at, _, _)| *at == offset)?;
+        entry.2 = clock;
+        Some(Arc::clone(&entry.1))
+    }
+
+    fn insert(&mut self, offset: u64, page: &Arc<Vec<u8>>) {
+        self.inflated += 1;
+        if page.len() > PAGE_CACHE_BYTES || self.pages.iter().any(|(at, _, _)| *at == offset) {
+            return;
+        }
+        while !self.pages.is_empty()
+            && (self.pages.len() >= PAGE_CACHE_PAGES || self.bytes + page.len() > PAGE_CACHE_BYTES)
+        {
+            let oldest = self
+                .pages
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, _, used))| *used)
+                .map_or(0, |(i, _)| i);
+            let (_, gone, _) = self.pages.swap_remove(oldest);
+            self.bytes -= gone.len();
+        }
+        self.clock += 1;
+        self.bytes += page.len();
+        self.pages.push((offset, Arc::clone(page), self.clock));
+    }
 }
 
 impl ChunksReader {
@@ -226,12 +277,17 @@ impl ChunksReader {
             path: path.to_path_buf(),
             file,
             len,
-            last_page: Mutex::new(None),
+            cache: Mutex::new(PageCache::default()),
         })
     }
 
     pub(crate) fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Pages decompressed so far (reads the cache did not answer).
+    pub(crate) fn pages_inflated(&self) -> u64 {
+        self.cache.lock().map_or(0, |c| c.inflated)
     }
 
     fn corrupt(&self, reason: String) -> Error {
@@ -243,12 +299,8 @@ impl ChunksReader {
 
     /// The decompressed page at `offset`, checked.
     fn page(&self, offset: u64, len: u32) -> Result<Arc<Vec<u8>>, Error> {
-        if let Ok(guard) = self.last_page.lock() {
-            if let Some((at, page)) = guard.as_ref() {
-                if *at == offset {
-                    return Ok(Arc::clone(page));
-                }
-            }
+        if let Some(page) = self.cache.lock().ok().and_then(|mut c| c.get(offset)) {
+            return Ok(page);
         }
         let end = offset.checked_add(u64::from(len));
         if offset < CHUNKS_HEADER_LEN || end.is_none_or(|e| e > self.len) || len < 7 {
@@ -264,8 +316,8 @@ impl ChunksReader {
         let page =
             decode_page(&raw).map_err(|r| self.corrupt(format!("page at offset {offset}: {r}")))?;
         let page = Arc::new(page);
-        if let Ok(mut guard) = self.last_page.lock() {
-            *guard = Some((offset, Arc::clone(&page)));
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(offset, &page);
         }
         Ok(page)
     }

@@ -107,11 +107,13 @@ pub fn import_openmetrics_from<R: Read>(
     let stop = AtomicBool::new(false);
     let (piece_tx, piece_rx) = mpsc::sync_channel::<Piece>(threads * 2);
     let piece_rx = Mutex::new(piece_rx);
+    // Buffers of parsed pieces, for the reader to fill again (no fresh pages to fault in).
+    let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let (result_tx, result_rx) = mpsc::channel::<(usize, Result<Parsed, Error>)>();
     let merged = std::thread::scope(|scope| {
         for _ in 0..threads {
             let result_tx = result_tx.clone();
-            let (piece_rx, stop) = (&piece_rx, &stop);
+            let (piece_rx, stop, pool) = (&piece_rx, &stop, &pool);
             scope.spawn(move || {
                 loop {
                     let piece = match piece_rx.lock() {
@@ -124,6 +126,11 @@ pub fn import_openmetrics_from<R: Read>(
                     } else {
                         parse_piece(&piece)
                     };
+                    if let Ok(mut pool) = pool.lock() {
+                        if pool.len() < 2 * threads {
+                            pool.push(piece.text);
+                        }
+                    }
                     if result_tx.send((piece.index, parsed)).is_err() {
                         break;
                     }
@@ -134,7 +141,8 @@ pub fn import_openmetrics_from<R: Read>(
             let stop = &stop;
             scope.spawn(move || merge(result_rx, stop))
         };
-        if let Err((index, e)) = read_pieces(input, options.piece_bytes.max(1), &piece_tx, &stop) {
+        let read = read_pieces(input, options.piece_bytes.max(1), &piece_tx, &stop, &pool);
+        if let Err((index, e)) = read {
             let _ = result_tx.send((index, Err(e)));
         }
         drop(piece_tx);
@@ -219,6 +227,7 @@ fn read_pieces<R: Read>(
     piece_bytes: usize,
     tx: &mpsc::SyncSender<Piece>,
     stop: &AtomicBool,
+    pool: &Mutex<Vec<Vec<u8>>>,
 ) -> Result<(), (usize, Error)> {
     let mut index = 0;
     let mut first_line = 1u64;
@@ -228,7 +237,15 @@ fn read_pieces<R: Read>(
     let mut carry: Vec<u8> = Vec::new();
     let mut ended = false;
     while !ended && !stop.load(Ordering::Relaxed) {
-        let mut text = Vec::with_capacity(meta.len() + piece_bytes + carry.len() + 4096);
+        let capacity = meta.len() + piece_bytes + carry.len() + 4096;
+        let mut text = match pool.lock().ok().and_then(|mut p| p.pop()) {
+            Some(mut buf) => {
+                buf.clear();
+                buf.reserve(capacity);
+                buf
+            }
+            None => Vec::with_capacity(capacity),
+        };
         text.extend_from_slice(&meta);
         let body = text.len();
         text.append(&mut carry);
@@ -242,18 +259,13 @@ fn read_pieces<R: Read>(
                 searched = text.len();
             }
             let want = (body + piece_bytes).max(text.len() + (piece_bytes / 4).max(1));
-            let old = text.len();
-            text.resize(want, 0);
-            let n = loop {
-                match input.read(&mut text[old..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        return Err((index, Error::Import(format!("reading the input: {e}"))));
-                    }
-                }
-            };
-            text.truncate(old + n);
+            // Into the spare capacity, which is not zeroed first.
+            let limit = (want - text.len()) as u64;
+            let n = input
+                .by_ref()
+                .take(limit)
+                .read_to_end(&mut text)
+                .map_err(|e| (index, Error::Import(format!("reading the input: {e}"))))?;
             if n == 0 {
                 ended = true;
                 break None;

@@ -164,13 +164,13 @@ pub struct CheckpointReport {
 ///
 /// `commit` returns after the batch's records were written with `write(2)` (no user-space
 /// buffer), so they survive the process being killed (SIGKILL, panic, OOM kill) under
-/// every policy. Surviving a power loss or kernel crash depends on [`SyncPolicy`]:
+/// every policy. Surviving a power loss or kernel crash depends on [`SyncPolicy`](crate::SyncPolicy):
 ///
 /// | policy | a committed batch is on stable storage |
 /// |---|---|
-/// | [`SyncPolicy::Always`] | when `commit` returns (one `fdatasync` per commit) |
-/// | [`SyncPolicy::Interval`]`(d)` (default, 1 s) | once a later commit finds the last sync at least `d` old, on [`Db::sync`], when the segment is full, or once a checkpoint holds it; there is no background thread, so an idle store does not sync |
-/// | [`SyncPolicy::Never`] | on [`Db::sync`], or once a checkpoint ([`Db::cut`]) holds it |
+/// | [`SyncPolicy::Always`](crate::SyncPolicy::Always) | when `commit` returns (one `fdatasync` per commit) |
+/// | [`SyncPolicy::Interval`](crate::SyncPolicy::Interval)`(d)` (default, 1 s) | once a later commit finds the last sync at least `d` old, on [`Db::sync`], when the segment is full, or once a checkpoint holds it; there is no background thread, so an idle store does not sync |
+/// | [`SyncPolicy::Never`](crate::SyncPolicy::Never) | on [`Db::sync`], or once a checkpoint ([`Db::cut`]) holds it |
 ///
 /// A crash during `commit` keeps a prefix of the batch's records (series, then metadata,
 /// then samples), each record all or nothing; the caller was not acknowledged.

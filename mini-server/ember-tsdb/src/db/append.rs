@@ -84,7 +84,7 @@ impl Appender<'_> {
         }
     }
 
-    /// Logs the batch (one write, synced per the [`SyncPolicy`]) and applies it to the
+    /// Logs the batch (one write, synced per the [`SyncPolicy`](crate::SyncPolicy)) and applies it to the
     /// head; on return the batch is acknowledged as the [`Db`] docs say. On a WAL
     /// error nothing of the batch is applied (as [`Appender::rollback`]).
     pub fn commit(mut self) -> Result<(), Error> {

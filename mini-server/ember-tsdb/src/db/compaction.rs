@@ -18,7 +18,7 @@ use super::{
 
 impl Db {
     /// Head compaction, as Prometheus does it: while the head spans more than 1.5 times
-    /// [`Options::block_range`], its oldest whole range `[k·range, (k+1)·range)` is
+    /// [`Options::block_range`](super::Options::block_range), its oldest whole range `[k·range, (k+1)·range)` is
     /// written as a level-1 block (into `<id>.tmp/`, synced, renamed), then the head is
     /// cut at the range's end with a checkpoint ([`Db::cut`]). A crash after the rename
     /// and before the checkpoint loses nothing and duplicates nothing: on open, replayed
@@ -53,7 +53,7 @@ impl Db {
     }
 
     /// Block compaction: merges blocks as planned by Prometheus's leveled compactor
-    /// (windows of 3, 9, 27… block ranges, see [`Options::block_range`]; the newest block
+    /// (windows of 3, 9, 27… block ranges, see [`Options::block_range`](super::Options::block_range); the newest block
     /// is never merged), until nothing is left to merge. The merged block is durable
     /// (synced and renamed) before its sources are deleted; after a crash in between,
     /// [`Db::open`] deletes blocks whose sources a higher-level block holds. Returns the
@@ -94,9 +94,9 @@ impl Db {
         Ok(written)
     }
 
-    /// Retention: deletes blocks whose data ends more than [`Options::retention_time`]
+    /// Retention: deletes blocks whose data ends more than [`Options::retention_time`](super::Options::retention_time)
     /// before the newest block's end, then the oldest blocks while blocks plus WAL take
-    /// more than [`Options::retention_size`] bytes (as Prometheus, the head's samples are
+    /// more than [`Options::retention_size`](super::Options::retention_size) bytes (as Prometheus, the head's samples are
     /// never deleted by retention). Returns the ids deleted.
     pub fn apply_retention(&mut self) -> Result<Vec<BlockId>, Error> {
         let mut deleted = Vec::new();

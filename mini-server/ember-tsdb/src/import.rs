@@ -169,16 +169,14 @@ pub fn import_openmetrics_from<R: Read>(
         let before = samples.len();
         samples.dedup_by_key(|s| s.0);
         report.duplicates += (before - samples.len()) as u64;
-        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        let Some(last) = samples.last() else {
             continue;
         };
-        if first.0.div_euclid(d) == last.0.div_euclid(d) {
-            // One range: the vector moves, nothing is copied.
-            let range = first.0.div_euclid(d);
-            ranges.entry(range).or_default().push((labels, samples));
-            continue;
-        }
-        let mut rest = samples.as_slice();
+        // The last range keeps the vector (its samples moved down in place); the others
+        // are copied out.
+        let last_range = last.0.div_euclid(d);
+        let last_start = samples.partition_point(|s| s.0.div_euclid(d) < last_range);
+        let mut rest = &samples[..last_start];
         while let Some(first) = rest.first() {
             let range = first.0.div_euclid(d);
             let end = rest.partition_point(|s| s.0.div_euclid(d) == range);
@@ -188,6 +186,11 @@ pub fn import_openmetrics_from<R: Read>(
                 .push((labels.clone(), rest[..end].to_vec()));
             rest = &rest[end..];
         }
+        samples.drain(..last_start);
+        ranges
+            .entry(last_range)
+            .or_default()
+            .push((labels, samples));
     }
     while let Some((_, block_series)) = ranges.pop_first() {
         report
@@ -196,6 +199,9 @@ pub fn import_openmetrics_from<R: Read>(
     }
     Ok(report)
 }
+
+/// Samples of a series, in input order.
+type Samples = Vec<(i64, f64)>;
 
 /// A piece of the input for a parser thread.
 #[derive(Debug)]
@@ -347,7 +353,9 @@ fn merge(
     stop: &AtomicBool,
 ) -> Result<(Vec<SeriesSamples>, u64), Error> {
     let mut by_labels: HashMap<Labels, usize, foldhash::fast::RandomState> = HashMap::default();
-    let mut series: Vec<SeriesSamples> = Vec::new();
+    // Each series' samples as the pieces gave them, joined once at the end (growing one
+    // vector piece by piece copied and faulted in its samples about twice over).
+    let mut series: Vec<(Labels, Vec<Samples>)> = Vec::new();
     let mut samples = 0u64;
     let mut waiting: BTreeMap<usize, Result<Parsed, Error>> = BTreeMap::new();
     let mut next = 0;
@@ -365,10 +373,10 @@ fn merge(
             samples += part.samples;
             for (labels, s) in part.series {
                 match by_labels.get(&labels) {
-                    Some(&i) => series[i].1.extend(s),
+                    Some(&i) => series[i].1.push(s),
                     None => {
                         by_labels.insert(labels.clone(), series.len());
-                        series.push((labels, s));
+                        series.push((labels, vec![s]));
                     }
                 }
             }
@@ -377,6 +385,19 @@ fn merge(
     if let Some((_, Err(e))) = waiting.pop_first() {
         return Err(e);
     }
+    let series = series
+        .into_iter()
+        .map(|(labels, mut parts)| {
+            if parts.len() == 1 {
+                return (labels, parts.pop().unwrap_or_default());
+            }
+            let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for part in parts {
+                all.extend_from_slice(&part);
+            }
+            (labels, all)
+        })
+        .collect();
     Ok((series, samples))
 }
 

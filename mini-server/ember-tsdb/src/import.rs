@@ -26,6 +26,8 @@ pub struct ImportOptions {
     /// samples not together) are then made per piece only.
     pub threads: usize,
     /// Bytes of input per piece (at least a line; memory holds a few pieces per thread).
+    /// A piece grows past this until it can be cut: a file whose samples all share one
+    /// timestamp is read as one piece.
     pub piece_bytes: usize,
     /// Length of each block's time range in milliseconds (Prometheus's default is 2 h).
     pub block_duration: i64,

@@ -47,6 +47,21 @@ pub trait Appender: Send {
     fn append(&mut self, series: &Labels, timestamp_ms: i64, value: f64)
     -> Result<(), AppendError>;
 
+    /// Adds one sample of `series`, which the caller (a scrape loop) numbers `handle`:
+    /// the same handle names the same label set (the same `Arc`) until the caller passes
+    /// it with another one, so a store may remember what it resolved per handle and skip
+    /// all label work for series seen before. The default is [`Appender::append`].
+    fn append_cached(
+        &mut self,
+        handle: u32,
+        series: &Arc<Labels>,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        let _ = handle;
+        self.append(series, timestamp_ms, value)
+    }
+
     /// Records the type, help and unit of `series`' metric family, as Prometheus's
     /// `UpdateMetadata`; takes effect at the next commit. The default ignores it.
     fn update_metadata(&mut self, series: &Labels, metadata: &Metadata) {

@@ -79,14 +79,30 @@ pub struct ScrapeLoop<A: Appender> {
     limits: Limits,
     http: crate::config::HttpClientConfig,
     appender: A,
-    /// Raw series text → labels after mutation, `None` when relabeling dropped it.
-    cache: HashMap<String, CacheEntry, FastState>,
+    /// Raw series text → the handle of its series after mutation ([`DROPPED`] when
+    /// relabeling dropped it).
+    cache: HashMap<Box<str>, CacheEntry, FastState>,
     /// Counts parses; cache entries remember the last one that saw them.
     iteration: u64,
     /// Reused to build cache keys without an allocation per sample.
     key: String,
-    /// Series written by the last scrape (for staleness markers).
-    previous: HashSet<Arc<Labels>, FastState>,
+    /// The series of the cache, by handle (several raw texts may share one).
+    series: Vec<SeriesSlot>,
+    /// Handles of `series` free for reuse.
+    free: Vec<u32>,
+    /// Labels → handle, consulted only when a raw text enters the cache.
+    by_labels: HashMap<Arc<Labels>, u32, FastState>,
+    /// Handles no cache entry refers to any more, freed after the next write (which may
+    /// still mark them stale).
+    orphans: Vec<u32>,
+    /// Counts writes; series remember the last one that wrote them.
+    generation: u64,
+    /// Handles written by the last scrape (for staleness markers).
+    previous: Vec<u32>,
+    /// The handles being written by this scrape (kept to reuse its buffer).
+    current: Vec<u32>,
+    /// This scrape's samples (kept to reuse its buffer).
+    samples: Vec<(u32, i64, f64)>,
     last_report: Arc<Mutex<Option<ScrapeReport>>>,
     /// Metric families (TYPE, HELP, UNIT) of the last successful scrape, by family name.
     metadata: Arc<Mutex<Arc<BTreeMap<String, Metadata>>>>,
@@ -185,17 +201,32 @@ fn verify_label_limits(l: &Labels, limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
-/// A scraped series as last resolved: its labels after mutation (`None`: dropped by
-/// relabeling) and the parse that last saw it.
+/// The handle of a raw series text that relabeling dropped.
+const DROPPED: u32 = u32::MAX;
+
+/// A scraped series as last resolved: the handle of its labels after mutation
+/// ([`DROPPED`]: dropped by relabeling) and the parse that last saw it.
 #[derive(Debug)]
 struct CacheEntry {
-    labels: Option<Arc<Labels>>,
+    handle: u32,
     seen: u64,
 }
 
-/// The outcome of turning a body into samples.
+/// One series of the loop, shared by the raw texts that resolve to it.
+#[derive(Debug)]
+struct SeriesSlot {
+    /// `None` while the handle is free.
+    labels: Option<Arc<Labels>>,
+    /// Cache entries pointing here.
+    refs: u32,
+    /// The last write ([`ScrapeLoop::write`] generation) that appended it.
+    written: u64,
+    /// The timestamp it was last appended with.
+    t: i64,
+}
+
+/// The outcome of turning a body into samples (the samples are in the loop's buffer).
 struct Parsed {
-    samples: Vec<(Arc<Labels>, i64, f64)>,
     /// Indexes into `samples` of series new to the cache (their metadata is written).
     new_series: Vec<usize>,
     /// TYPE, HELP and UNIT lines of the body, by family name.
@@ -227,7 +258,14 @@ impl<A: Appender> ScrapeLoop<A> {
             cache: HashMap::default(),
             iteration: 0,
             key: String::new(),
-            previous: HashSet::default(),
+            series: Vec::new(),
+            free: Vec::new(),
+            by_labels: HashMap::default(),
+            orphans: Vec::new(),
+            generation: 0,
+            previous: Vec::new(),
+            current: Vec::new(),
+            samples: Vec::new(),
             last_report: Arc::default(),
             metadata: Arc::default(),
             forced_error: Arc::default(),
@@ -292,14 +330,14 @@ impl<A: Appender> ScrapeLoop<A> {
         let (scraped, post_relabel, series_added) = parsed
             .as_ref()
             .map_or((0, 0, 0), |p| (p.scraped, p.post_relabel, p.series_added));
-        let (samples, metadata) = match (&error, parsed) {
-            (None, Some(p)) => {
-                let metadata = self.metadata_updates(&p);
-                (p.samples, metadata)
+        let metadata = match (&error, parsed) {
+            (None, Some(p)) => self.metadata_updates(&p),
+            _ => {
+                self.samples.clear();
+                Vec::new()
             }
-            _ => (Vec::new(), Vec::new()),
         };
-        if let Err(e) = self.write(samples, metadata, ts) {
+        if let Err(e) = self.write(metadata, ts) {
             error.get_or_insert(e);
         }
         if let Some(e) = &error {
@@ -337,7 +375,7 @@ impl<A: Appender> ScrapeLoop<A> {
     /// The metadata to hand to storage after a successful parse: for series new to the
     /// cache, and for every series of a family whose TYPE, HELP or UNIT changed. Publishes
     /// the families for the target metadata API when they changed.
-    fn metadata_updates(&self, p: &Parsed) -> Vec<(Arc<Labels>, Metadata)> {
+    fn metadata_updates(&self, p: &Parsed) -> Vec<(u32, Metadata)> {
         let previous = self.metadata.lock().clone();
         let changed: HashSet<&str> = p
             .families
@@ -356,22 +394,23 @@ impl<A: Appender> ScrapeLoop<A> {
         if p.families.is_empty() {
             return Vec::new();
         }
-        let lookup = |series: &Arc<Labels>| {
+        let lookup = |h: u32| {
+            let series = self.labels_of(h)?;
             family_of(&p.families, series.get("__name__")).map(|(f, m)| (f, m.clone()))
         };
         let mut out = Vec::new();
         if changed.is_empty() {
             for &i in &p.new_series {
-                let series = &p.samples[i].0;
-                if let Some((_, m)) = lookup(series) {
-                    out.push((series.clone(), m));
+                let h = self.samples[i].0;
+                if let Some((_, m)) = lookup(h) {
+                    out.push((h, m));
                 }
             }
         } else {
-            for (series, _, _) in &p.samples {
-                if let Some((f, m)) = lookup(series) {
-                    if changed.contains(f) || !self.previous.contains(series) {
-                        out.push((series.clone(), m));
+            for &(h, _, _) in &self.samples {
+                if let Some((f, m)) = lookup(h) {
+                    if changed.contains(f) || !self.in_previous(h) {
+                        out.push((h, m));
                     }
                 }
             }
@@ -379,41 +418,114 @@ impl<A: Appender> ScrapeLoop<A> {
         out
     }
 
-    /// Appends `samples`, their `metadata`, and staleness markers for series of the
-    /// previous scrape that are not among them.
-    fn write(
-        &mut self,
-        samples: Vec<(Arc<Labels>, i64, f64)>,
-        metadata: Vec<(Arc<Labels>, Metadata)>,
-        ts: i64,
-    ) -> Result<(), String> {
-        let mut current: HashMap<Arc<Labels>, i64, FastState> =
-            HashMap::with_capacity_and_hasher(samples.len(), FastState::default());
+    /// The labels of a live handle.
+    fn labels_of(&self, h: u32) -> Option<&Arc<Labels>> {
+        self.series.get(h as usize)?.labels.as_ref()
+    }
+
+    /// Whether the last write appended series `h`.
+    fn in_previous(&self, h: u32) -> bool {
+        self.generation > 0
+            && self
+                .series
+                .get(h as usize)
+                .is_some_and(|s| s.written == self.generation)
+    }
+
+    /// The handle of `labels`, shared with the raw texts already resolved to it; one more
+    /// cache entry refers to it.
+    fn intern(&mut self, labels: Labels) -> u32 {
+        if let Some(&h) = self.by_labels.get(&labels) {
+            if let Some(s) = self.series.get_mut(h as usize) {
+                s.refs += 1;
+            }
+            return h;
+        }
+        let labels = Arc::new(labels);
+        let slot = SeriesSlot {
+            labels: Some(Arc::clone(&labels)),
+            refs: 1,
+            written: 0,
+            t: i64::MIN,
+        };
+        let h = match self.free.pop() {
+            Some(h) => {
+                self.series[h as usize] = slot;
+                h
+            }
+            None => {
+                self.series.push(slot);
+                (self.series.len() - 1) as u32
+            }
+        };
+        self.by_labels.insert(labels, h);
+        h
+    }
+
+    /// Appends this scrape's samples (the loop's buffer), their `metadata`, and staleness
+    /// markers for series of the previous scrape that are not among them.
+    fn write(&mut self, metadata: Vec<(u32, Metadata)>, ts: i64) -> Result<(), String> {
+        self.generation += 1;
+        let generation = self.generation;
         let mut failure = None;
-        for (series, t, v) in samples {
+        self.current.clear();
+        for &(h, t, v) in &self.samples {
+            let Some(slot) = self.series.get_mut(h as usize) else {
+                continue;
+            };
+            let Some(labels) = &slot.labels else { continue };
             // A series repeated at the same timestamp within one scrape (e.g. after a
             // labeldrop) keeps its first value: Prometheus's TSDB refuses the others.
-            if current.get(&series) == Some(&t) {
+            let again = slot.written == generation;
+            if again && slot.t == t {
                 continue;
             }
-            match self.appender.append(&series, t, v) {
+            match self.appender.append_cached(h, labels, t, v) {
                 Ok(()) | Err(AppendError::OutOfOrder | AppendError::Duplicate) => {}
                 Err(e) => {
                     failure = Some(e.to_string());
                     break;
                 }
             }
-            current.insert(series, t);
-        }
-        for gone in self.previous.iter().filter(|s| !current.contains_key(*s)) {
-            let _ = self.appender.append(gone, ts, stale_nan());
-        }
-        if failure.is_none() {
-            for (series, m) in &metadata {
-                self.appender.update_metadata(series, m);
+            slot.t = t;
+            if !again {
+                slot.written = generation;
+                self.current.push(h);
             }
         }
-        self.previous = current.into_keys().collect();
+        self.samples.clear();
+        for &h in &self.previous {
+            let Some(slot) = self.series.get(h as usize) else {
+                continue;
+            };
+            if slot.written == generation {
+                continue;
+            }
+            if let Some(labels) = &slot.labels {
+                let _ = self.appender.append_cached(h, labels, ts, stale_nan());
+            }
+        }
+        if failure.is_none() {
+            for (h, m) in &metadata {
+                if let Some(l) = self.series.get(*h as usize).and_then(|s| s.labels.as_ref()) {
+                    self.appender.update_metadata(l, m);
+                }
+            }
+        }
+        std::mem::swap(&mut self.previous, &mut self.current);
+        // Handles no cache entry uses any more have had their staleness markers: free.
+        for h in std::mem::take(&mut self.orphans) {
+            let Some(slot) = self.series.get_mut(h as usize) else {
+                continue;
+            };
+            if slot.refs > 0 || slot.written == generation {
+                continue;
+            }
+            if let Some(l) = slot.labels.take() {
+                self.by_labels.remove(&l);
+                self.free.push(h);
+            }
+        }
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
@@ -429,8 +541,8 @@ impl<A: Appender> ScrapeLoop<A> {
                 Format::OpenMetrics => Box::new(OpenMetricsParser::new(&f.body)),
                 Format::Text => Box::new(TextParser::new(&f.body)),
             };
+        self.samples.clear();
         let mut p = Parsed {
-            samples: Vec::new(),
             new_series: Vec::new(),
             families: HashMap::new(),
             scraped: 0,
@@ -473,12 +585,12 @@ impl<A: Appender> ScrapeLoop<A> {
             let known = match self.cache.get_mut(self.key.as_str()) {
                 Some(e) => {
                     e.seen = iteration;
-                    Some(e.labels.clone())
+                    Some(e.handle)
                 }
                 None => None,
             };
-            let labels = match &known {
-                Some(l) => l.clone(),
+            let handle = match known {
+                Some(h) => h,
                 None => {
                     let raw = Labels::from_pairs(
                         s.labels
@@ -500,25 +612,29 @@ impl<A: Appender> ScrapeLoop<A> {
                             break;
                         }
                     }
-                    let m = m.map(Arc::new);
+                    let handle = match m {
+                        Some(l) => self.intern(l),
+                        None => DROPPED,
+                    };
                     let entry = CacheEntry {
-                        labels: m.clone(),
+                        handle,
                         seen: iteration,
                     };
-                    self.cache.insert(self.key.clone(), entry);
-                    m
+                    self.cache.insert(self.key.as_str().into(), entry);
+                    handle
                 }
             };
-            let known = known.is_some();
-            let Some(labels) = labels else { continue };
+            if handle == DROPPED {
+                continue;
+            }
             p.post_relabel += 1;
-            if !known {
-                p.new_series.push(p.samples.len());
-                if !self.previous.contains(&labels) {
+            if known.is_none() {
+                p.new_series.push(self.samples.len());
+                if !self.in_previous(handle) {
                     p.series_added += 1;
                 }
             }
-            p.samples.push((labels, t, s.value));
+            self.samples.push((handle, t, s.value));
         }
         if error.is_none() && self.limits.sample > 0 && p.post_relabel > self.limits.sample {
             error = Some("sample limit exceeded".to_owned());
@@ -526,7 +642,19 @@ impl<A: Appender> ScrapeLoop<A> {
         // Entries for series the target no longer exposes are forgotten, so the cache is
         // bounded by what the last scrape held.
         if error.is_none() {
-            self.cache.retain(|_, e| e.seen == iteration);
+            let (series, orphans) = (&mut self.series, &mut self.orphans);
+            self.cache.retain(|_, e| {
+                if e.seen == iteration {
+                    return true;
+                }
+                if let Some(s) = series.get_mut(e.handle as usize) {
+                    s.refs = s.refs.saturating_sub(1);
+                    if s.refs == 0 {
+                        orphans.push(e.handle);
+                    }
+                }
+                false
+            });
             Ok(p)
         } else {
             Err(Box::new((p, error.unwrap_or_default())))
@@ -565,16 +693,15 @@ impl<A: Appender> ScrapeLoop<A> {
     /// does when a target goes away.
     pub fn stop(&mut self) {
         let ts = now_ms();
-        let mut series: Vec<Arc<Labels>> = self.previous.drain().collect();
-        if self.last_report.lock().is_some() {
-            series.extend(
-                REPORT_SERIES
-                    .iter()
-                    .map(|n| Arc::new(self.report_labels(n))),
-            );
+        for h in std::mem::take(&mut self.previous) {
+            if let Some(l) = self.series.get(h as usize).and_then(|s| s.labels.clone()) {
+                let _ = self.appender.append_cached(h, &l, ts, stale_nan());
+            }
         }
-        for s in &series {
-            let _ = self.appender.append(s, ts, stale_nan());
+        if self.last_report.lock().is_some() {
+            for n in REPORT_SERIES {
+                let _ = self.appender.append(&self.report_labels(n), ts, stale_nan());
+            }
         }
         let _ = self.appender.commit();
     }

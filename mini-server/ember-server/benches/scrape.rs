@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ember_server::{
-    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, ScrapeLoop,
-    open_storage_at, targets_from_group,
+    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, PackedLabels,
+    ScrapeLoop, open_storage_at, targets_from_group,
 };
 
 const SERIES: usize = 10_000;
@@ -22,6 +22,17 @@ struct Discard(u64);
 
 impl Appender for Discard {
     fn append(&mut self, _: &Labels, _: i64, _: f64) -> Result<(), AppendError> {
+        self.0 += 1;
+        Ok(())
+    }
+
+    fn append_cached(
+        &mut self,
+        _: u32,
+        _: &Arc<PackedLabels>,
+        _: i64,
+        _: f64,
+    ) -> Result<(), AppendError> {
         self.0 += 1;
         Ok(())
     }

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ember_server::{
-    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, ScrapeLoop,
-    open_storage_at, targets_from_group,
+    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, PackedLabels,
+    ScrapeLoop, open_storage_at, targets_from_group,
 };
 
 /// Counts samples and keeps nothing.
@@ -21,6 +21,17 @@ struct Discard(u64);
 
 impl Appender for Discard {
     fn append(&mut self, _: &Labels, _: i64, _: f64) -> Result<(), AppendError> {
+        self.0 += 1;
+        Ok(())
+    }
+
+    fn append_cached(
+        &mut self,
+        _: u32,
+        _: &Arc<PackedLabels>,
+        _: i64,
+        _: f64,
+    ) -> Result<(), AppendError> {
         self.0 += 1;
         Ok(())
     }
@@ -81,9 +92,8 @@ fn main() {
             n += 1;
         }
     });
-    let yaml = format!(
-        "scrape_configs:\n- job_name: mem\n  static_configs: [{{targets: ['{addr}']}}]\n"
-    );
+    let yaml =
+        format!("scrape_configs:\n- job_name: mem\n  static_configs: [{{targets: ['{addr}']}}]\n");
     let cfg = Config::parse(&yaml, Path::new("mem.yml")).expect("valid config");
     let job = &cfg.scrape_configs[0];
     let target = targets_from_group(&job.static_configs[0], job)

@@ -22,7 +22,7 @@ use ember_expfmt::{Entry, Format, MetricType, OpenMetricsParser, TextParser};
 use ember_tsdb::Metadata;
 use parking_lot::Mutex;
 
-use crate::appender::{AppendError, Appender, stale_nan};
+use crate::appender::{AppendError, Appender, PackedLabels, stale_nan};
 use crate::config::ScrapeConfig;
 use crate::labels::{Labels, is_valid_label_name, is_valid_metric_name};
 use crate::relabel::{RelabelConfig, process};
@@ -91,7 +91,7 @@ pub struct ScrapeLoop<A: Appender> {
     /// Handles of `series` free for reuse.
     free: Vec<u32>,
     /// Labels → handle, consulted only when a raw text enters the cache.
-    by_labels: HashMap<Arc<Labels>, u32, FastState>,
+    by_labels: HashMap<Arc<PackedLabels>, u32, FastState>,
     /// Handles no cache entry refers to any more, freed after the next write (which may
     /// still mark them stale).
     orphans: Vec<u32>,
@@ -216,7 +216,7 @@ struct CacheEntry {
 #[derive(Debug)]
 struct SeriesSlot {
     /// `None` while the handle is free.
-    labels: Option<Arc<Labels>>,
+    labels: Option<Arc<PackedLabels>>,
     /// Cache entries pointing here.
     refs: u32,
     /// The last write ([`ScrapeLoop::write`] generation) that appended it.
@@ -419,7 +419,7 @@ impl<A: Appender> ScrapeLoop<A> {
     }
 
     /// The labels of a live handle.
-    fn labels_of(&self, h: u32) -> Option<&Arc<Labels>> {
+    fn labels_of(&self, h: u32) -> Option<&Arc<PackedLabels>> {
         self.series.get(h as usize)?.labels.as_ref()
     }
 
@@ -435,6 +435,7 @@ impl<A: Appender> ScrapeLoop<A> {
     /// The handle of `labels`, shared with the raw texts already resolved to it; one more
     /// cache entry refers to it.
     fn intern(&mut self, labels: Labels) -> u32 {
+        let labels = PackedLabels::new(&labels);
         if let Some(&h) = self.by_labels.get(&labels) {
             if let Some(s) = self.series.get_mut(h as usize) {
                 s.refs += 1;
@@ -508,7 +509,7 @@ impl<A: Appender> ScrapeLoop<A> {
         if failure.is_none() {
             for (h, m) in &metadata {
                 if let Some(l) = self.series.get(*h as usize).and_then(|s| s.labels.as_ref()) {
-                    self.appender.update_metadata(l, m);
+                    self.appender.update_metadata_cached(*h, l, m);
                 }
             }
         }
@@ -700,7 +701,9 @@ impl<A: Appender> ScrapeLoop<A> {
         }
         if self.last_report.lock().is_some() {
             for n in REPORT_SERIES {
-                let _ = self.appender.append(&self.report_labels(n), ts, stale_nan());
+                let _ = self
+                    .appender
+                    .append(&self.report_labels(n), ts, stale_nan());
             }
         }
         let _ = self.appender.commit();

@@ -18,7 +18,7 @@ use ember::Counter;
 use ember_tsdb::{Db, Metadata, OpenReport, Options, SeriesId};
 
 use crate::api::SharedDb;
-use crate::appender::{AppendError, Appender};
+use crate::appender::{AppendError, Appender, PackedLabels};
 use crate::flags::Flags;
 use crate::labels::Labels;
 use crate::scrape_manager::Appendable;
@@ -166,7 +166,7 @@ pub struct DbAppender {
     db: SharedDb,
     stats: AppendStats,
     samples: Vec<(Target, i64, f64)>,
-    metadata: Vec<(ember_tsdb::Labels, Metadata)>,
+    metadata: Vec<(Target, Metadata)>,
     /// By the scrape loop's handle: the label set it stands for and the store's id.
     slots: Vec<Option<Slot>>,
 }
@@ -175,7 +175,7 @@ pub struct DbAppender {
 /// the store's id.
 #[derive(Debug)]
 struct Slot {
-    labels: Arc<Labels>,
+    labels: Arc<PackedLabels>,
     id: Option<SeriesId>,
 }
 
@@ -186,6 +186,26 @@ enum Target {
     Handle(u32),
     /// Labels given directly (report series), converted at append.
     Own(ember_tsdb::Labels),
+}
+
+impl DbAppender {
+    /// Makes `handle` stand for `series`, forgetting what it stood for if that differs.
+    fn register(&mut self, handle: u32, series: &Arc<PackedLabels>) {
+        let h = handle as usize;
+        if self.slots.len() <= h {
+            self.slots.resize_with(h + 1, || None);
+        }
+        let slot = &mut self.slots[h];
+        if !slot
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(&s.labels, series))
+        {
+            *slot = Some(Slot {
+                labels: Arc::clone(series),
+                id: None,
+            });
+        }
+    }
 }
 
 fn convert(series: &Labels) -> Result<ember_tsdb::Labels, AppendError> {
@@ -207,24 +227,11 @@ impl Appender for DbAppender {
     fn append_cached(
         &mut self,
         handle: u32,
-        series: &Arc<Labels>,
+        series: &Arc<PackedLabels>,
         timestamp_ms: i64,
         value: f64,
     ) -> Result<(), AppendError> {
-        let h = handle as usize;
-        if self.slots.len() <= h {
-            self.slots.resize_with(h + 1, || None);
-        }
-        let slot = &mut self.slots[h];
-        if !slot
-            .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(&s.labels, series))
-        {
-            *slot = Some(Slot {
-                labels: Arc::clone(series),
-                id: None,
-            });
-        }
+        self.register(handle, series);
         self.samples
             .push((Target::Handle(handle), timestamp_ms, value));
         Ok(())
@@ -232,8 +239,19 @@ impl Appender for DbAppender {
 
     fn update_metadata(&mut self, series: &Labels, metadata: &Metadata) {
         if let Ok(l) = convert(series) {
-            self.metadata.push((l, metadata.clone()));
+            self.metadata.push((Target::Own(l), metadata.clone()));
         }
+    }
+
+    fn update_metadata_cached(
+        &mut self,
+        handle: u32,
+        series: &Arc<PackedLabels>,
+        metadata: &Metadata,
+    ) {
+        self.register(handle, series);
+        self.metadata
+            .push((Target::Handle(handle), metadata.clone()));
     }
 
     fn commit(&mut self) -> Result<(), AppendError> {
@@ -265,8 +283,20 @@ impl Appender for DbAppender {
                     }
                 }
             }
-            for (l, m) in self.metadata.drain(..) {
-                app.update_metadata(&l, m);
+            for (target, m) in self.metadata.drain(..) {
+                match target {
+                    Target::Own(l) => app.update_metadata(&l, m),
+                    Target::Handle(h) => {
+                        let Some(Some(slot)) = self.slots.get(h as usize) else {
+                            continue;
+                        };
+                        // Converted one at a time: a first scrape of many series does
+                        // not hold them all twice.
+                        if let Ok(l) = ember_tsdb::Labels::new(slot.labels.iter()) {
+                            app.update_metadata(&l, m);
+                        }
+                    }
+                }
             }
             app.commit()
         };

@@ -447,4 +447,66 @@ mod tests {
         drop(db);
         let _ = std::fs::remove_dir_all(&d);
     }
+
+    #[test]
+    fn cached_ids_survive_head_cuts_and_handle_reuse() {
+        use crate::appender::PackedLabels;
+        let d = dir("cut");
+        let (db, _) = open_storage_at(&d, Options::default()).unwrap();
+        let stats = AppendStats::default();
+        let mut app = DbStorage::new(Arc::clone(&db), stats.clone()).appender();
+        let pack = |pairs: &[(&str, &str)]| {
+            Arc::new(PackedLabels::new(&Labels::from_pairs(
+                pairs.iter().copied(),
+            )))
+        };
+        let tsdb = |p: &PackedLabels| ember_tsdb::Labels::new(p.iter()).unwrap();
+        let samples = |l: &ember_tsdb::Labels| -> Vec<(i64, f64)> {
+            let g = db.read();
+            let id = g.head().get(l).unwrap();
+            g.head().samples(id).unwrap().collect()
+        };
+        let a = pack(&[("__name__", "a")]);
+        let b = pack(&[("__name__", "b")]);
+        app.append_cached(0, &a, 1_000, 1.0).unwrap();
+        app.append_cached(1, &b, 1_000, 1.0).unwrap();
+        app.commit().unwrap();
+        assert_eq!(samples(&tsdb(&a)), [(1_000, 1.0)]);
+
+        // The cut drops both series; their slots go to new series of another generation,
+        // so the cached ids must not reach them.
+        let mut drop_all =
+            |_: &ember_tsdb::Labels, _: Option<&Metadata>, _: &[ember_tsdb::Chunk]| Ok(());
+        db.write().cut(5_000, &mut drop_all).unwrap();
+        assert_eq!(db.read().head().num_series(), 0);
+        let c = ember_tsdb::Labels::new([("__name__", "c")]).unwrap();
+        let d2 = ember_tsdb::Labels::new([("__name__", "d")]).unwrap();
+        db.write().append(&c, 6_000, 7.0).unwrap();
+        db.write().append(&d2, 6_000, 7.0).unwrap();
+        app.append_cached(0, &a, 6_000, 2.0).unwrap();
+        // Handle 1 now stands for another label set: the old id is forgotten.
+        let e = pack(&[("__name__", "e")]);
+        app.append_cached(1, &e, 6_000, 3.0).unwrap();
+        app.commit().unwrap();
+        assert_eq!(samples(&tsdb(&a)), [(6_000, 2.0)]);
+        assert_eq!(samples(&tsdb(&e)), [(6_000, 3.0)]);
+        assert_eq!(samples(&c), [(6_000, 7.0)]);
+        assert_eq!(samples(&d2), [(6_000, 7.0)]);
+        assert!(db.read().head().get(&tsdb(&b)).is_none());
+
+        // Steady appends by id, and metadata by handle.
+        let m = Metadata {
+            metric_type: ember_tsdb::MetricType::Counter,
+            unit: String::new(),
+            help: "A.".into(),
+        };
+        app.append_cached(0, &a, 7_000, 3.0).unwrap();
+        app.update_metadata_cached(0, &a, &m);
+        app.commit().unwrap();
+        assert_eq!(samples(&tsdb(&a)), [(6_000, 2.0), (7_000, 3.0)]);
+        assert_eq!(db.read().metadata(&tsdb(&a)), Some(&m));
+        assert_eq!(stats.other.get(), 0);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

@@ -26,7 +26,7 @@ use crate::appender::{AppendError, Appender, PackedLabels, stale_nan};
 use crate::config::ScrapeConfig;
 use crate::labels::{Labels, is_valid_label_name, is_valid_metric_name};
 use crate::relabel::{RelabelConfig, process};
-use crate::scraper::{Fetched, fetch};
+use crate::scraper::Client;
 use crate::target::Target;
 
 /// Prefix given to scraped labels that clash with target labels (without `honor_labels`).
@@ -79,6 +79,8 @@ pub struct ScrapeLoop<A: Appender> {
     limits: Limits,
     http: crate::config::HttpClientConfig,
     appender: A,
+    /// The HTTP client and its body buffer.
+    client: Client,
     /// Raw series text → the handle of its series after mutation ([`DROPPED`] when
     /// relabeling dropped it).
     cache: HashMap<Box<str>, CacheEntry, FastState>,
@@ -255,6 +257,7 @@ impl<A: Appender> ScrapeLoop<A> {
             },
             http: cfg.http.clone(),
             appender,
+            client: Client::default(),
             cache: HashMap::default(),
             iteration: 0,
             key: String::new(),
@@ -312,19 +315,26 @@ impl<A: Appender> ScrapeLoop<A> {
         let forced = self.forced_error.lock().clone();
         let fetched = match forced {
             Some(e) => Err(e),
-            None => fetch(
-                &self.target.url(),
-                self.target.timeout().as_std(),
-                &self.http,
-                self.limits.body_size,
-            )
-            .map_err(|e| e.to_string()),
+            None => self
+                .client
+                .fetch(
+                    &self.target.url(),
+                    self.target.timeout().as_std(),
+                    &self.http,
+                    self.limits.body_size,
+                )
+                .map_err(|e| e.to_string()),
         };
         let (parsed, mut error) = match fetched {
-            Ok(f) => match self.parse(&f, ts) {
-                Ok(p) => (Some(p), None),
-                Err(failed) => (Some(failed.0), Some(failed.1)),
-            },
+            Ok(content_type) => {
+                let body = std::mem::take(&mut self.client.body);
+                let parsed = self.parse(&body, &content_type, ts);
+                self.client.body = body;
+                match parsed {
+                    Ok(p) => (Some(p), None),
+                    Err(failed) => (Some(failed.0), Some(failed.1)),
+                }
+            }
             Err(e) => (None, Some(e)),
         };
         let (scraped, post_relabel, series_added) = parsed
@@ -536,11 +546,16 @@ impl<A: Appender> ScrapeLoop<A> {
     /// Parses the body by Content-Type and applies labels and limits. On failure the
     /// counts so far are returned with the reason.
     #[allow(clippy::type_complexity)]
-    fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, Box<(Parsed, String)>> {
+    fn parse(
+        &mut self,
+        body: &[u8],
+        content_type: &str,
+        ts: i64,
+    ) -> Result<Parsed, Box<(Parsed, String)>> {
         let entries: Box<dyn Iterator<Item = Result<Entry<'_>, ember_expfmt::Error>>> =
-            match Format::from_content_type(&f.content_type) {
-                Format::OpenMetrics => Box::new(OpenMetricsParser::new(&f.body)),
-                Format::Text => Box::new(TextParser::new(&f.body)),
+            match Format::from_content_type(content_type) {
+                Format::OpenMetrics => Box::new(OpenMetricsParser::new(body)),
+                Format::Text => Box::new(TextParser::new(body)),
             };
         self.samples.clear();
         let mut p = Parsed {

@@ -15,7 +15,14 @@ use ember_server::{
     ScrapeLoop, open_storage_at, targets_from_group,
 };
 
-const SERIES: usize = 10_000;
+/// Series per scrape: 10,000, or `EMBER_BENCH_SERIES` (e.g. 1000, a target of the
+/// issue's 100-target load, to see the per-scrape costs).
+fn series() -> usize {
+    std::env::var("EMBER_BENCH_SERIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000)
+}
 
 /// Counts samples and keeps nothing.
 #[derive(Debug, Default)]
@@ -63,14 +70,14 @@ fn cpu_per_sample<A: Appender>(name: &str, l: &mut ScrapeLoop<A>, n: u32) {
     println!(
         "scrape/{name}: scraping thread CPU {:.2} ms per scrape, {:.0} ns per sample",
         ns / 1e6,
-        ns / SERIES as f64
+        ns / series() as f64
     );
 }
 
 fn body() -> String {
     let mut b =
         String::from("# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n");
-    for i in 0..SERIES {
+    for i in 0..series() {
         b.push_str(&format!(
             "http_requests_total{{handler=\"/api/v{}\",code=\"{}\",method=\"GET\"}} {}\n",
             i / 10,
@@ -106,7 +113,7 @@ fn scrape(c: &mut Criterion) {
     let mut l = ScrapeLoop::new(target.clone(), job, Discard::default());
     l.scrape_once();
     let mut g = c.benchmark_group("scrape");
-    g.throughput(Throughput::Elements(SERIES as u64));
+    g.throughput(Throughput::Elements(series() as u64));
     cpu_per_sample("text_10k_series_steady_state", &mut l, 200);
     g.bench_function("text_10k_series_steady_state", |b| {
         b.iter(|| black_box(l.scrape_once()));

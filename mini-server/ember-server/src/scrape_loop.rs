@@ -83,11 +83,11 @@ pub struct ScrapeLoop<A: Appender> {
     client: Client,
     /// Raw series text → the handle of its series after mutation ([`DROPPED`] when
     /// relabeling dropped it).
-    cache: HashMap<Box<str>, CacheEntry, FastState>,
+    cache: HashMap<Box<[u8]>, CacheEntry, FastState>,
     /// Counts parses; cache entries remember the last one that saw them.
     iteration: u64,
-    /// Reused to build cache keys without an allocation per sample.
-    key: String,
+    /// Reused to build the cache keys that are not a slice of the body.
+    key: Vec<u8>,
     /// The series of the cache, by handle (several raw texts may share one).
     series: Vec<SeriesSlot>,
     /// Handles of `series` free for reuse.
@@ -260,7 +260,7 @@ impl<A: Appender> ScrapeLoop<A> {
             client: Client::default(),
             cache: HashMap::default(),
             iteration: 0,
-            key: String::new(),
+            key: Vec::new(),
             series: Vec::new(),
             free: Vec::new(),
             by_labels: HashMap::default(),
@@ -567,6 +567,7 @@ impl<A: Appender> ScrapeLoop<A> {
         };
         self.iteration += 1;
         let iteration = self.iteration;
+        let mut keybuf = std::mem::take(&mut self.key);
         let mut error = None;
         for entry in entries {
             let s = match entry {
@@ -594,11 +595,17 @@ impl<A: Appender> ScrapeLoop<A> {
                 Some(t) if self.honor_timestamps => t,
                 _ => ts,
             };
-            self.key.clear();
-            self.key.push_str(s.name);
-            self.key.push('{');
-            self.key.push_str(s.labels.as_str());
-            let known = match self.cache.get_mut(self.key.as_str()) {
+            let key = match raw_key(body, s.name, s.labels.as_str()) {
+                Some(k) => k,
+                None => {
+                    keybuf.clear();
+                    keybuf.extend_from_slice(s.name.as_bytes());
+                    keybuf.push(b'{');
+                    keybuf.extend_from_slice(s.labels.as_str().as_bytes());
+                    &keybuf
+                }
+            };
+            let known = match self.cache.get_mut(key) {
                 Some(e) => {
                     e.seen = iteration;
                     Some(e.handle)
@@ -636,7 +643,7 @@ impl<A: Appender> ScrapeLoop<A> {
                         handle,
                         seen: iteration,
                     };
-                    self.cache.insert(self.key.as_str().into(), entry);
+                    self.cache.insert(key.into(), entry);
                     handle
                 }
             };
@@ -652,6 +659,7 @@ impl<A: Appender> ScrapeLoop<A> {
             }
             self.samples.push((handle, t, s.value));
         }
+        self.key = keybuf;
         if error.is_none() && self.limits.sample > 0 && p.post_relabel > self.limits.sample {
             error = Some("sample limit exceeded".to_owned());
         }
@@ -723,6 +731,25 @@ impl<A: Appender> ScrapeLoop<A> {
         }
         let _ = self.appender.commit();
     }
+}
+
+/// The cache key of a sample, `name{labels` (or `name` without labels), as a slice of
+/// the body when the parser's name and labels are both in it, written contiguously as
+/// they almost always are (saving a copy per sample); `None` otherwise. A slice starting
+/// where `name` starts is `name`'s own bytes, so the key names the series exactly as the
+/// built one does.
+fn raw_key<'b>(body: &'b [u8], name: &str, labels: &str) -> Option<&'b [u8]> {
+    let base = body.as_ptr() as usize;
+    let start = (name.as_ptr() as usize).checked_sub(base)?;
+    let name_end = start.checked_add(name.len())?;
+    if labels.is_empty() {
+        return body.get(start..name_end);
+    }
+    let labels_start = (labels.as_ptr() as usize).checked_sub(base)?;
+    if labels_start != name_end + 1 || body.get(name_end) != Some(&b'{') {
+        return None;
+    }
+    body.get(start..labels_start.checked_add(labels.len())?)
 }
 
 /// The entry of family `name`, created empty.
@@ -838,5 +865,17 @@ mod tests {
             let o = offset_ms(&l(&[("instance", &format!("h{n}:80"))]), i);
             assert!(o < 15_000);
         }
+    }
+
+    #[test]
+    fn cache_keys_are_body_slices_when_contiguous() {
+        let body = b"a{x=\"1\"} 1\nb 2\n".as_slice();
+        let text = std::str::from_utf8(body).unwrap();
+        let (name, labels) = (&text[0..1], &text[2..7]);
+        assert_eq!(raw_key(body, name, labels), Some(&b"a{x=\"1\""[..]));
+        assert_eq!(raw_key(body, &text[11..12], ""), Some(&b"b"[..]));
+        // Not in the body, or not contiguous: built instead.
+        assert_eq!(raw_key(body, "a", labels), None);
+        assert_eq!(raw_key(body, name, &text[3..7]), None);
     }
 }

@@ -83,7 +83,13 @@ pub struct ScrapeLoop<A: Appender> {
     client: Client,
     /// Raw series text → the handle of its series after mutation ([`DROPPED`] when
     /// relabeling dropped it).
-    cache: HashMap<Box<[u8]>, CacheEntry, FastState>,
+    cache: HashMap<Arc<[u8]>, CacheEntry, FastState>,
+    /// The raw texts of the last successful parse in order, with their handles: a target
+    /// exposes its series in the same order scrape after scrape, so the next sample is
+    /// predicted to be the next of these and checked by one comparison, without hashing.
+    seq: Vec<(Arc<[u8]>, u32)>,
+    /// The order being read, once it differs from `seq` (kept to reuse its buffer).
+    next: Vec<(Arc<[u8]>, u32)>,
     /// Counts parses; cache entries remember the last one that saw them.
     iteration: u64,
     /// Reused to build the cache keys that are not a slice of the body.
@@ -211,6 +217,8 @@ const DROPPED: u32 = u32::MAX;
 #[derive(Debug)]
 struct CacheEntry {
     handle: u32,
+    /// Its index in `seq` (to pick the prediction up again after a miss).
+    pos: u32,
     seen: u64,
 }
 
@@ -259,6 +267,8 @@ impl<A: Appender> ScrapeLoop<A> {
             appender,
             client: Client::default(),
             cache: HashMap::default(),
+            seq: Vec::new(),
+            next: Vec::new(),
             iteration: 0,
             key: Vec::new(),
             series: Vec::new(),
@@ -568,6 +578,11 @@ impl<A: Appender> ScrapeLoop<A> {
         self.iteration += 1;
         let iteration = self.iteration;
         let mut keybuf = std::mem::take(&mut self.key);
+        // Position in `seq` of the predicted next sample; `diverged` once the body left
+        // that order (from then on `next` holds the order read).
+        let mut cursor = 0usize;
+        let mut diverged = false;
+        self.next.clear();
         let mut error = None;
         for entry in entries {
             let s = match entry {
@@ -605,12 +620,35 @@ impl<A: Appender> ScrapeLoop<A> {
                     &keybuf
                 }
             };
-            let known = match self.cache.get_mut(key) {
-                Some(e) => {
-                    e.seen = iteration;
-                    Some(e.handle)
+            let predicted = self
+                .seq
+                .get(cursor)
+                .filter(|(k, _)| **k == *key)
+                .map(|&(_, h)| h);
+            let known = match predicted {
+                Some(h) => {
+                    if diverged {
+                        self.next.push((Arc::clone(&self.seq[cursor].0), h));
+                    }
+                    cursor += 1;
+                    Some(h)
                 }
-                None => None,
+                None => {
+                    if !diverged {
+                        diverged = true;
+                        self.next.clear();
+                        self.next
+                            .extend_from_slice(&self.seq[..cursor.min(self.seq.len())]);
+                    }
+                    match self.cache.get_key_value(key) {
+                        Some((k, e)) => {
+                            cursor = e.pos as usize + 1;
+                            self.next.push((Arc::clone(k), e.handle));
+                            Some(e.handle)
+                        }
+                        None => None,
+                    }
+                }
             };
             let handle = match known {
                 Some(h) => h,
@@ -641,9 +679,12 @@ impl<A: Appender> ScrapeLoop<A> {
                     };
                     let entry = CacheEntry {
                         handle,
+                        pos: u32::MAX,
                         seen: iteration,
                     };
-                    self.cache.insert(key.into(), entry);
+                    let key: Arc<[u8]> = key.into();
+                    self.cache.insert(Arc::clone(&key), entry);
+                    self.next.push((key, handle));
                     handle
                 }
             };
@@ -665,7 +706,25 @@ impl<A: Appender> ScrapeLoop<A> {
         }
         // Entries for series the target no longer exposes are forgotten, so the cache is
         // bounded by what the last scrape held.
+        if error.is_none() && !diverged && cursor == self.seq.len() {
+            // The same series in the same order: nothing to forget.
+            return Ok(p);
+        }
         if error.is_none() {
+            if !diverged {
+                // A prefix of the last order: the rest is gone.
+                self.next.clear();
+                self.next.extend_from_slice(&self.seq[..cursor]);
+            }
+            for (i, (k, _)) in self.next.iter().enumerate() {
+                if let Some(e) = self.cache.get_mut(&**k) {
+                    e.seen = iteration;
+                    e.pos = u32::try_from(i).unwrap_or(u32::MAX);
+                }
+            }
+            std::mem::swap(&mut self.seq, &mut self.next);
+            // Not kept: only scrapes that change the order need it.
+            self.next = Vec::new();
             let (series, orphans) = (&mut self.series, &mut self.orphans);
             self.cache.retain(|_, e| {
                 if e.seen == iteration {

@@ -51,7 +51,8 @@ mod storage;
 mod target;
 
 pub use appender::{
-    AppendError, Appender, MemoryAppender, STALE_NAN_BITS, StoredSample, is_stale_marker, stale_nan,
+    AppendError, Appender, MemoryAppender, PackedIter, PackedLabels, STALE_NAN_BITS, StoredSample,
+    is_stale_marker, stale_nan,
 };
 pub use check::{CheckReport, check_config};
 pub use config::{

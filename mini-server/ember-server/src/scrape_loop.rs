@@ -22,11 +22,11 @@ use ember_expfmt::{Entry, Format, MetricType, OpenMetricsParser, TextParser};
 use ember_tsdb::Metadata;
 use parking_lot::Mutex;
 
-use crate::appender::{AppendError, Appender, stale_nan};
+use crate::appender::{AppendError, Appender, PackedLabels, stale_nan};
 use crate::config::ScrapeConfig;
 use crate::labels::{Labels, is_valid_label_name, is_valid_metric_name};
 use crate::relabel::{RelabelConfig, process};
-use crate::scraper::{Fetched, fetch};
+use crate::scraper::Client;
 use crate::target::Target;
 
 /// Prefix given to scraped labels that clash with target labels (without `honor_labels`).
@@ -79,14 +79,38 @@ pub struct ScrapeLoop<A: Appender> {
     limits: Limits,
     http: crate::config::HttpClientConfig,
     appender: A,
-    /// Raw series text → labels after mutation, `None` when relabeling dropped it.
-    cache: HashMap<String, CacheEntry, FastState>,
+    /// The HTTP client and its body buffer.
+    client: Client,
+    /// Raw series text → the handle of its series after mutation ([`DROPPED`] when
+    /// relabeling dropped it).
+    cache: HashMap<Arc<[u8]>, CacheEntry, FastState>,
+    /// The raw texts of the last successful parse in order, with their handles: a target
+    /// exposes its series in the same order scrape after scrape, so the next sample is
+    /// predicted to be the next of these and checked by one comparison, without hashing.
+    seq: Vec<(Arc<[u8]>, u32)>,
+    /// The order being read, once it differs from `seq` (kept to reuse its buffer).
+    next: Vec<(Arc<[u8]>, u32)>,
     /// Counts parses; cache entries remember the last one that saw them.
     iteration: u64,
-    /// Reused to build cache keys without an allocation per sample.
-    key: String,
-    /// Series written by the last scrape (for staleness markers).
-    previous: HashSet<Arc<Labels>, FastState>,
+    /// Reused to build the cache keys that are not a slice of the body.
+    key: Vec<u8>,
+    /// The series of the cache, by handle (several raw texts may share one).
+    series: Vec<SeriesSlot>,
+    /// Handles of `series` free for reuse.
+    free: Vec<u32>,
+    /// Labels → handle, consulted only when a raw text enters the cache.
+    by_labels: HashMap<Arc<PackedLabels>, u32, FastState>,
+    /// Handles no cache entry refers to any more, freed after the next write (which may
+    /// still mark them stale).
+    orphans: Vec<u32>,
+    /// Counts writes; series remember the last one that wrote them.
+    generation: u64,
+    /// Handles written by the last scrape (for staleness markers).
+    previous: Vec<u32>,
+    /// The handles being written by this scrape (kept to reuse its buffer).
+    current: Vec<u32>,
+    /// This scrape's samples (kept to reuse its buffer).
+    samples: Vec<(u32, i64, f64)>,
     last_report: Arc<Mutex<Option<ScrapeReport>>>,
     /// Metric families (TYPE, HELP, UNIT) of the last successful scrape, by family name.
     metadata: Arc<Mutex<Arc<BTreeMap<String, Metadata>>>>,
@@ -185,17 +209,34 @@ fn verify_label_limits(l: &Labels, limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
-/// A scraped series as last resolved: its labels after mutation (`None`: dropped by
-/// relabeling) and the parse that last saw it.
+/// The handle of a raw series text that relabeling dropped.
+const DROPPED: u32 = u32::MAX;
+
+/// A scraped series as last resolved: the handle of its labels after mutation
+/// ([`DROPPED`]: dropped by relabeling) and the parse that last saw it.
 #[derive(Debug)]
 struct CacheEntry {
-    labels: Option<Arc<Labels>>,
+    handle: u32,
+    /// Its index in `seq` (to pick the prediction up again after a miss).
+    pos: u32,
     seen: u64,
 }
 
-/// The outcome of turning a body into samples.
+/// One series of the loop, shared by the raw texts that resolve to it.
+#[derive(Debug)]
+struct SeriesSlot {
+    /// `None` while the handle is free.
+    labels: Option<Arc<PackedLabels>>,
+    /// Cache entries pointing here.
+    refs: u32,
+    /// The last write ([`ScrapeLoop::write`] generation) that appended it.
+    written: u64,
+    /// The timestamp it was last appended with.
+    t: i64,
+}
+
+/// The outcome of turning a body into samples (the samples are in the loop's buffer).
 struct Parsed {
-    samples: Vec<(Arc<Labels>, i64, f64)>,
     /// Indexes into `samples` of series new to the cache (their metadata is written).
     new_series: Vec<usize>,
     /// TYPE, HELP and UNIT lines of the body, by family name.
@@ -224,10 +265,20 @@ impl<A: Appender> ScrapeLoop<A> {
             },
             http: cfg.http.clone(),
             appender,
+            client: Client::default(),
             cache: HashMap::default(),
+            seq: Vec::new(),
+            next: Vec::new(),
             iteration: 0,
-            key: String::new(),
-            previous: HashSet::default(),
+            key: Vec::new(),
+            series: Vec::new(),
+            free: Vec::new(),
+            by_labels: HashMap::default(),
+            orphans: Vec::new(),
+            generation: 0,
+            previous: Vec::new(),
+            current: Vec::new(),
+            samples: Vec::new(),
             last_report: Arc::default(),
             metadata: Arc::default(),
             forced_error: Arc::default(),
@@ -274,32 +325,39 @@ impl<A: Appender> ScrapeLoop<A> {
         let forced = self.forced_error.lock().clone();
         let fetched = match forced {
             Some(e) => Err(e),
-            None => fetch(
-                &self.target.url(),
-                self.target.timeout().as_std(),
-                &self.http,
-                self.limits.body_size,
-            )
-            .map_err(|e| e.to_string()),
+            None => self
+                .client
+                .fetch(
+                    &self.target.url(),
+                    self.target.timeout().as_std(),
+                    &self.http,
+                    self.limits.body_size,
+                )
+                .map_err(|e| e.to_string()),
         };
         let (parsed, mut error) = match fetched {
-            Ok(f) => match self.parse(&f, ts) {
-                Ok(p) => (Some(p), None),
-                Err(failed) => (Some(failed.0), Some(failed.1)),
-            },
+            Ok(content_type) => {
+                let body = std::mem::take(&mut self.client.body);
+                let parsed = self.parse(&body, &content_type, ts);
+                self.client.body = body;
+                match parsed {
+                    Ok(p) => (Some(p), None),
+                    Err(failed) => (Some(failed.0), Some(failed.1)),
+                }
+            }
             Err(e) => (None, Some(e)),
         };
         let (scraped, post_relabel, series_added) = parsed
             .as_ref()
             .map_or((0, 0, 0), |p| (p.scraped, p.post_relabel, p.series_added));
-        let (samples, metadata) = match (&error, parsed) {
-            (None, Some(p)) => {
-                let metadata = self.metadata_updates(&p);
-                (p.samples, metadata)
+        let metadata = match (&error, parsed) {
+            (None, Some(p)) => self.metadata_updates(&p),
+            _ => {
+                self.samples.clear();
+                Vec::new()
             }
-            _ => (Vec::new(), Vec::new()),
         };
-        if let Err(e) = self.write(samples, metadata, ts) {
+        if let Err(e) = self.write(metadata, ts) {
             error.get_or_insert(e);
         }
         if let Some(e) = &error {
@@ -337,7 +395,7 @@ impl<A: Appender> ScrapeLoop<A> {
     /// The metadata to hand to storage after a successful parse: for series new to the
     /// cache, and for every series of a family whose TYPE, HELP or UNIT changed. Publishes
     /// the families for the target metadata API when they changed.
-    fn metadata_updates(&self, p: &Parsed) -> Vec<(Arc<Labels>, Metadata)> {
+    fn metadata_updates(&self, p: &Parsed) -> Vec<(u32, Metadata)> {
         let previous = self.metadata.lock().clone();
         let changed: HashSet<&str> = p
             .families
@@ -356,22 +414,23 @@ impl<A: Appender> ScrapeLoop<A> {
         if p.families.is_empty() {
             return Vec::new();
         }
-        let lookup = |series: &Arc<Labels>| {
+        let lookup = |h: u32| {
+            let series = self.labels_of(h)?;
             family_of(&p.families, series.get("__name__")).map(|(f, m)| (f, m.clone()))
         };
         let mut out = Vec::new();
         if changed.is_empty() {
             for &i in &p.new_series {
-                let series = &p.samples[i].0;
-                if let Some((_, m)) = lookup(series) {
-                    out.push((series.clone(), m));
+                let h = self.samples[i].0;
+                if let Some((_, m)) = lookup(h) {
+                    out.push((h, m));
                 }
             }
         } else {
-            for (series, _, _) in &p.samples {
-                if let Some((f, m)) = lookup(series) {
-                    if changed.contains(f) || !self.previous.contains(series) {
-                        out.push((series.clone(), m));
+            for &(h, _, _) in &self.samples {
+                if let Some((f, m)) = lookup(h) {
+                    if changed.contains(f) || !self.in_previous(h) {
+                        out.push((h, m));
                     }
                 }
             }
@@ -379,41 +438,115 @@ impl<A: Appender> ScrapeLoop<A> {
         out
     }
 
-    /// Appends `samples`, their `metadata`, and staleness markers for series of the
-    /// previous scrape that are not among them.
-    fn write(
-        &mut self,
-        samples: Vec<(Arc<Labels>, i64, f64)>,
-        metadata: Vec<(Arc<Labels>, Metadata)>,
-        ts: i64,
-    ) -> Result<(), String> {
-        let mut current: HashMap<Arc<Labels>, i64, FastState> =
-            HashMap::with_capacity_and_hasher(samples.len(), FastState::default());
+    /// The labels of a live handle.
+    fn labels_of(&self, h: u32) -> Option<&Arc<PackedLabels>> {
+        self.series.get(h as usize)?.labels.as_ref()
+    }
+
+    /// Whether the last write appended series `h`.
+    fn in_previous(&self, h: u32) -> bool {
+        self.generation > 0
+            && self
+                .series
+                .get(h as usize)
+                .is_some_and(|s| s.written == self.generation)
+    }
+
+    /// The handle of `labels`, shared with the raw texts already resolved to it; one more
+    /// cache entry refers to it.
+    fn intern(&mut self, labels: Labels) -> u32 {
+        let labels = PackedLabels::new(&labels);
+        if let Some(&h) = self.by_labels.get(&labels) {
+            if let Some(s) = self.series.get_mut(h as usize) {
+                s.refs += 1;
+            }
+            return h;
+        }
+        let labels = Arc::new(labels);
+        let slot = SeriesSlot {
+            labels: Some(Arc::clone(&labels)),
+            refs: 1,
+            written: 0,
+            t: i64::MIN,
+        };
+        let h = match self.free.pop() {
+            Some(h) => {
+                self.series[h as usize] = slot;
+                h
+            }
+            None => {
+                self.series.push(slot);
+                (self.series.len() - 1) as u32
+            }
+        };
+        self.by_labels.insert(labels, h);
+        h
+    }
+
+    /// Appends this scrape's samples (the loop's buffer), their `metadata`, and staleness
+    /// markers for series of the previous scrape that are not among them.
+    fn write(&mut self, metadata: Vec<(u32, Metadata)>, ts: i64) -> Result<(), String> {
+        self.generation += 1;
+        let generation = self.generation;
         let mut failure = None;
-        for (series, t, v) in samples {
+        self.current.clear();
+        for &(h, t, v) in &self.samples {
+            let Some(slot) = self.series.get_mut(h as usize) else {
+                continue;
+            };
+            let Some(labels) = &slot.labels else { continue };
             // A series repeated at the same timestamp within one scrape (e.g. after a
             // labeldrop) keeps its first value: Prometheus's TSDB refuses the others.
-            if current.get(&series) == Some(&t) {
+            let again = slot.written == generation;
+            if again && slot.t == t {
                 continue;
             }
-            match self.appender.append(&series, t, v) {
+            match self.appender.append_cached(h, labels, t, v) {
                 Ok(()) | Err(AppendError::OutOfOrder | AppendError::Duplicate) => {}
                 Err(e) => {
                     failure = Some(e.to_string());
                     break;
                 }
             }
-            current.insert(series, t);
-        }
-        for gone in self.previous.iter().filter(|s| !current.contains_key(*s)) {
-            let _ = self.appender.append(gone, ts, stale_nan());
-        }
-        if failure.is_none() {
-            for (series, m) in &metadata {
-                self.appender.update_metadata(series, m);
+            slot.t = t;
+            if !again {
+                slot.written = generation;
+                self.current.push(h);
             }
         }
-        self.previous = current.into_keys().collect();
+        self.samples.clear();
+        for &h in &self.previous {
+            let Some(slot) = self.series.get(h as usize) else {
+                continue;
+            };
+            if slot.written == generation {
+                continue;
+            }
+            if let Some(labels) = &slot.labels {
+                let _ = self.appender.append_cached(h, labels, ts, stale_nan());
+            }
+        }
+        if failure.is_none() {
+            for (h, m) in &metadata {
+                if let Some(l) = self.series.get(*h as usize).and_then(|s| s.labels.as_ref()) {
+                    self.appender.update_metadata_cached(*h, l, m);
+                }
+            }
+        }
+        std::mem::swap(&mut self.previous, &mut self.current);
+        // Handles no cache entry uses any more have had their staleness markers: free.
+        for h in std::mem::take(&mut self.orphans) {
+            let Some(slot) = self.series.get_mut(h as usize) else {
+                continue;
+            };
+            if slot.refs > 0 || slot.written == generation {
+                continue;
+            }
+            if let Some(l) = slot.labels.take() {
+                self.by_labels.remove(&l);
+                self.free.push(h);
+            }
+        }
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
@@ -423,14 +556,19 @@ impl<A: Appender> ScrapeLoop<A> {
     /// Parses the body by Content-Type and applies labels and limits. On failure the
     /// counts so far are returned with the reason.
     #[allow(clippy::type_complexity)]
-    fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, Box<(Parsed, String)>> {
+    fn parse(
+        &mut self,
+        body: &[u8],
+        content_type: &str,
+        ts: i64,
+    ) -> Result<Parsed, Box<(Parsed, String)>> {
         let entries: Box<dyn Iterator<Item = Result<Entry<'_>, ember_expfmt::Error>>> =
-            match Format::from_content_type(&f.content_type) {
-                Format::OpenMetrics => Box::new(OpenMetricsParser::new(&f.body)),
-                Format::Text => Box::new(TextParser::new(&f.body)),
+            match Format::from_content_type(content_type) {
+                Format::OpenMetrics => Box::new(OpenMetricsParser::new(body)),
+                Format::Text => Box::new(TextParser::new(body)),
             };
+        self.samples.clear();
         let mut p = Parsed {
-            samples: Vec::new(),
             new_series: Vec::new(),
             families: HashMap::new(),
             scraped: 0,
@@ -439,6 +577,12 @@ impl<A: Appender> ScrapeLoop<A> {
         };
         self.iteration += 1;
         let iteration = self.iteration;
+        let mut keybuf = std::mem::take(&mut self.key);
+        // Position in `seq` of the predicted next sample; `diverged` once the body left
+        // that order (from then on `next` holds the order read).
+        let mut cursor = 0usize;
+        let mut diverged = false;
+        self.next.clear();
         let mut error = None;
         for entry in entries {
             let s = match entry {
@@ -466,19 +610,48 @@ impl<A: Appender> ScrapeLoop<A> {
                 Some(t) if self.honor_timestamps => t,
                 _ => ts,
             };
-            self.key.clear();
-            self.key.push_str(s.name);
-            self.key.push('{');
-            self.key.push_str(s.labels.as_str());
-            let known = match self.cache.get_mut(self.key.as_str()) {
-                Some(e) => {
-                    e.seen = iteration;
-                    Some(e.labels.clone())
+            let key = match raw_key(body, s.name, s.labels.as_str()) {
+                Some(k) => k,
+                None => {
+                    keybuf.clear();
+                    keybuf.extend_from_slice(s.name.as_bytes());
+                    keybuf.push(b'{');
+                    keybuf.extend_from_slice(s.labels.as_str().as_bytes());
+                    &keybuf
                 }
-                None => None,
             };
-            let labels = match &known {
-                Some(l) => l.clone(),
+            let predicted = self
+                .seq
+                .get(cursor)
+                .filter(|(k, _)| **k == *key)
+                .map(|&(_, h)| h);
+            let known = match predicted {
+                Some(h) => {
+                    if diverged {
+                        self.next.push((Arc::clone(&self.seq[cursor].0), h));
+                    }
+                    cursor += 1;
+                    Some(h)
+                }
+                None => {
+                    if !diverged {
+                        diverged = true;
+                        self.next.clear();
+                        self.next
+                            .extend_from_slice(&self.seq[..cursor.min(self.seq.len())]);
+                    }
+                    match self.cache.get_key_value(key) {
+                        Some((k, e)) => {
+                            cursor = e.pos as usize + 1;
+                            self.next.push((Arc::clone(k), e.handle));
+                            Some(e.handle)
+                        }
+                        None => None,
+                    }
+                }
+            };
+            let handle = match known {
+                Some(h) => h,
                 None => {
                     let raw = Labels::from_pairs(
                         s.labels
@@ -500,33 +673,71 @@ impl<A: Appender> ScrapeLoop<A> {
                             break;
                         }
                     }
-                    let m = m.map(Arc::new);
+                    let handle = match m {
+                        Some(l) => self.intern(l),
+                        None => DROPPED,
+                    };
                     let entry = CacheEntry {
-                        labels: m.clone(),
+                        handle,
+                        pos: u32::MAX,
                         seen: iteration,
                     };
-                    self.cache.insert(self.key.clone(), entry);
-                    m
+                    let key: Arc<[u8]> = key.into();
+                    self.cache.insert(Arc::clone(&key), entry);
+                    self.next.push((key, handle));
+                    handle
                 }
             };
-            let known = known.is_some();
-            let Some(labels) = labels else { continue };
+            if handle == DROPPED {
+                continue;
+            }
             p.post_relabel += 1;
-            if !known {
-                p.new_series.push(p.samples.len());
-                if !self.previous.contains(&labels) {
+            if known.is_none() {
+                p.new_series.push(self.samples.len());
+                if !self.in_previous(handle) {
                     p.series_added += 1;
                 }
             }
-            p.samples.push((labels, t, s.value));
+            self.samples.push((handle, t, s.value));
         }
+        self.key = keybuf;
         if error.is_none() && self.limits.sample > 0 && p.post_relabel > self.limits.sample {
             error = Some("sample limit exceeded".to_owned());
         }
         // Entries for series the target no longer exposes are forgotten, so the cache is
         // bounded by what the last scrape held.
+        if error.is_none() && !diverged && cursor == self.seq.len() {
+            // The same series in the same order: nothing to forget.
+            return Ok(p);
+        }
         if error.is_none() {
-            self.cache.retain(|_, e| e.seen == iteration);
+            if !diverged {
+                // A prefix of the last order: the rest is gone.
+                self.next.clear();
+                self.next.extend_from_slice(&self.seq[..cursor]);
+            }
+            for (i, (k, _)) in self.next.iter().enumerate() {
+                if let Some(e) = self.cache.get_mut(&**k) {
+                    e.seen = iteration;
+                    e.pos = u32::try_from(i).unwrap_or(u32::MAX);
+                }
+            }
+            std::mem::swap(&mut self.seq, &mut self.next);
+            // Not kept: only scrapes that change the order need it.
+            self.next = Vec::new();
+            let (series, orphans) = (&mut self.series, &mut self.orphans);
+            self.cache.retain(|_, e| {
+                if e.seen == iteration {
+                    return true;
+                }
+                if let Some(s) = series.get_mut(e.handle as usize) {
+                    s.refs = s.refs.saturating_sub(1);
+                    if s.refs == 0 {
+                        orphans.push(e.handle);
+                    }
+                }
+                false
+            });
             Ok(p)
         } else {
             Err(Box::new((p, error.unwrap_or_default())))
@@ -565,19 +776,39 @@ impl<A: Appender> ScrapeLoop<A> {
     /// does when a target goes away.
     pub fn stop(&mut self) {
         let ts = now_ms();
-        let mut series: Vec<Arc<Labels>> = self.previous.drain().collect();
-        if self.last_report.lock().is_some() {
-            series.extend(
-                REPORT_SERIES
-                    .iter()
-                    .map(|n| Arc::new(self.report_labels(n))),
-            );
+        for h in std::mem::take(&mut self.previous) {
+            if let Some(l) = self.series.get(h as usize).and_then(|s| s.labels.clone()) {
+                let _ = self.appender.append_cached(h, &l, ts, stale_nan());
+            }
         }
-        for s in &series {
-            let _ = self.appender.append(s, ts, stale_nan());
+        if self.last_report.lock().is_some() {
+            for n in REPORT_SERIES {
+                let _ = self
+                    .appender
+                    .append(&self.report_labels(n), ts, stale_nan());
+            }
         }
         let _ = self.appender.commit();
     }
+}
+
+/// The cache key of a sample, `name{labels` (or `name` without labels), as a slice of
+/// the body when the parser's name and labels are both in it, written contiguously as
+/// they almost always are (saving a copy per sample); `None` otherwise. A slice starting
+/// where `name` starts is `name`'s own bytes, so the key names the series exactly as the
+/// built one does.
+fn raw_key<'b>(body: &'b [u8], name: &str, labels: &str) -> Option<&'b [u8]> {
+    let base = body.as_ptr() as usize;
+    let start = (name.as_ptr() as usize).checked_sub(base)?;
+    let name_end = start.checked_add(name.len())?;
+    if labels.is_empty() {
+        return body.get(start..name_end);
+    }
+    let labels_start = (labels.as_ptr() as usize).checked_sub(base)?;
+    if labels_start != name_end + 1 || body.get(name_end) != Some(&b'{') {
+        return None;
+    }
+    body.get(start..labels_start.checked_add(labels.len())?)
 }
 
 /// The entry of family `name`, created empty.
@@ -693,5 +924,17 @@ mod tests {
             let o = offset_ms(&l(&[("instance", &format!("h{n}:80"))]), i);
             assert!(o < 15_000);
         }
+    }
+
+    #[test]
+    fn cache_keys_are_body_slices_when_contiguous() {
+        let body = b"a{x=\"1\"} 1\nb 2\n".as_slice();
+        let text = std::str::from_utf8(body).unwrap();
+        let (name, labels) = (&text[0..1], &text[2..7]);
+        assert_eq!(raw_key(body, name, labels), Some(&b"a{x=\"1\""[..]));
+        assert_eq!(raw_key(body, &text[11..12], ""), Some(&b"b"[..]));
+        // Not in the body, or not contiguous: built instead.
+        assert_eq!(raw_key(body, "a", labels), None);
+        assert_eq!(raw_key(body, name, &text[3..7]), None);
     }
 }

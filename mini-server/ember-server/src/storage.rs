@@ -8,7 +8,6 @@
 //! time) are counted, as Prometheus's `prometheus_target_scrapes_sample_*_total`, and do
 //! not fail the scrape.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -16,15 +15,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ember::Counter;
-use ember_tsdb::{Db, Metadata, OpenReport, Options};
+use ember_tsdb::{Db, Metadata, OpenReport, Options, SeriesId};
 
 use crate::api::SharedDb;
-use crate::appender::{AppendError, Appender};
+use crate::appender::{AppendError, Appender, PackedLabels};
 use crate::flags::Flags;
 use crate::labels::Labels;
 use crate::scrape_manager::Appendable;
-
-type Fast = foldhash::fast::RandomState;
 
 /// How often the maintenance thread runs [`Db::maintain`] (Prometheus compacts once a
 /// minute).
@@ -151,83 +148,68 @@ impl Appendable for DbStorage {
             stats: self.stats.clone(),
             samples: Vec::new(),
             metadata: Vec::new(),
-            labels: HashMap::default(),
-            previous_labels: HashMap::default(),
+            slots: Vec::new(),
         }
     }
 }
 
 /// One scrape loop's appender: buffers a scrape, commits it under the write lock.
 ///
-/// Label sets are converted to the store's type once per series and cached between
-/// commits by the address of the caller's label set (entries unused by a commit are
-/// forgotten at the next one), so a steady scrape neither allocates nor hashes labels
-/// here.
+/// Series the scrape loop numbers ([`Appender::append_cached`]) are resolved to the
+/// store's [`SeriesId`] once and appended by id afterwards, as Prometheus's scrape cache
+/// does with series references: a steady scrape converts, hashes and compares no labels
+/// here. An id the head no longer knows (the series was cut away and its slot reused by
+/// another generation) fails with `UnknownSeries`, and the series is resolved again from
+/// its labels.
 #[derive(Debug)]
 pub struct DbAppender {
     db: SharedDb,
     stats: AppendStats,
-    samples: Vec<(SeriesRef, i64, f64)>,
-    metadata: Vec<(SeriesRef, Metadata)>,
-    /// Address of a label set → the store's labels, for the series of this batch.
-    labels: HashMap<u64, ember_tsdb::Labels, Fast>,
-    /// The same for the previous batch.
-    previous_labels: HashMap<u64, ember_tsdb::Labels, Fast>,
+    samples: Vec<(Target, i64, f64)>,
+    metadata: Vec<(Target, Metadata)>,
+    /// By the scrape loop's handle: the label set it stands for and the store's id.
+    slots: Vec<Option<Slot>>,
 }
 
-/// A series of the batch: by its key in the label cache, or (on a hash collision) its
-/// own labels.
+/// What a handle stands for: the caller's labels (shared, not copied) and, once resolved,
+/// the store's id.
 #[derive(Debug)]
-enum SeriesRef {
-    Cached(u64),
+struct Slot {
+    labels: Arc<PackedLabels>,
+    id: Option<SeriesId>,
+}
+
+/// The series of a buffered sample.
+#[derive(Debug)]
+enum Target {
+    /// A scrape loop's handle (index into `slots`).
+    Handle(u32),
+    /// Labels given directly (report series), converted at append.
     Own(ember_tsdb::Labels),
 }
 
-fn same(a: &Labels, b: &ember_tsdb::Labels) -> bool {
-    a.len() == b.pairs().len()
-        && a.iter()
-            .zip(b.pairs())
-            .all(|((n, v), (bn, bv))| n == bn && v == bv)
+impl DbAppender {
+    /// Makes `handle` stand for `series`, forgetting what it stood for if that differs.
+    fn register(&mut self, handle: u32, series: &Arc<PackedLabels>) {
+        let h = handle as usize;
+        if self.slots.len() <= h {
+            self.slots.resize_with(h + 1, || None);
+        }
+        let slot = &mut self.slots[h];
+        if !slot
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(&s.labels, series))
+        {
+            *slot = Some(Slot {
+                labels: Arc::clone(series),
+                id: None,
+            });
+        }
+    }
 }
 
-impl DbAppender {
-    /// The batch's reference to `series`, converted to the store's labels once per
-    /// series (the cache keeps the series of this batch and the previous one).
-    fn convert(&mut self, series: &Labels) -> Result<SeriesRef, AppendError> {
-        // Keyed by address: the scrape loop hands the same `Arc`ed label set for a series
-        // scrape after scrape, so the address finds it without hashing the labels; the
-        // labels are still compared, so a reused address is never mistaken.
-        let key = std::ptr::from_ref(series) as usize as u64;
-        match self.labels.get(&key) {
-            Some(l) if same(series, l) => return Ok(SeriesRef::Cached(key)),
-            Some(_) => {}
-            None => {
-                if let Some(l) = self.previous_labels.remove(&key) {
-                    if same(series, &l) {
-                        self.labels.insert(key, l);
-                        return Ok(SeriesRef::Cached(key));
-                    }
-                }
-            }
-        }
-        let l = ember_tsdb::Labels::new(series.iter())
-            .map_err(|e| AppendError::Other(e.to_string()))?;
-        if let std::collections::hash_map::Entry::Vacant(v) = self.labels.entry(key) {
-            v.insert(l);
-            return Ok(SeriesRef::Cached(key));
-        }
-        Ok(SeriesRef::Own(l))
-    }
-
-    fn labels_of<'a>(
-        cache: &'a HashMap<u64, ember_tsdb::Labels, Fast>,
-        r: &'a SeriesRef,
-    ) -> Option<&'a ember_tsdb::Labels> {
-        match r {
-            SeriesRef::Cached(k) => cache.get(k),
-            SeriesRef::Own(l) => Some(l),
-        }
-    }
+fn convert(series: &Labels) -> Result<ember_tsdb::Labels, AppendError> {
+    ember_tsdb::Labels::new(series.iter()).map_err(|e| AppendError::Other(e.to_string()))
 }
 
 impl Appender for DbAppender {
@@ -237,54 +219,87 @@ impl Appender for DbAppender {
         timestamp_ms: i64,
         value: f64,
     ) -> Result<(), AppendError> {
-        let l = self.convert(series)?;
-        self.samples.push((l, timestamp_ms, value));
+        let l = convert(series)?;
+        self.samples.push((Target::Own(l), timestamp_ms, value));
+        Ok(())
+    }
+
+    fn append_cached(
+        &mut self,
+        handle: u32,
+        series: &Arc<PackedLabels>,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        self.register(handle, series);
+        self.samples
+            .push((Target::Handle(handle), timestamp_ms, value));
         Ok(())
     }
 
     fn update_metadata(&mut self, series: &Labels, metadata: &Metadata) {
-        if let Ok(l) = self.convert(series) {
-            self.metadata.push((l, metadata.clone()));
+        if let Ok(l) = convert(series) {
+            self.metadata.push((Target::Own(l), metadata.clone()));
         }
     }
 
+    fn update_metadata_cached(
+        &mut self,
+        handle: u32,
+        series: &Arc<PackedLabels>,
+        metadata: &Metadata,
+    ) {
+        self.register(handle, series);
+        self.metadata
+            .push((Target::Handle(handle), metadata.clone()));
+    }
+
     fn commit(&mut self) -> Result<(), AppendError> {
-        let samples = std::mem::take(&mut self.samples);
-        let metadata = std::mem::take(&mut self.metadata);
-        let cache = std::mem::take(&mut self.labels);
-        if samples.is_empty() && metadata.is_empty() {
-            self.previous_labels = cache;
+        if self.samples.is_empty() && self.metadata.is_empty() {
             return Ok(());
         }
         let (mut out_of_order, mut duplicate, mut out_of_bounds, mut other) = (0, 0, 0, 0);
         let result = {
             let mut db = self.db.write();
             let mut app = db.appender();
-            for (r, t, v) in &samples {
-                let Some(l) = Self::labels_of(&cache, r) else {
-                    continue;
+            for (target, t, v) in self.samples.drain(..) {
+                let res = match &target {
+                    Target::Own(l) => app.append(l, t, v).map(|_| ()),
+                    Target::Handle(h) => match self.slots.get_mut(*h as usize) {
+                        Some(Some(slot)) => append_slot(&mut app, slot, t, v),
+                        _ => Ok(()),
+                    },
                 };
-                match app.append(l, *t, *v) {
-                    Ok(_) => {}
+                match res {
+                    Ok(()) => {}
                     Err(ember_tsdb::Error::OutOfOrder { .. }) => out_of_order += 1,
                     Err(ember_tsdb::Error::DuplicateSample { .. }) => duplicate += 1,
                     Err(ember_tsdb::Error::OutOfBounds { .. }) => out_of_bounds += 1,
                     Err(e) => {
                         if other == 0 {
-                            tracing::warn!(series = ?l, error = %e, "sample refused by storage");
+                            tracing::warn!(series = ?target, error = %e, "sample refused by storage");
                         }
                         other += 1;
                     }
                 }
             }
-            for (r, m) in metadata {
-                if let Some(l) = Self::labels_of(&cache, &r) {
-                    app.update_metadata(l, m);
+            for (target, m) in self.metadata.drain(..) {
+                match target {
+                    Target::Own(l) => app.update_metadata(&l, m),
+                    Target::Handle(h) => {
+                        let Some(Some(slot)) = self.slots.get(h as usize) else {
+                            continue;
+                        };
+                        // Converted one at a time: a first scrape of many series does
+                        // not hold them all twice.
+                        if let Ok(l) = ember_tsdb::Labels::new(slot.labels.iter()) {
+                            app.update_metadata(&l, m);
+                        }
+                    }
                 }
             }
             app.commit()
         };
-        self.previous_labels = cache;
         self.stats.out_of_order.inc_by(out_of_order);
         self.stats.duplicate.inc_by(duplicate);
         self.stats.out_of_bounds.inc_by(out_of_bounds);
@@ -303,6 +318,26 @@ impl Appender for DbAppender {
             AppendError::Other(e.to_string())
         })
     }
+}
+
+/// Appends by the slot's id; resolves the id from the labels first if there is none or
+/// the head no longer knows it.
+fn append_slot(
+    app: &mut ember_tsdb::Appender<'_>,
+    slot: &mut Slot,
+    t: i64,
+    v: f64,
+) -> Result<(), ember_tsdb::Error> {
+    if let Some(id) = slot.id {
+        match app.append_id(id, t, v) {
+            Err(ember_tsdb::Error::UnknownSeries(_)) => {}
+            r => return r,
+        }
+    }
+    let l = ember_tsdb::Labels::new(slot.labels.iter())?;
+    let id = app.series(&l);
+    slot.id = Some(id);
+    app.append_id(id, t, v)
 }
 
 /// Runs [`Db::maintain`] every `every` until `stop` receives or hangs up, logging what it
@@ -409,6 +444,68 @@ mod tests {
             assert_eq!(got, [(5_000, f64::from(i))]);
         }
         drop(g);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn cached_ids_survive_head_cuts_and_handle_reuse() {
+        use crate::appender::PackedLabels;
+        let d = dir("cut");
+        let (db, _) = open_storage_at(&d, Options::default()).unwrap();
+        let stats = AppendStats::default();
+        let mut app = DbStorage::new(Arc::clone(&db), stats.clone()).appender();
+        let pack = |pairs: &[(&str, &str)]| {
+            Arc::new(PackedLabels::new(&Labels::from_pairs(
+                pairs.iter().copied(),
+            )))
+        };
+        let tsdb = |p: &PackedLabels| ember_tsdb::Labels::new(p.iter()).unwrap();
+        let samples = |l: &ember_tsdb::Labels| -> Vec<(i64, f64)> {
+            let g = db.read();
+            let id = g.head().get(l).unwrap();
+            g.head().samples(id).unwrap().collect()
+        };
+        let a = pack(&[("__name__", "a")]);
+        let b = pack(&[("__name__", "b")]);
+        app.append_cached(0, &a, 1_000, 1.0).unwrap();
+        app.append_cached(1, &b, 1_000, 1.0).unwrap();
+        app.commit().unwrap();
+        assert_eq!(samples(&tsdb(&a)), [(1_000, 1.0)]);
+
+        // The cut drops both series; their slots go to new series of another generation,
+        // so the cached ids must not reach them.
+        let mut drop_all =
+            |_: &ember_tsdb::Labels, _: Option<&Metadata>, _: &[ember_tsdb::Chunk]| Ok(());
+        db.write().cut(5_000, &mut drop_all).unwrap();
+        assert_eq!(db.read().head().num_series(), 0);
+        let c = ember_tsdb::Labels::new([("__name__", "c")]).unwrap();
+        let d2 = ember_tsdb::Labels::new([("__name__", "d")]).unwrap();
+        db.write().append(&c, 6_000, 7.0).unwrap();
+        db.write().append(&d2, 6_000, 7.0).unwrap();
+        app.append_cached(0, &a, 6_000, 2.0).unwrap();
+        // Handle 1 now stands for another label set: the old id is forgotten.
+        let e = pack(&[("__name__", "e")]);
+        app.append_cached(1, &e, 6_000, 3.0).unwrap();
+        app.commit().unwrap();
+        assert_eq!(samples(&tsdb(&a)), [(6_000, 2.0)]);
+        assert_eq!(samples(&tsdb(&e)), [(6_000, 3.0)]);
+        assert_eq!(samples(&c), [(6_000, 7.0)]);
+        assert_eq!(samples(&d2), [(6_000, 7.0)]);
+        assert!(db.read().head().get(&tsdb(&b)).is_none());
+
+        // Steady appends by id, and metadata by handle.
+        let m = Metadata {
+            metric_type: ember_tsdb::MetricType::Counter,
+            unit: String::new(),
+            help: "A.".into(),
+        };
+        app.append_cached(0, &a, 7_000, 3.0).unwrap();
+        app.update_metadata_cached(0, &a, &m);
+        app.commit().unwrap();
+        assert_eq!(samples(&tsdb(&a)), [(6_000, 2.0), (7_000, 3.0)]);
+        assert_eq!(db.read().metadata(&tsdb(&a)), Some(&m));
+        assert_eq!(stats.other.get(), 0);
         drop(db);
         let _ = std::fs::remove_dir_all(&d);
     }

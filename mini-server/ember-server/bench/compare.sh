@@ -20,6 +20,7 @@
 # Prints a markdown table with the ratios against the targets (CPU <= 0.5x, memory <= 1/3x,
 # ready on an empty directory < 50 ms). Needs: prometheus (Debian's 2.42), curl, jq, bc.
 # Environment: TARGETS, SERIES, INTERVAL (seconds), STARTS, SERVERS ("ember prometheus"),
+# SAMPLES_FROM=api (count samples from the report series even when a counter exists),
 # KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -175,7 +176,7 @@ for s in $servers; do
   n1=$(samples_counter)
   t1=$EPOCHREALTIME
   window=$(printf '%.0f' "$(echo "$t1 - $t0" | bc -l)")
-  if [ -n "$n0" ] && [ -n "$n1" ]; then
+  if [ -n "$n0" ] && [ -n "$n1" ] && [ "${SAMPLES_FROM:-}" != api ]; then
     samples[$s]=$((n1 - n0))
     source[$s]="samples-appended counter"
   else

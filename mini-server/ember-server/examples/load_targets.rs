@@ -135,7 +135,12 @@ impl Target {
             body,
         } = self;
         body.clear();
-        let methods_codes = [("GET", "200"), ("GET", "500"), ("POST", "200"), ("POST", "500")];
+        let methods_codes = [
+            ("GET", "200"),
+            ("GET", "500"),
+            ("POST", "200"),
+            ("POST", "500"),
+        ];
         let caches = [
             ("local", "hit"),
             ("local", "miss"),

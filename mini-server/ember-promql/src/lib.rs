@@ -45,6 +45,7 @@ mod json;
 mod labels;
 mod quantile;
 mod range_functions;
+mod selector;
 mod storage;
 mod strings;
 #[cfg(feature = "tsdb")]
@@ -58,6 +59,7 @@ pub use json::{error_json, result_json};
 pub use labels::{Label, LabelMatcher, Labels, METRIC_NAME, MatchOp};
 /// The parser this engine evaluates the AST of (for [`Engine::exec_expr`]).
 pub use promql_parser;
+pub use selector::{format_query, parse_metric_selector};
 pub use storage::{
     MemStorage, Queryable, STALE_NAN, STALE_NAN_BITS, Sample, SelectedSeries, is_stale_nan,
 };

@@ -1,14 +1,18 @@
 //! One scrape of a 10,000-series text body from a loopback HTTP target (tiny_http) into an
 //! appender that discards: HTTP, parsing, target labels, the series cache, staleness
 //! bookkeeping and report series. The second and later scrapes hit the cache, as in
-//! steady state.
+//! steady state. The same again into the server's real storage (`DbStorage`: ember-tsdb
+//! in a temp dir, one WAL commit per scrape).
 
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ember_server::{AppendError, Appender, Config, Labels, ScrapeLoop, targets_from_group};
+use ember_server::{
+    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, ScrapeLoop,
+    open_storage_at, targets_from_group,
+};
 
 const SERIES: usize = 10_000;
 
@@ -63,14 +67,26 @@ fn scrape(c: &mut Criterion) {
     let target = targets_from_group(&job.static_configs[0], job)
         .expect("target")
         .remove(0);
-    let mut l = ScrapeLoop::new(target, job, Discard::default());
+    let mut l = ScrapeLoop::new(target.clone(), job, Discard::default());
     l.scrape_once();
     let mut g = c.benchmark_group("scrape");
     g.throughput(Throughput::Elements(SERIES as u64));
     g.bench_function("text_10k_series_steady_state", |b| {
         b.iter(|| black_box(l.scrape_once()));
     });
+
+    let dir = std::env::temp_dir().join(format!("ember-bench-scrape-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (db, _) = open_storage_at(&dir, ember_tsdb::Options::default()).expect("open store");
+    let storage = DbStorage::new(db, AppendStats::default());
+    let mut l = ScrapeLoop::new(target, job, storage.appender());
+    l.scrape_once();
+    g.bench_function("text_10k_series_into_tsdb", |b| {
+        b.iter(|| black_box(l.scrape_once()));
+    });
     g.finish();
+    drop(l);
+    let _ = std::fs::remove_dir_all(&dir);
     server.unblock();
 }
 

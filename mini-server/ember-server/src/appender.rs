@@ -1,7 +1,9 @@
 //! Where scraped samples go: a small trait in front of storage, and an in-memory store.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use ember_tsdb::Metadata;
 use parking_lot::Mutex;
 
 use crate::labels::Labels;
@@ -45,6 +47,12 @@ pub trait Appender: Send {
     fn append(&mut self, series: &Labels, timestamp_ms: i64, value: f64)
     -> Result<(), AppendError>;
 
+    /// Records the type, help and unit of `series`' metric family, as Prometheus's
+    /// `UpdateMetadata`; takes effect at the next commit. The default ignores it.
+    fn update_metadata(&mut self, series: &Labels, metadata: &Metadata) {
+        let _ = (series, metadata);
+    }
+
     /// Makes the samples appended since the last commit visible.
     fn commit(&mut self) -> Result<(), AppendError>;
 }
@@ -74,13 +82,20 @@ pub struct StoredSample {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryAppender {
     pending: Vec<StoredSample>,
+    pending_metadata: Vec<(Labels, Metadata)>,
     committed: Arc<Mutex<Vec<StoredSample>>>,
+    metadata: Arc<Mutex<HashMap<Labels, Metadata>>>,
 }
 
 impl MemoryAppender {
     /// Everything committed so far, by all clones.
     pub fn committed(&self) -> Vec<StoredSample> {
         self.committed.lock().clone()
+    }
+
+    /// The metadata last committed for `series`, by any clone.
+    pub fn metadata(&self, series: &Labels) -> Option<Metadata> {
+        self.metadata.lock().get(series).cloned()
     }
 }
 
@@ -99,8 +114,14 @@ impl Appender for MemoryAppender {
         Ok(())
     }
 
+    fn update_metadata(&mut self, series: &Labels, metadata: &Metadata) {
+        self.pending_metadata
+            .push((series.clone(), metadata.clone()));
+    }
+
     fn commit(&mut self) -> Result<(), AppendError> {
         self.committed.lock().append(&mut self.pending);
+        self.metadata.lock().extend(self.pending_metadata.drain(..));
         Ok(())
     }
 }

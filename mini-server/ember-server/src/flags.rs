@@ -192,14 +192,124 @@ impl Flags {
     /// `prometheus.yml` in the working directory if it exists; otherwise the built-in
     /// configuration ([`builtin_config`]).
     pub fn load_config(&self) -> Result<Config, Error> {
-        match &self.config_file {
-            Some(p) => Config::load(p),
-            None if Path::new("prometheus.yml").exists() => {
-                Config::load(Path::new("prometheus.yml"))
+        self.load_config_source().map(|s| s.config)
+    }
+
+    /// As [`Flags::load_config`], with the text it was parsed from and where it came from.
+    pub fn load_config_source(&self) -> Result<ConfigSource, Error> {
+        let path = match &self.config_file {
+            Some(p) => p.clone(),
+            None if Path::new("prometheus.yml").exists() => PathBuf::from("prometheus.yml"),
+            None => {
+                let text = builtin_config_text(&self.listen_address);
+                let path = PathBuf::from("<built-in>");
+                return Ok(ConfigSource {
+                    config: Config::parse(&text, &path)?,
+                    text,
+                    path,
+                });
             }
-            None => builtin_config(&self.listen_address),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(ConfigSource {
+            config: Config::parse(&text, &path)?,
+            text,
+            path,
+        })
+    }
+
+    /// Every flag with its value as Prometheus's `/api/v1/status/flags` lists them
+    /// (names without `--`; durations, sizes and booleans spelled as Prometheus).
+    ///
+    /// ```
+    /// let f = ember_server::Flags::parse_from(["ember-server", "--web.enable-lifecycle"]).unwrap();
+    /// let pairs = f.prometheus_pairs();
+    /// assert!(pairs.contains(&("web.enable-lifecycle".into(), "true".into())));
+    /// assert!(pairs.contains(&("config.file".into(), "prometheus.yml".into())));
+    /// assert!(pairs.contains(&("storage.tsdb.retention.size".into(), "0B".into())));
+    /// ```
+    pub fn prometheus_pairs(&self) -> Vec<(String, String)> {
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        let pairs = [
+            (
+                "config.file",
+                self.config_file
+                    .as_deref()
+                    .map_or_else(|| "prometheus.yml".to_owned(), path),
+            ),
+            ("log.format", self.log_format.clone()),
+            ("log.level", self.log_level.clone()),
+            ("query.lookback-delta", self.lookback_delta.to_string()),
+            ("query.max-samples", self.query_max_samples.to_string()),
+            ("query.timeout", self.query_timeout.to_string()),
+            ("storage.tsdb.path", path(&self.storage_path)),
+            (
+                "storage.tsdb.retention.size",
+                byte_size_string(self.retention_size.0),
+            ),
+            (
+                "storage.tsdb.retention.time",
+                self.retention_time.unwrap_or_default().to_string(),
+            ),
+            ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            ("web.listen-address", self.listen_address.clone()),
+        ];
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// The retention as Prometheus's runtime info shows it: `15d`, `1GiB`, or
+    /// `15d or 1GiB`.
+    ///
+    /// ```
+    /// let f = ember_server::Flags::parse_from(["ember-server", "--storage.tsdb.retention.size=1GB"]).unwrap();
+    /// assert_eq!(f.retention_string(), "1GiB");
+    /// let f = ember_server::Flags::parse_from(["ember-server"]).unwrap();
+    /// assert_eq!(f.retention_string(), "15d");
+    /// ```
+    pub fn retention_string(&self) -> String {
+        let time = self.effective_retention_time();
+        let size = self.retention_size.0;
+        match (time.is_zero(), size == 0) {
+            (false, true) => time.to_string(),
+            (true, false) => byte_size_string(size),
+            (false, false) => format!("{time} or {}", byte_size_string(size)),
+            (true, true) => String::new(),
         }
     }
+}
+
+/// A loaded configuration with its text and origin (`<built-in>` for the built-in one).
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// The configuration.
+    pub config: Config,
+    /// The YAML it was parsed from.
+    pub text: String,
+    /// The file read, or `<built-in>`.
+    pub path: PathBuf,
+}
+
+/// A byte count as Go's `units.Base2Bytes` prints it: the largest binary unit that
+/// divides it (`1GiB`, `512MiB`), else bytes (`0B`, `1000B`).
+fn byte_size_string(n: u64) -> String {
+    const UNITS: [(&str, u32); 6] = [
+        ("EiB", 60),
+        ("PiB", 50),
+        ("TiB", 40),
+        ("GiB", 30),
+        ("MiB", 20),
+        ("KiB", 10),
+    ];
+    for (unit, shift) in UNITS {
+        let size = 1u64 << shift;
+        if n >= size && n % size == 0 {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    format!("{n}B")
 }
 
 /// The configuration used without a `prometheus.yml`: every 15 s, the server itself (on
@@ -211,13 +321,20 @@ impl Flags {
 /// assert_eq!(c.scrape_configs[1].static_configs[0].targets, ["localhost:9100"]);
 /// ```
 pub fn builtin_config(listen_address: &str) -> Result<Config, Error> {
+    Config::parse(
+        &builtin_config_text(listen_address),
+        Path::new("<built-in>"),
+    )
+}
+
+/// The YAML of [`builtin_config`].
+pub fn builtin_config_text(listen_address: &str) -> String {
     let port = listen_address.rsplit_once(':').map_or("9090", |(_, p)| p);
-    let text = format!(
+    format!(
         "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\nscrape_configs:
   - job_name: ember-server\n    static_configs: [{{targets: ['localhost:{port}']}}]
   - job_name: node\n    static_configs: [{{targets: ['localhost:9100']}}]\n"
-    );
-    Config::parse(&text, Path::new("<built-in>"))
+    )
 }
 
 #[cfg(test)]

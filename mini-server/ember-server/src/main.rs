@@ -1,5 +1,6 @@
 //! `ember-server`: flags as Prometheus's; `--check-config FILE` validates a configuration
-//! as `promtool check config FILE` does.
+//! as `promtool check config FILE` does; otherwise serves: scraping into the store at
+//! `--storage.tsdb.path` and the HTTP API at `--web.listen-address`.
 
 use std::process::ExitCode;
 
@@ -26,14 +27,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         };
     }
-    match flags.load_config() {
-        Ok(_) => {
-            eprintln!(
-                "ember-server: configuration is valid, but serving needs the storage and HTTP \
-                 API, which are not in this build yet; use --check-config FILE"
-            );
-        }
-        Err(e) => eprintln!("ember-server: error loading config: {e}"),
+    if let Err(e) = ember_server::init_logging(&flags) {
+        eprintln!("ember-server: {e}");
+        return ExitCode::FAILURE;
     }
-    ExitCode::FAILURE
+    match ember_server::run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(err = %e, "exiting");
+            ExitCode::FAILURE
+        }
+    }
 }

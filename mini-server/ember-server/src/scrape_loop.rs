@@ -10,7 +10,7 @@
 //! scrape's series and the report series (`up` 0) are written, as Prometheus does after
 //! rolling back.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Hash maps keyed by series: foldhash, several times faster than SipHash on label sets.
 type FastState = foldhash::fast::RandomState;
@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ember_expfmt::{Entry, Format, OpenMetricsParser, TextParser};
+use ember_expfmt::{Entry, Format, MetricType, OpenMetricsParser, TextParser};
+use ember_tsdb::Metadata;
 use parking_lot::Mutex;
 
 use crate::appender::{AppendError, Appender, stale_nan};
@@ -87,6 +88,8 @@ pub struct ScrapeLoop<A: Appender> {
     /// Series written by the last scrape (for staleness markers).
     previous: HashSet<Arc<Labels>, FastState>,
     last_report: Arc<Mutex<Option<ScrapeReport>>>,
+    /// Metric families (TYPE, HELP, UNIT) of the last successful scrape, by family name.
+    metadata: Arc<Mutex<Arc<BTreeMap<String, Metadata>>>>,
     /// Set by the manager (e.g. `target_limit exceeded`): scrapes fail with it unfetched.
     forced_error: Arc<Mutex<Option<String>>>,
 }
@@ -193,6 +196,10 @@ struct CacheEntry {
 /// The outcome of turning a body into samples.
 struct Parsed {
     samples: Vec<(Arc<Labels>, i64, f64)>,
+    /// Indexes into `samples` of series new to the cache (their metadata is written).
+    new_series: Vec<usize>,
+    /// TYPE, HELP and UNIT lines of the body, by family name.
+    families: HashMap<String, Metadata>,
     scraped: u64,
     post_relabel: u64,
     series_added: u64,
@@ -222,6 +229,7 @@ impl<A: Appender> ScrapeLoop<A> {
             key: String::new(),
             previous: HashSet::default(),
             last_report: Arc::default(),
+            metadata: Arc::default(),
             forced_error: Arc::default(),
         }
     }
@@ -248,6 +256,12 @@ impl<A: Appender> ScrapeLoop<A> {
         self.last_report.clone()
     }
 
+    /// A handle that sees the metric families (TYPE, HELP, UNIT) of the latest successful
+    /// scrape, by family name, for the target metadata API.
+    pub fn metadata_handle(&self) -> Arc<Mutex<Arc<BTreeMap<String, Metadata>>>> {
+        self.metadata.clone()
+    }
+
     /// The appender, e.g. to read an in-memory store.
     pub fn appender(&self) -> &A {
         &self.appender
@@ -271,18 +285,21 @@ impl<A: Appender> ScrapeLoop<A> {
         let (parsed, mut error) = match fetched {
             Ok(f) => match self.parse(&f, ts) {
                 Ok(p) => (Some(p), None),
-                Err((p, e)) => (p, Some(e)),
+                Err(failed) => (Some(failed.0), Some(failed.1)),
             },
             Err(e) => (None, Some(e)),
         };
         let (scraped, post_relabel, series_added) = parsed
             .as_ref()
             .map_or((0, 0, 0), |p| (p.scraped, p.post_relabel, p.series_added));
-        let samples = match (&error, parsed) {
-            (None, Some(p)) => p.samples,
-            _ => Vec::new(),
+        let (samples, metadata) = match (&error, parsed) {
+            (None, Some(p)) => {
+                let metadata = self.metadata_updates(&p);
+                (p.samples, metadata)
+            }
+            _ => (Vec::new(), Vec::new()),
         };
-        if let Err(e) = self.write(samples, ts) {
+        if let Err(e) = self.write(samples, metadata, ts) {
             error.get_or_insert(e);
         }
         if let Some(e) = &error {
@@ -317,9 +334,59 @@ impl<A: Appender> ScrapeLoop<A> {
         l
     }
 
-    /// Appends `samples` and staleness markers for series of the previous scrape that are
-    /// not among them.
-    fn write(&mut self, samples: Vec<(Arc<Labels>, i64, f64)>, ts: i64) -> Result<(), String> {
+    /// The metadata to hand to storage after a successful parse: for series new to the
+    /// cache, and for every series of a family whose TYPE, HELP or UNIT changed. Publishes
+    /// the families for the target metadata API when they changed.
+    fn metadata_updates(&self, p: &Parsed) -> Vec<(Arc<Labels>, Metadata)> {
+        let previous = self.metadata.lock().clone();
+        let changed: HashSet<&str> = p
+            .families
+            .iter()
+            .filter(|(name, m)| previous.get(*name) != Some(*m))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !changed.is_empty() || previous.len() != p.families.len() {
+            let families: BTreeMap<String, Metadata> = p
+                .families
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            *self.metadata.lock() = Arc::new(families);
+        }
+        if p.families.is_empty() {
+            return Vec::new();
+        }
+        let lookup = |series: &Arc<Labels>| {
+            family_of(&p.families, series.get("__name__")).map(|(f, m)| (f, m.clone()))
+        };
+        let mut out = Vec::new();
+        if changed.is_empty() {
+            for &i in &p.new_series {
+                let series = &p.samples[i].0;
+                if let Some((_, m)) = lookup(series) {
+                    out.push((series.clone(), m));
+                }
+            }
+        } else {
+            for (series, _, _) in &p.samples {
+                if let Some((f, m)) = lookup(series) {
+                    if changed.contains(f) || !self.previous.contains(series) {
+                        out.push((series.clone(), m));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Appends `samples`, their `metadata`, and staleness markers for series of the
+    /// previous scrape that are not among them.
+    fn write(
+        &mut self,
+        samples: Vec<(Arc<Labels>, i64, f64)>,
+        metadata: Vec<(Arc<Labels>, Metadata)>,
+        ts: i64,
+    ) -> Result<(), String> {
         let mut current: HashMap<Arc<Labels>, i64, FastState> =
             HashMap::with_capacity_and_hasher(samples.len(), FastState::default());
         let mut failure = None;
@@ -341,6 +408,11 @@ impl<A: Appender> ScrapeLoop<A> {
         for gone in self.previous.iter().filter(|s| !current.contains_key(*s)) {
             let _ = self.appender.append(gone, ts, stale_nan());
         }
+        if failure.is_none() {
+            for (series, m) in &metadata {
+                self.appender.update_metadata(series, m);
+            }
+        }
         self.previous = current.into_keys().collect();
         match failure {
             Some(e) => Err(e),
@@ -351,7 +423,7 @@ impl<A: Appender> ScrapeLoop<A> {
     /// Parses the body by Content-Type and applies labels and limits. On failure the
     /// counts so far are returned with the reason.
     #[allow(clippy::type_complexity)]
-    fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, (Option<Parsed>, String)> {
+    fn parse(&mut self, f: &Fetched, ts: i64) -> Result<Parsed, Box<(Parsed, String)>> {
         let entries: Box<dyn Iterator<Item = Result<Entry<'_>, ember_expfmt::Error>>> =
             match Format::from_content_type(&f.content_type) {
                 Format::OpenMetrics => Box::new(OpenMetricsParser::new(&f.body)),
@@ -359,6 +431,8 @@ impl<A: Appender> ScrapeLoop<A> {
             };
         let mut p = Parsed {
             samples: Vec::new(),
+            new_series: Vec::new(),
+            families: HashMap::new(),
             scraped: 0,
             post_relabel: 0,
             series_added: 0,
@@ -369,6 +443,18 @@ impl<A: Appender> ScrapeLoop<A> {
         for entry in entries {
             let s = match entry {
                 Ok(Entry::Sample(s)) => s,
+                Ok(Entry::Help { name, help }) => {
+                    family(&mut p.families, name).help = help.into_owned();
+                    continue;
+                }
+                Ok(Entry::Type { name, metric_type }) => {
+                    family(&mut p.families, name).metric_type = tsdb_type(metric_type);
+                    continue;
+                }
+                Ok(Entry::Unit { name, unit }) => {
+                    family(&mut p.families, name).unit = unit.to_owned();
+                    continue;
+                }
                 Ok(_) => continue,
                 Err(e) => {
                     error = Some(e.to_string());
@@ -426,8 +512,11 @@ impl<A: Appender> ScrapeLoop<A> {
             let known = known.is_some();
             let Some(labels) = labels else { continue };
             p.post_relabel += 1;
-            if !known && !self.previous.contains(&labels) {
-                p.series_added += 1;
+            if !known {
+                p.new_series.push(p.samples.len());
+                if !self.previous.contains(&labels) {
+                    p.series_added += 1;
+                }
             }
             p.samples.push((labels, t, s.value));
         }
@@ -440,7 +529,7 @@ impl<A: Appender> ScrapeLoop<A> {
             self.cache.retain(|_, e| e.seen == iteration);
             Ok(p)
         } else {
-            Err((Some(p), error.unwrap_or_default()))
+            Err(Box::new((p, error.unwrap_or_default())))
         }
     }
 
@@ -488,6 +577,43 @@ impl<A: Appender> ScrapeLoop<A> {
             let _ = self.appender.append(s, ts, stale_nan());
         }
         let _ = self.appender.commit();
+    }
+}
+
+/// The entry of family `name`, created empty.
+fn family<'m>(families: &'m mut HashMap<String, Metadata>, name: &str) -> &'m mut Metadata {
+    families.entry(name.to_owned()).or_default()
+}
+
+/// The family a sample named `name` belongs to: its own name, or the name without a
+/// suffix Prometheus's formats add (`_total`, `_bucket`, ...).
+fn family_of<'f>(
+    families: &'f HashMap<String, Metadata>,
+    name: &str,
+) -> Option<(&'f str, &'f Metadata)> {
+    if let Some((k, m)) = families.get_key_value(name) {
+        return Some((k.as_str(), m));
+    }
+    const SUFFIXES: [&str; 8] = [
+        "_total", "_bucket", "_count", "_sum", "_created", "_info", "_gcount", "_gsum",
+    ];
+    SUFFIXES.iter().find_map(|suffix| {
+        let base = name.strip_suffix(suffix)?;
+        families.get_key_value(base).map(|(k, m)| (k.as_str(), m))
+    })
+}
+
+/// The storage's name for a parsed TYPE.
+fn tsdb_type(t: MetricType) -> ember_tsdb::MetricType {
+    match t {
+        MetricType::Counter => ember_tsdb::MetricType::Counter,
+        MetricType::Gauge => ember_tsdb::MetricType::Gauge,
+        MetricType::Histogram => ember_tsdb::MetricType::Histogram,
+        MetricType::GaugeHistogram => ember_tsdb::MetricType::GaugeHistogram,
+        MetricType::Summary => ember_tsdb::MetricType::Summary,
+        MetricType::Info => ember_tsdb::MetricType::Info,
+        MetricType::StateSet => ember_tsdb::MetricType::StateSet,
+        MetricType::Unknown => ember_tsdb::MetricType::Unknown,
     }
 }
 

@@ -51,6 +51,34 @@ pub struct TargetStatus {
     pub last_report: Option<ScrapeReport>,
 }
 
+/// A running target's shared state: readers on other threads see each new scrape's
+/// report and metadata through it without the manager.
+#[derive(Debug, Clone)]
+pub struct LiveTarget {
+    /// Its job.
+    pub job: String,
+    /// Its labels and URL.
+    pub target: Target,
+    report: Arc<Mutex<Option<ScrapeReport>>>,
+    metadata: Arc<Mutex<Arc<BTreeMap<String, ember_tsdb::Metadata>>>>,
+}
+
+impl LiveTarget {
+    /// The target with its latest scrape, now.
+    pub fn status(&self) -> TargetStatus {
+        TargetStatus {
+            job: self.job.clone(),
+            target: self.target.clone(),
+            last_report: self.report.lock().clone(),
+        }
+    }
+
+    /// The metric families (TYPE, HELP, UNIT) of its latest successful scrape.
+    pub fn metadata(&self) -> Arc<BTreeMap<String, ember_tsdb::Metadata>> {
+        self.metadata.lock().clone()
+    }
+}
+
 #[derive(Debug)]
 struct Running<A: Appender> {
     job: String,
@@ -58,6 +86,7 @@ struct Running<A: Appender> {
     stop: Sender<()>,
     handle: JoinHandle<ScrapeLoop<A>>,
     report: Arc<Mutex<Option<ScrapeReport>>>,
+    metadata: Arc<Mutex<Arc<BTreeMap<String, ember_tsdb::Metadata>>>>,
     forced_error: Arc<Mutex<Option<String>>>,
 }
 
@@ -215,6 +244,7 @@ impl<S: Appendable> ScrapeManager<S> {
             let job = &self.jobs[i];
             let l = ScrapeLoop::new(target.clone(), job, self.storage.appender());
             let report = l.report_handle();
+            let metadata = l.metadata_handle();
             let forced_error = l.forced_error_handle();
             // Set before the thread starts, so no scrape slips past the limit.
             *forced_error.lock() = limit_errors.get(&job.job_name).cloned();
@@ -228,6 +258,7 @@ impl<S: Appendable> ScrapeManager<S> {
                     stop,
                     handle,
                     report,
+                    metadata,
                     forced_error,
                 },
             );
@@ -264,6 +295,20 @@ impl<S: Appendable> ScrapeManager<S> {
         }
     }
 
+    /// Handles on the running targets, by job and labels, for readers that must not wait
+    /// for the manager (it may be stopping loops).
+    pub fn live_targets(&self) -> Vec<LiveTarget> {
+        self.running
+            .values()
+            .map(|r| LiveTarget {
+                job: r.job.clone(),
+                target: r.target.clone(),
+                report: r.report.clone(),
+                metadata: r.metadata.clone(),
+            })
+            .collect()
+    }
+
     /// The targets being scraped, by job and labels.
     pub fn targets(&self) -> Vec<TargetStatus> {
         self.running
@@ -274,6 +319,25 @@ impl<S: Appendable> ScrapeManager<S> {
                 last_report: r.report.lock().clone(),
             })
             .collect()
+    }
+
+    /// The metric families (TYPE, HELP, UNIT) each target exposed in its latest successful
+    /// scrape: (target labels, family name, metadata), by target then family.
+    pub fn target_metadata(&self) -> Vec<(Labels, String, ember_tsdb::Metadata)> {
+        let mut out = Vec::new();
+        for r in self.running.values() {
+            let families = r.metadata.lock().clone();
+            let labels = r.target.labels();
+            for (name, m) in families.iter() {
+                out.push((labels.clone(), name.clone(), m.clone()));
+            }
+        }
+        out
+    }
+
+    /// The names of the configured jobs, in configuration order.
+    pub fn job_names(&self) -> Vec<String> {
+        self.jobs.iter().map(|j| j.job_name.clone()).collect()
     }
 
     /// Targets relabeling dropped, as (job, discovered labels): the targets API's
@@ -287,11 +351,20 @@ impl<S: Appendable> ScrapeManager<S> {
         &self.errors
     }
 
-    /// Stops every loop (writing staleness markers for all their series).
+    /// Stops every loop (writing staleness markers for all their series). Every loop is
+    /// told first and then waited for, so a stop takes as long as the slowest scrape in
+    /// flight, not the sum of them.
     pub fn stop_all(&mut self) {
-        let keys: Vec<(String, Labels)> = self.running.keys().cloned().collect();
-        for k in keys {
-            self.stop_one(&k);
+        let running = std::mem::take(&mut self.running);
+        let handles: Vec<_> = running
+            .into_values()
+            .map(|r| {
+                drop(r.stop);
+                r.handle
+            })
+            .collect();
+        for h in handles {
+            let _ = h.join();
         }
     }
 }

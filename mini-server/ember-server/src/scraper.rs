@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use ember_expfmt::PROMETHEUS_2_ACCEPT;
 
-use crate::config::HttpClientConfig;
+use crate::config::{HttpClientConfig, TlsConfig};
+
+/// Where CA certificates are read from when `tls_config.ca_file` is not set (Debian's
+/// bundle; the same file Go's crypto/x509 reads first on Linux).
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// The `User-Agent` scrapes are sent with.
 pub const USER_AGENT: &str = concat!("ember-server/", env!("CARGO_PKG_VERSION"));
@@ -35,9 +39,12 @@ pub enum ScrapeError {
         #[source]
         source: std::io::Error,
     },
-    /// `https` targets need TLS, which this build does not have yet.
+    /// A scheme other than `http` and `https`.
     #[error("scheme {0:?} is not supported by this build")]
     UnsupportedScheme(String),
+    /// A `tls_config` file could not be used, or a setting is not supported.
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// A fetched body and its `Content-Type`.
@@ -121,12 +128,13 @@ pub(crate) fn fetch(
     http: &HttpClientConfig,
     body_size_limit: u64,
 ) -> Result<Fetched, ScrapeError> {
-    if let Some((scheme, _)) = url.split_once("://") {
-        if scheme != "http" {
-            return Err(ScrapeError::UnsupportedScheme(scheme.to_owned()));
-        }
+    let mut config = ureq::Agent::config_builder();
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("http") | None => {}
+        Some("https") => config = config.tls_config(tls_config(&http.tls_config)?),
+        Some(scheme) => return Err(ScrapeError::UnsupportedScheme(scheme.to_owned())),
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let agent: ureq::Agent = config
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .max_redirects(if http.follow_redirects { 10 } else { 0 })
@@ -177,6 +185,66 @@ pub(crate) fn fetch(
         read_limited(reader, limit)?
     };
     Ok(Fetched { body, content_type })
+}
+
+fn read_pem(what: &str, path: &str) -> Result<Vec<ureq::tls::PemItem<'static>>, ScrapeError> {
+    let pem = std::fs::read(path)
+        .map_err(|e| ScrapeError::Tls(format!("unable to read {what} file {path}: {e}")))?;
+    ureq::tls::parse_pem(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ScrapeError::Tls(format!("unable to parse {what} file {path}: {e}")))
+}
+
+fn certificates(
+    what: &str,
+    path: &str,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, ScrapeError> {
+    let certs: Vec<_> = read_pem(what, path)?
+        .into_iter()
+        .filter_map(|item| match item {
+            ureq::tls::PemItem::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(ScrapeError::Tls(format!(
+            "no certificate found in {what} file {path}"
+        )));
+    }
+    Ok(certs)
+}
+
+/// The TLS settings of an `https` scrape from `tls_config`, files read now (so changed
+/// certificates are picked up by the next scrape, as Prometheus re-reads them).
+fn tls_config(tls: &TlsConfig) -> Result<ureq::tls::TlsConfig, ScrapeError> {
+    if !tls.server_name.is_empty() {
+        return Err(ScrapeError::Tls(
+            "tls_config.server_name is not supported by this build".to_owned(),
+        ));
+    }
+    let mut b = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .disable_verification(tls.insecure_skip_verify);
+    if !tls.insecure_skip_verify {
+        let roots = if tls.ca_file.is_empty() {
+            certificates("CA", SYSTEM_CA_BUNDLE)?
+        } else {
+            certificates("CA", &tls.ca_file)?
+        };
+        b = b.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+    }
+    if !tls.cert_file.is_empty() {
+        let chain = certificates("client certificate", &tls.cert_file)?;
+        let key = read_pem("client key", &tls.key_file)?
+            .into_iter()
+            .find_map(|item| match item {
+                ureq::tls::PemItem::PrivateKey(k) => Some(k),
+                _ => None,
+            })
+            .ok_or_else(|| ScrapeError::Tls(format!("no private key found in {}", tls.key_file)))?;
+        b = b.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
+    }
+    Ok(b.build())
 }
 
 #[cfg(test)]

@@ -263,6 +263,8 @@ fn vanished_series_get_staleness_markers() {
     t.reply(text("a 3\nc 4\n"));
     let mut l = scrape_loop(&t, "");
     l.scrape_once();
+    // Keep the two scrapes' timestamps apart (a kept connection is fast).
+    std::thread::sleep(Duration::from_millis(2));
     let r2 = l.scrape_once();
     let s = samples_at(&l, r2.timestamp_ms);
     let b = s.iter().find(|x| x.series.get("__name__") == "b").unwrap();
@@ -335,6 +337,9 @@ fn failures_fail_only_that_scrape() {
         let mut l = scrape_loop(&t, job);
         let first = l.scrape_once();
         assert_eq!(first.error, None, "{job}");
+        // Scrapes over a kept connection can take less than a millisecond: keep their
+        // timestamps apart, as the scrape interval does.
+        std::thread::sleep(Duration::from_millis(2));
         let r = l.scrape_once();
         let s = samples_at(&l, r.timestamp_ms);
         let err = r.error.clone().expect("the second scrape fails");
@@ -353,6 +358,7 @@ fn failures_fail_only_that_scrape() {
         );
         // The next good scrape brings the target back up.
         t.reply(text("ok 2\n"));
+        std::thread::sleep(Duration::from_millis(2));
         let r = l.scrape_once();
         assert_eq!(r.error, None);
         assert_eq!(report(&samples_at(&l, r.timestamp_ms), "up"), 1.0);
@@ -415,4 +421,75 @@ fn stopping_marks_everything_stale() {
     for n in ["a", "up", "scrape_duration_seconds", "scrape_series_added"] {
         assert!(names.contains(&n), "{n} not marked stale: {names:?}");
     }
+}
+
+#[test]
+fn metadata_goes_to_the_appender_for_new_series_and_on_change() {
+    use ember_tsdb::{Metadata, MetricType};
+    let t = TestTarget::start();
+    let om = |help: &str| Reply {
+        status: 200,
+        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        body: format!(
+            "# TYPE req counter\n# HELP req {help}\nreq_total{{code=\"200\"}} 7\n\
+             # TYPE lat_seconds histogram\n# UNIT lat_seconds seconds\n\
+             lat_seconds_bucket{{le=\"+Inf\"}} 1\n\
+             lat_seconds_count 1\nlat_seconds_sum 0.5\nuntyped_thing 3\n# EOF\n"
+        )
+        .into_bytes(),
+        gzip: false,
+        delay: Duration::ZERO,
+    };
+    t.reply(om("Requests."));
+    t.reply(om("Requests."));
+    t.reply(om("Requests served."));
+    let mut l = scrape_loop(&t, "");
+    let inst = t.addr.clone();
+    let series = |name: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("__name__", name),
+            ("env", "test"),
+            ("instance", inst.as_str()),
+            ("job", "app"),
+        ];
+        pairs.extend_from_slice(extra);
+        ember_server::Labels::from_pairs(pairs)
+    };
+    assert_eq!(l.scrape_once().error, None);
+    let req = series("req_total", &[("code", "200")]);
+    let counter = |help: &str| Metadata {
+        metric_type: MetricType::Counter,
+        unit: String::new(),
+        help: help.into(),
+    };
+    assert_eq!(l.appender().metadata(&req), Some(counter("Requests.")));
+    let histogram = Metadata {
+        metric_type: MetricType::Histogram,
+        unit: "seconds".into(),
+        help: String::new(),
+    };
+    assert_eq!(
+        l.appender()
+            .metadata(&series("lat_seconds_bucket", &[("le", "+Inf")])),
+        Some(histogram.clone())
+    );
+    assert_eq!(
+        l.appender().metadata(&series("untyped_thing", &[])),
+        None,
+        "no TYPE line, no metadata"
+    );
+    let families = l.metadata_handle().lock().clone();
+    assert_eq!(families.get("req"), Some(&counter("Requests.")));
+    assert_eq!(families.get("lat_seconds"), Some(&histogram));
+    // A changed HELP reaches the series already known.
+    assert_eq!(l.scrape_once().error, None);
+    assert_eq!(l.scrape_once().error, None);
+    assert_eq!(
+        l.appender().metadata(&req),
+        Some(counter("Requests served."))
+    );
+    assert_eq!(
+        l.metadata_handle().lock().get("req"),
+        Some(&counter("Requests served."))
+    );
 }

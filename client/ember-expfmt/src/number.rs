@@ -43,6 +43,10 @@ impl NumberError {
 
 /// Parses a value: a real number, `[+-]inf`, `[+-]infinity` or `nan` (any case).
 pub(crate) fn parse_number(s: &[u8]) -> Result<f64, NumberError> {
+    // What `plain_decimal` accepts is a real number: the common case first.
+    if let Some(v) = plain_decimal(s) {
+        return Ok(v);
+    }
     if let Some(v) = special(s) {
         return Ok(v);
     }
@@ -58,7 +62,7 @@ pub(crate) fn parse_real(s: &[u8]) -> Result<f64, NumberError> {
             None => NumberError::Syntax,
         });
     }
-    if let Some(v) = small_integer(s) {
+    if let Some(v) = plain_decimal(s) {
         return Ok(v);
     }
     let text = std::str::from_utf8(s).map_err(|_| NumberError::Syntax)?;
@@ -117,20 +121,42 @@ pub(crate) fn is_real_number(s: &[u8]) -> bool {
     i == s.len()
 }
 
-/// Integers of up to 15 digits are exact in a float64: skip the general parser.
-fn small_integer(s: &[u8]) -> Option<f64> {
+/// Plain decimals of up to 15 digits (no exponent) without the general parser.
+fn plain_decimal(s: &[u8]) -> Option<f64> {
     let (negative, digits) = match s.split_first() {
         Some((b'-', rest)) => (true, rest),
         Some((b'+', rest)) => (false, rest),
         _ => (false, s),
     };
-    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 16 {
         return None;
     }
-    let n = digits
-        .iter()
-        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-    let v = n as f64;
+    // Plain decimals of at most 15 digits (`12.75`, `.5`, `3.`): the digits as an integer
+    // and a power of ten are both exact doubles, so one division rounds correctly (the
+    // fast path of Clinger's algorithm, which `str::parse` also takes).
+    let mut n = 0u64;
+    let mut count = 0;
+    let mut frac: Option<i32> = None;
+    for &d in digits {
+        match d {
+            b'0'..=b'9' => {
+                n = n * 10 + u64::from(d - b'0');
+                count += 1;
+                if let Some(f) = frac.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if frac.is_none() => frac = Some(0),
+            _ => return None,
+        }
+    }
+    if count == 0 || count > 15 {
+        return None;
+    }
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let v = n as f64 / POW10[frac.unwrap_or(0) as usize];
     Some(if negative { -v } else { v })
 }
 
@@ -199,6 +225,10 @@ fn parse_exponent(s: &[u8]) -> i64 {
 
 /// Nanoseconds as milliseconds, truncated toward zero and clamped to `i64`.
 pub(crate) fn nanos_to_millis(ns: i128) -> i64 {
+    if let Ok(ns) = i64::try_from(ns) {
+        // The same truncation toward zero, without a 128-bit division.
+        return ns / 1_000_000;
+    }
     let ms = ns / 1_000_000;
     i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
 }
@@ -240,6 +270,28 @@ mod tests {
                 parse_number(nan.as_bytes()).map(f64::to_bits),
                 Ok(NORMAL_NAN)
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// The plain-decimal short path gives the correctly rounded double, as the
+        /// general parser does, sign of zero included.
+        #[test]
+        fn plain_decimals_parse_as_the_standard_library_does(
+            negative in proptest::bool::ANY,
+            digits in "[0-9]{1,17}",
+            dot in 0usize..18,
+        ) {
+            let mut text = if negative { "-".to_string() } else { String::new() };
+            let dot = dot.min(digits.len());
+            text.push_str(&digits[..dot]);
+            text.push('.');
+            text.push_str(&digits[dot..]);
+            for t in [text.clone(), text.replace('.', "")] {
+                let want: f64 = t.parse().unwrap();
+                let got = parse_number(t.as_bytes()).unwrap();
+                proptest::prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", t);
+            }
         }
     }
 

@@ -112,6 +112,24 @@ pub struct OpenMetricsParser<'a> {
     labels: Vec<(&'a str, Cow<'a, str>)>,
     exemplar_labels: Vec<(&'a str, Cow<'a, str>)>,
     label_names: HashSet<&'a str>,
+    /// The previous line, when it was a sample without an exemplar of a family whose
+    /// samples need no cross-line state beyond their metric's timestamp (not a
+    /// histogram): a line starting with the same name and labels is then read by
+    /// [`Self::repeated_sample`], which skips reading and checking the labels again.
+    repeat: Option<Repeat<'a>>,
+    /// Whether [`Self::repeated_sample`] is used (always, but for tests comparing it with
+    /// the general path).
+    repeat_enabled: bool,
+}
+
+/// The name and labels of the previous sample line (see `OpenMetricsParser::repeat`).
+#[derive(Debug, Clone, Copy)]
+struct Repeat<'a> {
+    /// The line's text up to and including the space before the value.
+    prefix: &'a [u8],
+    name: &'a str,
+    /// The text between the braces.
+    raw_labels: &'a str,
 }
 
 /// One line: its text and where it starts in the input.
@@ -137,6 +155,8 @@ impl<'a> OpenMetricsParser<'a> {
             labels: Vec::new(),
             exemplar_labels: Vec::new(),
             label_names: HashSet::new(),
+            repeat: None,
+            repeat_enabled: true,
         }
     }
 
@@ -150,11 +170,15 @@ impl<'a> OpenMetricsParser<'a> {
             return Err(self.error(input.len(), "missing `# EOF` at the end of the exposition"));
         }
         let at = self.pos;
-        let end = input[at..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(input.len(), |i| at + i);
+        let end = memchr::memchr(b'\n', &input[at..]).map_or(input.len(), |i| at + i);
         self.pos = end + 1;
+        if let Some(repeat) = self.repeat.take() {
+            if self.repeat_enabled && input[at..end].starts_with(repeat.prefix) {
+                return self
+                    .repeated_sample(repeat, at, end)
+                    .map(|s| Some(Entry::Sample(s)));
+            }
+        }
         let text = std::str::from_utf8(&input[at..end])
             .map_err(|e| self.error(at + e.valid_up_to(), "invalid UTF-8"))?;
         let line = Line { text, at };
@@ -325,12 +349,72 @@ impl<'a> OpenMetricsParser<'a> {
             value_at: line.at + value_at,
             exemplar_at: line.at + exemplar_at.unwrap_or(0),
         })?;
+        if exemplar.is_none() && self.rules.repeat_allowed() {
+            self.repeat = Some(Repeat {
+                prefix: &b[..value_at],
+                name,
+                raw_labels: labels.as_str(),
+            });
+        }
         Ok(SampleRef {
             name,
             labels,
             value,
             timestamp_ms: timestamp.map(nanos_to_millis),
             exemplar,
+        })
+    }
+
+    /// A sample line `input[at..end]` that starts with `repeat.prefix`, the name and
+    /// labels of the sample line just before it, which were read and checked then: only
+    /// the value and the timestamp are read, and the rules check them
+    /// ([`Rules::repeated_sample`]) as they would the whole line. A line that goes on
+    /// after the timestamp (an exemplar, or an error) is read by [`Self::sample`].
+    fn repeated_sample(
+        &mut self,
+        repeat: Repeat<'a>,
+        at: usize,
+        end: usize,
+    ) -> Result<SampleRef<'a>, Error> {
+        let input = self.input;
+        let value_at = at + repeat.prefix.len();
+        let tail = &input[value_at..end];
+        let space = memchr::memchr(b' ', tail);
+        let ts_end = space.map_or(tail.len(), |i| {
+            memchr::memchr(b' ', &tail[i + 1..]).map_or(tail.len(), |j| i + 1 + j)
+        });
+        let exemplar = space.is_some_and(|i| tail.get(i + 1) == Some(&b'#'));
+        if space.is_none() || ts_end != tail.len() || exemplar {
+            // No timestamp, or more after it: the general path (and its errors).
+            let text = std::str::from_utf8(&input[at..end])
+                .map_err(|e| self.error(at + e.valid_up_to(), "invalid UTF-8"))?;
+            self.labels.clear();
+            return self.sample(Line { text, at });
+        }
+        let text = std::str::from_utf8(tail)
+            .map_err(|e| self.error(value_at + e.valid_up_to(), "invalid UTF-8"))?;
+        let err = |i: usize, message: String| error_at(input, value_at + i, message);
+        let value_token = token(text, 0);
+        let value = number(value_token, false, "value").map_err(|m| err(0, m))?;
+        let ts_at = value_token.len() + 1;
+        let timestamp = parse_timestamp(token(text, ts_at)).map_err(|m| err(ts_at, m))?;
+        self.rules.repeated_sample(&SampleFacts {
+            name: repeat.name,
+            labels: &self.labels,
+            value,
+            timestamp: Some(timestamp),
+            has_exemplar: false,
+            line_at: at,
+            value_at,
+            exemplar_at: at,
+        })?;
+        self.repeat = Some(repeat);
+        Ok(SampleRef {
+            name: repeat.name,
+            labels: Labels::new(repeat.raw_labels, Dialect::OpenMetrics),
+            value,
+            timestamp_ms: Some(nanos_to_millis(timestamp)),
+            exemplar: None,
         })
     }
 
@@ -431,8 +515,41 @@ fn token(text: &str, at: usize) -> &str {
 
 /// A sample timestamp in nanoseconds.
 fn parse_timestamp(token: &str) -> Result<i128, String> {
+    if let Some(ns) = plain_seconds_to_nanos(token.as_bytes()) {
+        return Ok(ns);
+    }
     number(token, true, "timestamp")?;
     Ok(seconds_to_nanos(token.as_bytes()))
+}
+
+/// Nanoseconds of a timestamp written as plain decimal seconds (`1700000000`,
+/// `1700000015.5`: ASCII digits, at most one `.` followed by at most 9 digits, at most 18
+/// digits before it), the common case, exactly as [`seconds_to_nanos`] converts it; `None`
+/// for any other spelling (signs, exponents, a leading `.`), which the general path reads.
+fn plain_seconds_to_nanos(s: &[u8]) -> Option<i128> {
+    let dot = memchr::memchr(b'.', s).unwrap_or(s.len());
+    let (int, frac) = (&s[..dot], s.get(dot + 1..).unwrap_or_default());
+    if int.is_empty() || int.len() > 18 || frac.len() > 9 {
+        return None;
+    }
+    let mut seconds: i64 = 0;
+    for &c in int {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        seconds = seconds * 10 + i64::from(c - b'0');
+    }
+    let mut nanos: i64 = 0;
+    for &c in frac {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        nanos = nanos * 10 + i64::from(c - b'0');
+    }
+    for _ in frac.len()..9 {
+        nanos *= 10;
+    }
+    Some(i128::from(seconds) * 1_000_000_000 + i128::from(nanos))
 }
 
 /// The number in `token` (a `realnumber` if `real`), or a message naming `what` it is.
@@ -558,6 +675,79 @@ fn read_labels<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every entry (or error) of `input`, with or without the repeated-line path.
+    fn entries(input: &str, repeat: bool) -> Vec<Result<Entry<'_>, Error>> {
+        let mut p = OpenMetricsParser::new(input.as_bytes());
+        p.repeat_enabled = repeat;
+        p.collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Lines repeating the previous line's name and labels are read by a shorter path;
+        /// it must give exactly what the general path gives: entries, errors and their
+        /// positions, for every type and for values, timestamps and trailers the rules
+        /// accept or refuse.
+        #[test]
+        fn repeated_lines_parse_as_the_general_path_does(
+            family in 0usize..8,
+            lines in proptest::collection::vec((0usize..4, 0usize..12, 0usize..14), 1..12),
+        ) {
+            const FAMILIES: [(&str, &[&str]); 8] = [
+                ("# TYPE a counter\n", &["a_total", "a_total{x=\"1\"}", "a_created", "a_total{x=\"2\"}"]),
+                ("# TYPE a gauge\n", &["a", "a{x=\"1\"}", "a{x=\"1\",y=\"\\\"\"}", "b"]),
+                ("# TYPE a summary\n", &["a{quantile=\"0.5\"}", "a_sum", "a_count", "a{quantile=\"1\"}"]),
+                ("# TYPE a stateset\n", &["a{a=\"s\"}", "a{a=\"t\"}", "a", "a{a=\"s\",b=\"1\"}"]),
+                ("# TYPE a info\n", &["a_info", "a_info{x=\"1\"}", "a", "a_info{x=\"2\"}"]),
+                ("# TYPE a unknown\n", &["a", "a{x=\"1\"}", "a_total", "a{x=\"é\"}"]),
+                ("# TYPE a histogram\n", &["a_bucket{le=\"1\"}", "a_bucket{le=\"+Inf\"}", "a_count", "a_sum"]),
+                ("", &["a", "a{x=\"1\"}", "a_total", "a{y=\"1\"}"]),
+            ];
+            const VALUES: [&str; 12] = ["1", "0", "-1", "NaN", "1.5", "+Inf", "x", "", "2", "1e3", "0.0", "3"];
+            const TAILS: [&str; 14] = [
+                " 1", " 2", " 0", " 1.5", " 1e3", " -1", " x", "", " ", " # {t=\"1\"} 1",
+                " 1 # {t=\"1\"} 1", " 1 2", " 1700000000.123456789", " 1.",
+            ];
+            let (header, names) = FAMILIES[family];
+            let mut text = header.to_string();
+            for (name, value, tail) in lines {
+                text.push_str(names[name]);
+                text.push(' ');
+                text.push_str(VALUES[value]);
+                text.push_str(TAILS[tail]);
+                text.push('\n');
+            }
+            text.push_str("# EOF\n");
+            // Debug text: NaN values compare equal there (the parser reads every NaN alike).
+            let (fast, general) = (entries(&text, true), entries(&text, false));
+            proptest::prop_assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{}", text);
+        }
+    }
+
+    #[test]
+    fn repeated_lines_take_the_short_path_and_agree() {
+        let text = "# TYPE a counter\na_total{x=\"1\"} 1 1\na_total{x=\"1\"} 2 2.5\n\
+                    a_total{x=\"1\"} 1 2\na_total{x=\"1\"} 3 1\n# EOF\n";
+        let fast = entries(text, true);
+        assert_eq!(fast, entries(text, false));
+        assert_eq!(fast.len(), 4); // TYPE, two samples, the error
+        // The short path reuses the name read from the line before.
+        let names = |entries: &[Result<Entry<'_>, Error>]| match entries {
+            [_, Ok(Entry::Sample(a)), Ok(Entry::Sample(b)), ..] => std::ptr::eq(a.name, b.name),
+            _ => panic!("{entries:?}"),
+        };
+        assert!(names(&fast));
+        assert!(!names(&entries(text, false)));
+        assert_eq!(
+            fast.last()
+                .map(|r| r.as_ref().map_err(ToString::to_string).err()),
+            Some(Some(
+                "line 4, column 1: timestamps of a metric must not go backwards".into()
+            ))
+        );
+    }
 
     fn check(input: &str) -> Result<Vec<ParsedFamily>, Error> {
         parse_openmetrics(input.as_bytes())

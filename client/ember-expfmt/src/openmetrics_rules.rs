@@ -298,6 +298,52 @@ impl<'a> Rules<'a> {
         Ok(())
     }
 
+    /// Whether the next sample, if it has the same name and labels as the last one and
+    /// no exemplar, may be checked by [`Self::repeated_sample`]: the last sample was
+    /// accepted into a metric of a family that is not a (gauge) histogram, whose points
+    /// need the whole line.
+    pub(crate) fn repeat_allowed(&self) -> bool {
+        self.family
+            .as_ref()
+            .is_some_and(|f| f.group.is_some() && f.has_samples && !f.is_histogram())
+    }
+
+    /// A sample with the same name and labels as the last one [`Self::sample`] accepted,
+    /// no metadata or other sample in between, and no exemplar (see
+    /// [`Self::repeat_allowed`]): the checks [`Self::sample`] makes, less those that
+    /// only depend on the name and labels, which passed. It belongs to the same family
+    /// and metric (same group key), so what is left is the value against the type and the
+    /// metric's timestamps.
+    pub(crate) fn repeated_sample(&mut self, s: &SampleFacts<'_, 'a>) -> Result<(), Error> {
+        let input = self.input;
+        let Some(family) = self.family.as_mut() else {
+            return self.sample(s);
+        };
+        let suffix = s.name.get(family.name.len()..).unwrap_or_default();
+        check_sample(input, family, suffix, s)?;
+        let Some(group) = family.group.as_mut() else {
+            return self.sample(s);
+        };
+        if group.timestamp.is_some() != s.timestamp.is_some() {
+            return Err(error_at(
+                input,
+                s.line_at,
+                "some samples of this metric have a timestamp and others do not",
+            ));
+        }
+        if let (Some(before), Some(now)) = (group.timestamp, s.timestamp) {
+            if now < before {
+                return Err(error_at(
+                    input,
+                    s.line_at,
+                    "timestamps of a metric must not go backwards",
+                ));
+            }
+        }
+        group.timestamp = s.timestamp;
+        Ok(())
+    }
+
     /// The end of the exposition.
     pub(crate) fn finish(&mut self) -> Result<(), Error> {
         self.finish_family()

@@ -15,6 +15,23 @@ use crate::{Collector, CollectorFlag, Error, ExporterInfo, Flags, Scheduler, Ser
 /// arena), at the same median latency.
 const POOL_THREADS: usize = 2;
 
+/// glibc malloc arenas the exporter's threads share. By default each thread that
+/// allocates gets its own arena, which keeps that thread's peak resident: for
+/// node_exporter_rs, three arenas (the runtime's and the two collector threads') held
+/// about 1.5 MB more than one does.
+const MALLOC_ARENAS: usize = 1;
+
+/// glibc tunables the exporter re-executes itself with, unless `GLIBC_TUNABLES` already
+/// sets `glibc.malloc.tcache_count` (any value, e.g. to put the default 7 back).
+///
+/// glibc's per-thread cache keeps up to 7 freed chunks of each small size per thread,
+/// out of reach of coalescing, so a heap that serves a scrape's many small allocations
+/// from three threads fragments and keeps its peak. Without it, on the 2-core test host,
+/// node_exporter_rs stayed at 6.4–6.5 MB resident after ten concurrent scrapers
+/// instead of 7.7–7.9 MB, at the same CPU time per scrape. The tunable cannot be set
+/// after start (`mallopt` has no such parameter), hence the re-execution.
+const MALLOC_TUNABLES: &str = "glibc.malloc.tcache_count=0";
+
 /// Most threads tokio's blocking pool (bcrypt, web config and certificate reads) may
 /// grow to; scrapes do not use it (they wait for the collector pool asynchronously).
 const MAX_BLOCKING_THREADS: usize = 2;
@@ -53,6 +70,9 @@ pub fn run<F>(
 where
     F: FnOnce(&Flags, &ArgMatches) -> Result<Vec<Box<dyn Collector>>, String>,
 {
+    reexec_with_malloc_tunables();
+    // Before any thread starts: threads that have an arena keep it.
+    ember_sys::limit_malloc_arenas(MALLOC_ARENAS);
     let matches = command(&info, collectors).args(extra_args).get_matches();
     let flags = match Flags::from_matches(&matches, collectors) {
         Ok(flags) => flags,
@@ -72,6 +92,45 @@ where
             tracing::error!(err = %e, "exiting");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Replaces the process (same PID, arguments, descriptors and environment) with the
+/// same binary started with [`MALLOC_TUNABLES`] added to `GLIBC_TUNABLES` (and
+/// `EMBER_EXPORTER_MALLOC_TUNED=1`, so that it happens once), unless they are there
+/// already. Only with glibc on Linux; if the binary cannot be found or
+/// executed, the exporter goes on as it is.
+fn reexec_with_malloc_tunables() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        // Set in the re-executed process: never a second time, whatever glibc made of
+        // the variable.
+        const DONE: &str = "EMBER_EXPORTER_MALLOC_TUNED";
+        let current = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
+        let current = current.to_string_lossy();
+        if current.contains("glibc.malloc.tcache_count") || std::env::var_os(DONE).is_some() {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let tunables = if current.is_empty() {
+            MALLOC_TUNABLES.to_string()
+        } else {
+            format!("{current}:{MALLOC_TUNABLES}")
+        };
+        let mut args = std::env::args_os();
+        let mut command = std::process::Command::new(exe);
+        if let Some(arg0) = args.next() {
+            command.arg0(arg0);
+        }
+        // Returns only if the exec failed.
+        let _ = command
+            .args(args)
+            .env("GLIBC_TUNABLES", tunables)
+            .env(DONE, "1")
+            .exec();
     }
 }
 

@@ -2,8 +2,8 @@
 //! duration and success, as node_exporter's `NodeCollector` does.
 //!
 //! Each collector's [`update`](Collector::update) runs on a small pool of threads.
-//! Concurrent scrapes (two Prometheus servers of an HA pair) each run every collector,
-//! as node_exporter does. A collector with an update still running past its scrape's
+//! Concurrent calls of [`Scheduler::scrape`] each run every collector; the
+//! [`Server`](crate::Server) lets concurrent HTTP scrapes share collections instead. A collector with an update still running past its scrape's
 //! deadline (stuck on a dead NFS mount, say) is *overdue*: it is not started again
 //! until that update returns, and is reported as failed at once, so one stuck
 //! collector holds at most one thread per overdue update however many scrapes come; the

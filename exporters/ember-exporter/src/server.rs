@@ -15,6 +15,13 @@
 //! The scrape dispatches the [`Scheduler`]'s collectors to its own small pool and
 //! waits for them without holding a thread, then encodes on the runtime;
 //! `--web.max-requests` bounds how many scrapes wait at once.
+//!
+//! Concurrent scrapes share collections (see [`Rounds`]): a scrape never gets data
+//! collected before it arrived, but scrapes that arrive while a collection runs all wait
+//! for the next one, which starts when the running one ends, and are answered from it
+//! (each encoding and gzip done once per format). So however many scrapers there are,
+//! at most two collections are in memory (the running one and the one being answered)
+//! and the collectors run at most back to back, never several times side by side.
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -32,7 +39,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::self_metrics::SelfMetrics;
@@ -81,6 +88,7 @@ struct State {
     /// Whether the listeners speak TLS (decided at start, as exporter-toolkit does).
     tls: bool,
     auth_cache: Arc<AuthCache>,
+    rounds: parking_lot::Mutex<Rounds>,
 }
 
 type Body = Full<Bytes>;
@@ -121,6 +129,7 @@ impl Server {
                 web_config,
                 tls,
                 auth_cache: Arc::default(),
+                rounds: parking_lot::Mutex::new(Rounds::default()),
             }),
         })
     }
@@ -454,24 +463,19 @@ async fn scrape_limited(state: &Arc<State>, headers: &HeaderMap) -> Response<Bod
     // scrape holds no thread. Encoding and gzip (about a millisecond for node_exporter's
     // 50 kB) then run right here: a thread per scrape for that would cost more (its
     // stack and, with glibc, a malloc arena) than it saves.
-    let pending = state.scheduler.scrape_async(deadline);
-    // The exporter's own metrics are read while the collectors run.
-    let mut own = Vec::new();
-    if let Some(metrics) = &state.own {
-        metrics.collect(&mut own);
-    }
-    let mut families = pending.await.families;
-    families.append(&mut own);
-    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        render(families, negotiated.format, gzip)
-    }));
-    let Ok((body, gzipped)) = rendered else {
+    let mut round = join_round(state, deadline);
+    let collected = match round.wait_for(Option::is_some).await {
+        Ok(c) => c.clone(),
+        Err(_) => None, // the collecting task ended without a result (runtime shutdown)
+    };
+    let rendered = collected.and_then(|c| c.rendered(negotiated.format, gzip));
+    let Some((body, gzipped)) = rendered else {
         let mut r = text(StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n");
         r.headers_mut()
             .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
         return r;
     };
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Full::new(body));
     let h = r.headers_mut();
     h.insert(
         CONTENT_TYPE,
@@ -484,13 +488,156 @@ async fn scrape_limited(state: &Arc<State>, headers: &HeaderMap) -> Response<Bod
     r
 }
 
-/// Encodes `families` sorted by exposed name, as client_golang's gatherer orders them; returns
-/// the body and whether it is gzipped.
-fn render(
-    mut families: Vec<MetricFamily>,
-    format: ember_expfmt::Format,
-    gzip: bool,
-) -> (Vec<u8>, bool) {
+/// The collections shared by concurrent scrapes: the one running, and the one that
+/// the scrapes which arrived meanwhile wait for.
+///
+/// A scrape that arrives when nothing runs starts a collection at once. One that
+/// arrives while a collection runs joins the *pending* collection (creating it if
+/// need be), which starts as soon as the running one has ended; so every scrape is
+/// answered from a collection that started after it arrived. The pending collection's
+/// deadline is the earliest of its scrapes' deadlines, so none is answered late. A
+/// scrape whose deadline comes before the running collection's (a shorter
+/// `X-Prometheus-Scrape-Timeout-Seconds` than the scrape that started it) cannot wait
+/// for it and gets a collection of its own, started at once.
+#[derive(Default)]
+struct Rounds {
+    running: Option<Arc<Round>>,
+    pending: Option<Arc<Round>>,
+}
+
+impl std::fmt::Debug for Rounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rounds")
+            .field("running", &self.running.is_some())
+            .field("pending", &self.pending.is_some())
+            .finish()
+    }
+}
+
+/// One collection and the scrapes waiting for it.
+struct Round {
+    /// The earliest deadline of the scrapes it serves; fixed once it starts.
+    deadline: parking_lot::Mutex<Instant>,
+    /// Set once, when the collection is done.
+    done: watch::Sender<Option<Arc<Collected>>>,
+}
+
+impl Round {
+    fn new(deadline: Instant) -> Arc<Round> {
+        Arc::new(Round {
+            deadline: parking_lot::Mutex::new(deadline),
+            done: watch::Sender::new(None),
+        })
+    }
+}
+
+/// A finished collection: the families, sorted and merged, and their encodings so far.
+struct Collected {
+    families: Vec<MetricFamily>,
+    /// By format and gzip; each encoded once, by the first scrape that asks for it.
+    encoded: parking_lot::Mutex<Vec<(ember_expfmt::Format, bool, Bytes, bool)>>,
+}
+
+impl Collected {
+    /// The body in `format`, gzipped if `gzip` (and gzip worked), and whether it is;
+    /// `None` if encoding panicked.
+    fn rendered(&self, format: ember_expfmt::Format, gzip: bool) -> Option<(Bytes, bool)> {
+        let mut encoded = self.encoded.lock();
+        if let Some((_, _, body, gzipped)) = encoded
+            .iter()
+            .find(|(f, g, _, _)| *f == format && *g == gzip)
+        {
+            return Some((body.clone(), *gzipped));
+        }
+        let (body, gzipped) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            encode(&self.families, format, gzip)
+        }))
+        .ok()?;
+        let body = Bytes::from(body);
+        encoded.push((format, gzip, body.clone(), gzipped));
+        Some((body, gzipped))
+    }
+}
+
+type Waiter = watch::Receiver<Option<Arc<Collected>>>;
+
+/// The collection the scrape with `deadline`, arriving now, is answered from.
+fn join_round(state: &Arc<State>, deadline: Instant) -> Waiter {
+    let mut rounds = state.rounds.lock();
+    let running_deadline = rounds.running.as_ref().map(|r| *r.deadline.lock());
+    let can_wait = running_deadline.is_none_or(|d| deadline >= d);
+    if !can_wait {
+        let round = Round::new(deadline);
+        let waiter = round.done.subscribe();
+        tokio::spawn(collect_round(Arc::clone(state), round, None, false));
+        return waiter;
+    }
+    if let Some(pending) = &rounds.pending {
+        let mut d = pending.deadline.lock();
+        *d = (*d).min(deadline);
+        return pending.done.subscribe();
+    }
+    let round = Round::new(deadline);
+    let waiter = round.done.subscribe();
+    let after = rounds.running.as_ref().map(|r| r.done.subscribe());
+    match after {
+        Some(_) => rounds.pending = Some(Arc::clone(&round)),
+        None => rounds.running = Some(Arc::clone(&round)),
+    }
+    tokio::spawn(collect_round(Arc::clone(state), round, after, true));
+    waiter
+}
+
+/// Runs the collection of `round` once `after` (the running one) has ended; `shared`:
+/// it is the one in [`Rounds`] (else a scrape's own).
+async fn collect_round(state: Arc<State>, round: Arc<Round>, after: Option<Waiter>, shared: bool) {
+    if let Some(mut after) = after {
+        // An error means its task is gone (runtime shutdown): start anyway.
+        let _ = after.wait_for(Option::is_some).await;
+    }
+    let deadline = if shared {
+        let mut rounds = state.rounds.lock();
+        if rounds
+            .pending
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, &round))
+        {
+            rounds.pending = None;
+        }
+        rounds.running = Some(Arc::clone(&round));
+        // Read under the lock: no scrape joins once it is no longer pending.
+        *round.deadline.lock()
+    } else {
+        *round.deadline.lock()
+    };
+    let pending = state.scheduler.scrape_async(deadline);
+    // The exporter's own metrics are read while the collectors run.
+    let mut own = Vec::new();
+    if let Some(metrics) = &state.own {
+        metrics.collect(&mut own);
+    }
+    let mut families = pending.await.families;
+    families.append(&mut own);
+    let collected = Arc::new(Collected {
+        families: prepare(families),
+        encoded: parking_lot::Mutex::new(Vec::new()),
+    });
+    if shared {
+        let mut rounds = state.rounds.lock();
+        if rounds
+            .running
+            .as_ref()
+            .is_some_and(|r| Arc::ptr_eq(r, &round))
+        {
+            rounds.running = None;
+        }
+    }
+    round.done.send_replace(Some(collected));
+}
+
+/// Sorts `families` by exposed name, as client_golang's gatherer orders them, and joins
+/// those of the same name.
+fn prepare(mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
     // client_golang sorts by the name it exposes, which for counters ends in `_total`.
     let key = |f: &MetricFamily| {
         let mut name = f.name.clone();
@@ -500,8 +647,13 @@ fn render(
         name
     };
     families.sort_by_cached_key(key);
+    merge_same_names(families)
+}
+
+/// Encodes prepared `families`; returns the body and whether it is gzipped.
+fn encode(families: &[MetricFamily], format: ember_expfmt::Format, gzip: bool) -> (Vec<u8>, bool) {
     let mut enc = Encoder::new(format);
-    for f in &merge_same_names(families) {
+    for f in families {
         enc.write_family(f);
     }
     let body = enc.finish();
@@ -571,7 +723,7 @@ mod tests {
             gauge("b", "2", MetricType::Gauge),
             gauge("b", "3", MetricType::Counter),
         ];
-        let (body, gzipped) = render(families, Format::Text, false);
+        let (body, gzipped) = encode(&prepare(families), Format::Text, false);
         assert!(!gzipped);
         assert_eq!(
             String::from_utf8(body).unwrap(),

@@ -7,6 +7,8 @@
 //!
 //! - [`adjtimex`]: the kernel clock's discipline state, read-only (`modes = 0`), as
 //!   node_exporter's `timex` collector reads it.
+//! - [`limit_malloc_arenas`]: glibc's `mallopt(M_ARENA_MAX, n)`, so that a small
+//!   multi-threaded daemon does not keep a malloc arena (and its peak) per thread.
 //!
 //! ```
 //! # #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
@@ -183,6 +185,38 @@ pub fn adjtimex() -> io::Result<Timex> {
             io::ErrorKind::Unsupported,
             "adjtimex(2) is only available on Linux (glibc or musl)",
         ))
+    }
+}
+
+/// Limits glibc's malloc to `arenas` arenas (`mallopt(M_ARENA_MAX, arenas)`, as the
+/// `MALLOC_ARENA_MAX` environment variable does); returns whether the limit was set.
+///
+/// glibc gives each thread that allocates its own arena (up to eight per core), and each
+/// arena keeps the high-water mark of what its thread allocated; a daemon with a few
+/// threads that each build part of a response keeps all those peaks resident. With
+/// one arena the threads share one heap (and its lock). Call it early, before threads
+/// start: threads that already have an arena keep it. Without glibc (musl, other
+/// systems) this does nothing and returns `false`; `0` is refused (`false`).
+///
+/// ```
+/// let set = ember_sys::limit_malloc_arenas(1);
+/// assert_eq!(set, cfg!(all(target_os = "linux", target_env = "gnu")));
+/// assert!(!ember_sys::limit_malloc_arenas(0));
+/// ```
+pub fn limit_malloc_arenas(arenas: usize) -> bool {
+    let Ok(arenas) = i32::try_from(arenas) else {
+        return false;
+    };
+    if arenas == 0 {
+        return false;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        linux::malloc_arena_max(arenas)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
     }
 }
 

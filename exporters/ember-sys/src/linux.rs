@@ -1,4 +1,5 @@
-//! The `adjtimex(2)` call itself: the only code in the workspace allowed `unsafe`.
+//! The `adjtimex(2)` and `mallopt(3)` calls themselves: the only code in the workspace
+//! allowed `unsafe`.
 
 #![allow(unsafe_code)] // the one place: a read-only libc call, see the SAFETY comments
 
@@ -45,4 +46,14 @@ pub(crate) fn adjtimex() -> io::Result<Timex> {
         tai: i64::from(raw.tai),
         state,
     })
+}
+
+/// `mallopt(M_ARENA_MAX, arenas)`; whether glibc accepted it.
+#[cfg(target_env = "gnu")]
+pub(crate) fn malloc_arena_max(arenas: i32) -> bool {
+    // SAFETY: `mallopt` takes two integers and only changes a tunable of glibc's
+    // allocator, under the allocator's own lock; `M_ARENA_MAX` with a positive value is
+    // documented (mallopt(3)) and may be set at any time: threads that already have an
+    // arena keep it, later ones share the existing arenas once the limit is reached.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) == 1 }
 }

@@ -16,10 +16,17 @@ const OURS: &str = env!("CARGO_BIN_EXE_node_exporter_rs");
 
 /// Starts the binary with `args`; returns the child, its address and its log file.
 fn start(tag: &str, args: &[&str]) -> (Child, String, PathBuf) {
+    start_with_env(tag, args, &[])
+}
+
+/// [`start`] with extra environment variables.
+fn start_with_env(tag: &str, args: &[&str], env: &[(&str, &str)]) -> (Child, String, PathBuf) {
     let addr = format!("127.0.0.1:{}", free_port().unwrap());
     let log = std::env::temp_dir().join(format!("ner-{tag}-{}.log", std::process::id()));
     let mut cmd = Command::new(OURS);
     cmd.arg(format!("--web.listen-address={addr}")).args(args);
+    cmd.env_remove("GLIBC_TUNABLES");
+    cmd.envs(env.iter().copied());
     let child = Child::spawn("node_exporter_rs", cmd, &log).unwrap();
     assert!(
         wait_for_http(&addr, "/-/healthy", Duration::from_secs(30)),
@@ -125,4 +132,65 @@ fn version_and_a_bad_flag() {
     let out = Command::new(OURS).arg("--log.level=loud").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loud"));
+}
+
+/// The environment of the process whose command line has `--web.listen-address=ADDR`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn environ_of_server(addr: &str) -> Vec<String> {
+    let flag = format!("--web.listen-address={addr}");
+    for entry in std::fs::read_dir("/proc").unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
+            continue;
+        };
+        if cmdline.split(|b| *b == 0).any(|arg| arg == flag.as_bytes()) {
+            let environ = std::fs::read(dir.join("environ")).unwrap();
+            return environ
+                .split(|b| *b == 0)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect();
+        }
+    }
+    panic!("no process serves {addr}");
+}
+
+/// `run` re-executes the binary without glibc's per-thread malloc cache, keeping other
+/// tunables, and leaves a `GLIBC_TUNABLES` that already sets the cache alone.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn runs_without_glibc_malloc_thread_cache_unless_told_otherwise() {
+    let tunables = |env: &[(&str, &str)]| {
+        let (_child, addr, _log) = start_with_env("tunables", &[], env);
+        // The re-executed server answers scrapes as usual.
+        assert!(!metric_names(&addr).is_empty());
+        // glibc 2.36 splits the variable's value in place at each `:` while parsing it,
+        // so in /proc/PID/environ the tunables after the first follow as entries of
+        // their own; they are joined back here.
+        let environ = environ_of_server(&addr);
+        let mut found = Vec::new();
+        let mut entries = environ.iter().peekable();
+        while let Some(entry) = entries.next() {
+            if let Some(value) = entry.strip_prefix("GLIBC_TUNABLES=") {
+                let mut value = value.to_string();
+                while let Some(more) = entries.next_if(|e| e.starts_with("glibc.")) {
+                    value.push(':');
+                    value.push_str(more);
+                }
+                found.push(format!("GLIBC_TUNABLES={value}"));
+            }
+        }
+        found
+    };
+    assert_eq!(
+        tunables(&[]),
+        ["GLIBC_TUNABLES=glibc.malloc.tcache_count=0"]
+    );
+    assert_eq!(
+        tunables(&[("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072")]),
+        ["GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.tcache_count=0"]
+    );
+    assert_eq!(
+        tunables(&[("GLIBC_TUNABLES", "glibc.malloc.tcache_count=7")]),
+        ["GLIBC_TUNABLES=glibc.malloc.tcache_count=7"]
+    );
 }

@@ -142,9 +142,17 @@ impl Block {
             .map(|s| (&s.labels, s.chunks.as_slice()))
     }
 
-    /// Reads and checks one chunk.
+    /// Reads and checks one chunk. Its page is decompressed once and kept with the 31
+    /// other most recently used ones (2 MiB at most), so chunks read side by side (series
+    /// iterated together, neighbouring chunks of one query) share the work.
     pub fn read_chunk(&self, meta: &ChunkMeta) -> Result<Chunk, Error> {
         self.chunks.read(meta)
+    }
+
+    /// Chunk pages decompressed since the block was opened (reads that the page cache
+    /// of [`Block::read_chunk`] did not answer).
+    pub fn pages_inflated(&self) -> u64 {
+        self.chunks.pages_inflated()
     }
 
     /// All samples of the series at position `i`, decoded and checked against the index.

@@ -94,19 +94,24 @@ impl Chunk {
     /// fewest bytes: decimal or decimal-counter at the smallest scale that represents
     /// every value that any scale represents, or XOR (ties go in that order).
     pub fn encode(samples: &[(i64, f64)]) -> Result<Self, Error> {
-        let mut best = Self::encode_with(Encoding::Xor, samples)?;
-        if let Some(scale) = samples.iter().filter_map(|&(_, v)| min_scale(v)).max() {
-            for enc in [
-                Encoding::DecimalCounter { scale },
-                Encoding::Decimal { scale },
-            ] {
-                let c = Self::encode_with(enc, samples)?;
-                if c.bytes.len() <= best.bytes.len() {
-                    best = c;
-                }
+        // The smallest of XOR, decimal-counter and decimal, the later winning a tie. The
+        // decimals go first so that XOR can stop as soon as it cannot be smaller.
+        let Some(scale) = samples.iter().filter_map(|&(_, v)| min_scale(v)).max() else {
+            return Self::encode_with(Encoding::Xor, samples);
+        };
+        let mut best = Self::encode_with(Encoding::DecimalCounter { scale }, samples)?;
+        let decimal = Self::encode_with(Encoding::Decimal { scale }, samples)?;
+        if decimal.bytes.len() <= best.bytes.len() {
+            best = decimal;
+        }
+        let mut xor = ChunkAppender::xor();
+        for &(t, v) in samples {
+            xor.append(t, v)?;
+            if xor.bytes().len() >= best.bytes.len() {
+                return Ok(best);
             }
         }
-        Ok(best)
+        Ok(xor.finish())
     }
 
     /// Encodes `samples` once, with an encoding chosen from their statistics rather than

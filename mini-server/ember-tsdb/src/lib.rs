@@ -15,7 +15,7 @@
 //! | [`write_block`], [`Block`], [`BlockMeta`] | persisted immutable blocks: chunks file, index (symbols, series, postings), `meta.json`; CRC-checked |
 //! | [`Matcher`], [`Querier`], [`Series`], [`MergeQuerier`] | label-matcher selection over blocks and the head, merged |
 //! | [`compact`], [`write_range`], [`open_blocks`], [`retain_after`], [`retain_size`], [`delete_block`] | merging blocks, persisting a time range of any source (the head), retention by time and size |
-//! | [`import_openmetrics`], [`parse_selector`] | backfill from OpenMetrics text; `name{l="v"}` selectors (the `ember-tsdb` tool uses both) |
+//! | [`import_openmetrics`], [`import_openmetrics_from`], [`parse_selector`] | backfill from OpenMetrics text (a slice, or streamed from any reader); `name{l="v"}` selectors (the `ember-tsdb` tool uses both) |
 //!
 //! ```
 //! use ember_tsdb::{Chunk, Encoding};
@@ -68,7 +68,7 @@ pub use head::{
     BlockSink, CutStats, Head, HeadOptions, HeadSamples, HeadSeries, HeadStats, LabelPairs,
     MAX_SERIES, SeriesId,
 };
-pub use import::{ImportOptions, ImportReport, import_openmetrics};
+pub use import::{ImportOptions, ImportReport, import_openmetrics, import_openmetrics_from};
 pub use labels::Labels;
 pub use matcher::{MatchOp, Matcher};
 pub use querier::{MergeQuerier, Querier, SampleIter, Series, TimedChunk};

@@ -4,7 +4,9 @@
 //! Mounts come from `<procfs>/1/mounts`, falling back to `<procfs>/mounts`; mount points
 //! and types matching `--collector.filesystem.mount-points-exclude` /
 //! `--collector.filesystem.fs-types-exclude` are skipped. `statfs` runs on a few worker
-//! threads started for the scrape, which waits at most
+//! threads (kept parked between scrapes, up to [`MAX_WORKERS`], so that a scrape does not
+//! pay for starting a thread; more are started only when those are busy or stuck),
+//! and the scrape waits at most
 //! `--collector.filesystem.mount-timeout` for all mounts: a mount that has not answered
 //! by then is reported with `node_filesystem_device_error 1`, and one whose call is still
 //! blocked stays marked stuck and is not asked again until that call returns. So a hung
@@ -67,6 +69,7 @@ pub(crate) const ENTRY: Entry = Entry {
             timeout,
             stat: Arc::new(statfs),
             stuck: Arc::new(Mutex::new(HashSet::new())),
+            workers: Workers::default(),
         }))
     },
 };
@@ -139,6 +142,66 @@ struct Filesystem {
     stat: Arc<StatFn>,
     /// Mount points whose `statfs` has not returned yet.
     stuck: Arc<Mutex<HashSet<String>>>,
+    /// Parked worker threads.
+    workers: Workers,
+}
+
+/// A job for a worker thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Worker threads parked between scrapes, each waiting on its own channel. A worker
+/// whose job returns parks itself again (unless [`MAX_WORKERS`] already are); one whose
+/// job is stuck in `statfs` is simply not parked, so a scrape never hands a job to it.
+/// When the collector is dropped, the parked workers' channels close and they exit.
+#[derive(Default)]
+struct Workers {
+    idle: Arc<Mutex<Vec<mpsc::Sender<Job>>>>,
+}
+
+impl Workers {
+    /// Runs `job` on a parked worker, or on a new one if none is parked.
+    fn run(&self, job: Job) -> std::io::Result<()> {
+        let parked = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let worker = match parked {
+            Some(worker) => worker,
+            None => Workers::start()?,
+        };
+        let idle = Arc::downgrade(&self.idle);
+        let again = worker.clone();
+        let job: Job = Box::new(move || {
+            job();
+            if let Some(idle) = idle.upgrade() {
+                let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+                if idle.len() < MAX_WORKERS {
+                    idle.push(again);
+                }
+            }
+        });
+        // A parked worker's thread only ends when its channel closes, so the send cannot
+        // fail; if it did, a new thread takes the job.
+        if let Err(mpsc::SendError(job)) = worker.send(job) {
+            Workers::start()?
+                .send(job)
+                .map_err(|_| std::io::Error::other("statfs worker exited"))?;
+        }
+        Ok(())
+    }
+
+    fn start() -> std::io::Result<mpsc::Sender<Job>> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("statfs".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            })?;
+        Ok(tx)
+    }
 }
 
 impl std::fmt::Debug for Filesystem {
@@ -217,7 +280,7 @@ impl Filesystem {
         parse_mounts(&path, &text, &self.rootfs)
     }
 
-    /// Stats the mounts on at most [`MAX_WORKERS`] threads started for this scrape;
+    /// Stats the mounts on at most [`MAX_WORKERS`] worker threads;
     /// `None` for a mount that failed, did not answer before the deadline, or is still
     /// stuck from an earlier scrape.
     fn stat_all(&self, mounts: &[Mount]) -> Vec<Option<FsStat>> {
@@ -262,11 +325,7 @@ impl Filesystem {
                     let _ = tx.send((i, result));
                 }
             };
-            if std::thread::Builder::new()
-                .name("statfs".into())
-                .spawn(worker)
-                .is_err()
-            {
+            if self.workers.run(Box::new(worker)).is_err() {
                 break;
             }
         }
@@ -369,6 +428,7 @@ mod tests {
             timeout,
             stat,
             stuck: Arc::new(Mutex::new(HashSet::new())),
+            workers: Workers::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use ember_exporter::{Collector, CollectorError, CollectorFlag};
 use regex::Regex;
 
 use super::Entry;
-use crate::util::{Family, arg_flag, arg_regex, bool_args, dir_names, value_arg};
+use crate::util::{Dir, Family, arg_flag, arg_regex, bool_args, dir_names, value_arg};
 
 pub(crate) const ENTRY: Entry = Entry {
     flag: CollectorFlag {
@@ -140,16 +140,21 @@ impl Collector for Netclass {
             if self.ignored.as_ref().is_some_and(|r| r.is_match(&dev)) {
                 continue;
             }
-            let iface = self.dir.join(&dev);
-            if !iface.is_dir() {
+            // Opened once: its attributes are then opened relative to it.
+            let Ok(iface) = Dir::open(self.dir.join(&dev)) else {
                 continue;
-            }
-            let text = |file: &str| {
-                std::fs::read_to_string(iface.join(file))
-                    .ok()
-                    .map(|s| s.trim().to_string())
             };
-            let int = |file: &str| text(file).as_deref().and_then(parse_int);
+            let buf = std::cell::RefCell::new(Vec::with_capacity(64));
+            let text = |file: &str| {
+                iface
+                    .read_trimmed(file, &mut buf.borrow_mut())
+                    .map(str::to_string)
+            };
+            let int = |file: &str| {
+                iface
+                    .read_trimmed(file, &mut buf.borrow_mut())
+                    .and_then(parse_int)
+            };
             let operstate = text("operstate").unwrap_or_default();
             up.add(
                 &[("device", &dev)],

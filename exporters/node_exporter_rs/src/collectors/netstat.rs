@@ -11,7 +11,7 @@ use ember_exporter::{Collector, CollectorError, CollectorFlag};
 use regex::Regex;
 
 use super::Entry;
-use crate::util::{Family, arg_regex, parse_error, parse_f64, read_string, value_arg};
+use crate::util::{Family, NameFilter, arg_regex, parse_error, parse_f64, read_string, value_arg};
 
 const FIELDS_DEFAULT: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 
@@ -28,7 +28,7 @@ pub(crate) const ENTRY: Entry = Entry {
             netstat: ctx.paths.proc("net/netstat"),
             snmp: ctx.paths.proc("net/snmp"),
             snmp6: ctx.paths.proc("net/snmp6"),
-            fields,
+            fields: NameFilter::new(fields),
         }))
     },
 };
@@ -46,29 +46,31 @@ struct Netstat {
     netstat: PathBuf,
     snmp: PathBuf,
     snmp6: PathBuf,
-    fields: Regex,
+    /// `--collector.netstat.fields`, over `Protocol_Field` names.
+    fields: NameFilter,
 }
 
-/// Protocol -> field -> raw value.
-type Stats = BTreeMap<String, BTreeMap<String, String>>;
+/// Protocol -> field -> raw value, borrowed from the file's text.
+type Stats<'a> = BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>;
 
 /// Parses the paired header/value lines of `/proc/net/netstat` and `/proc/net/snmp`.
-pub(crate) fn parse_paired(path: &Path, text: &str) -> Result<Stats, CollectorError> {
+pub(crate) fn parse_paired<'a>(path: &Path, text: &'a str) -> Result<Stats<'a>, CollectorError> {
     let mut out = Stats::new();
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     while let Some(names) = lines.next() {
         let values = lines
             .next()
             .ok_or_else(|| parse_error(path, format!("no value line after {names:?}")))?;
-        let names: Vec<&str> = names.split_whitespace().collect();
-        let values: Vec<&str> = values.split_whitespace().collect();
-        if names.len() != values.len() || names.is_empty() {
+        if names.split_whitespace().count() != values.split_whitespace().count() {
             return Err(parse_error(path, "mismatch field count"));
         }
-        let protocol = names[0].trim_end_matches(':').to_string();
-        let entry = out.entry(protocol).or_default();
-        for (name, value) in names.iter().zip(&values).skip(1) {
-            entry.insert((*name).to_string(), (*value).to_string());
+        let mut names = names.split_whitespace();
+        let Some(protocol) = names.next() else {
+            return Err(parse_error(path, "mismatch field count"));
+        };
+        let entry = out.entry(protocol.trim_end_matches(':')).or_default();
+        for (name, value) in names.zip(values.split_whitespace().skip(1)) {
+            entry.insert(name, value);
         }
     }
     Ok(out)
@@ -76,18 +78,16 @@ pub(crate) fn parse_paired(path: &Path, text: &str) -> Result<Stats, CollectorEr
 
 /// Parses `/proc/net/snmp6` (`Ip6InReceives  123` lines): the protocol is the name up
 /// to and including its first `6`.
-pub(crate) fn parse_snmp6(text: &str) -> Stats {
+pub(crate) fn parse_snmp6(text: &str) -> Stats<'_> {
     let mut out = Stats::new();
     for line in text.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 2 {
+        let mut fields = line.split_whitespace();
+        let (Some(field), Some(value)) = (fields.next(), fields.next()) else {
             continue;
-        }
-        if let Some(six) = fields[0].find('6') {
-            let (protocol, name) = fields[0].split_at(six + 1);
-            out.entry(protocol.to_string())
-                .or_default()
-                .insert(name.to_string(), fields[1].to_string());
+        };
+        if let Some(six) = field.find('6') {
+            let (protocol, name) = field.split_at(six + 1);
+            out.entry(protocol).or_default().insert(name, value);
         }
     }
     out
@@ -99,36 +99,45 @@ impl Collector for Netstat {
     }
 
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        let mut stats = parse_paired(&self.netstat, &read_string(&self.netstat)?)?;
+        let netstat = read_string(&self.netstat)?;
+        let snmp = read_string(&self.snmp)?;
+        let mut stats = parse_paired(&self.netstat, &netstat)?;
         // snmp's protocols replace netstat's of the same name, as upstream merges them.
-        stats.extend(parse_paired(&self.snmp, &read_string(&self.snmp)?)?);
-        match std::fs::read_to_string(&self.snmp6) {
-            Ok(text) => stats.extend(parse_snmp6(&text)),
+        stats.extend(parse_paired(&self.snmp, &snmp)?);
+        let snmp6 = match std::fs::read_to_string(&self.snmp6) {
+            Ok(text) => text,
             // No IPv6 on this host.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(source) => {
                 return Err(CollectorError::Io {
                     path: self.snmp6.clone(),
                     source,
                 });
             }
-        }
-        for (protocol, fields) in &stats {
-            for (name, value) in fields {
-                let key = format!("{protocol}_{name}");
-                let v = parse_f64(&self.netstat, value)?;
-                if !self.fields.is_match(&key) {
-                    continue;
+        };
+        stats.extend(parse_snmp6(&snmp6));
+        let mut key = String::new();
+        self.fields.with(|is_match| {
+            for (protocol, fields) in &stats {
+                for (name, value) in fields {
+                    key.clear();
+                    key.push_str(protocol);
+                    key.push('_');
+                    key.push_str(name);
+                    let v = parse_f64(&self.netstat, value)?;
+                    if !is_match(&key) {
+                        continue;
+                    }
+                    let mut family = Family::untyped(
+                        format!("node_netstat_{key}"),
+                        format!("Statistic {protocol}{name}."),
+                    );
+                    family.add(&[], v);
+                    family.push_to(out);
                 }
-                let mut family = Family::untyped(
-                    format!("node_netstat_{key}"),
-                    format!("Statistic {protocol}{name}."),
-                );
-                family.add(&[], v);
-                family.push_to(out);
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

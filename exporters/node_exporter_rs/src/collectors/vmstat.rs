@@ -9,7 +9,7 @@ use ember_exporter::{Collector, CollectorError, CollectorFlag};
 use regex::Regex;
 
 use super::Entry;
-use crate::util::{Family, arg_regex, parse_error, parse_f64, read_string, value_arg};
+use crate::util::{Family, NameFilter, arg_regex, parse_error, parse_f64, read_string, value_arg};
 
 const FIELDS_DEFAULT: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
 
@@ -24,7 +24,7 @@ pub(crate) const ENTRY: Entry = Entry {
             .map_or_else(|| Regex::new("^$").map_err(|e| e.to_string()), Ok)?;
         Ok(Box::new(Vmstat {
             path: ctx.paths.proc("vmstat"),
-            fields,
+            fields: NameFilter::new(fields),
         }))
     },
 };
@@ -40,7 +40,7 @@ fn args() -> Vec<Arg> {
 #[derive(Debug)]
 struct Vmstat {
     path: PathBuf,
-    fields: Regex,
+    fields: NameFilter,
 }
 
 impl Collector for Vmstat {
@@ -50,25 +50,27 @@ impl Collector for Vmstat {
 
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let text = read_string(&self.path)?;
-        for line in text.lines() {
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            if parts.is_empty() {
-                continue;
+        self.fields.with(|is_match| {
+            for line in text.lines() {
+                let mut parts = line.split_whitespace();
+                let Some(name) = parts.next() else {
+                    continue;
+                };
+                let (Some(value), None) = (parts.next(), parts.next()) else {
+                    return Err(parse_error(&self.path, format!("invalid line {line:?}")));
+                };
+                if !is_match(name) {
+                    continue;
+                }
+                let value = parse_f64(&self.path, value)?;
+                let mut family = Family::untyped(
+                    format!("node_vmstat_{name}"),
+                    format!("/proc/vmstat information field {name}."),
+                );
+                family.add(&[], value);
+                family.push_to(out);
             }
-            if parts.len() != 2 {
-                return Err(parse_error(&self.path, format!("invalid line {line:?}")));
-            }
-            if !self.fields.is_match(parts[0]) {
-                continue;
-            }
-            let value = parse_f64(&self.path, parts[1])?;
-            let mut family = Family::untyped(
-                format!("node_vmstat_{}", parts[0]),
-                format!("/proc/vmstat information field {}.", parts[0]),
-            );
-            family.add(&[], value);
-            family.push_to(out);
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }

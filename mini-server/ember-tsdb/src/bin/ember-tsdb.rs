@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ember_tsdb::{
-    Block, ImportOptions, Labels, Matcher, MergeQuerier, Querier, import_openmetrics, open_blocks,
-    parse_selector,
+    Block, ImportOptions, Labels, Matcher, MergeQuerier, Querier, import_openmetrics_from,
+    open_blocks, parse_selector,
 };
 
 const USAGE: &str = "usage:
@@ -198,8 +198,9 @@ fn import(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let start = Instant::now();
-    let input = std::fs::read(file).map_err(|e| CliError::Msg(format!("{file}: {e}")))?;
-    let report = import_openmetrics(&input, dir, options)?;
+    // Streamed: memory holds a few pieces of the file, not the whole of it.
+    let input = std::fs::File::open(file).map_err(|e| CliError::Msg(format!("{file}: {e}")))?;
+    let report = import_openmetrics_from(input, dir, options)?;
     let secs = start.elapsed().as_secs_f64();
     let bytes: u64 = report
         .blocks

@@ -201,6 +201,71 @@ fn a_flipped_byte_in_any_block_file_is_an_error_not_a_panic() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// A block of 100 series × 4,000 noisy samples in chunks of 500: about 3.5 MB of chunk
+/// records, so more pages than the reader keeps.
+fn many_pages_block(tag: &str) -> (PathBuf, Block) {
+    let dir = temp_dir(tag);
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let series = (0..100)
+        .map(|i| {
+            let samples = (0..4_000)
+                .map(|t| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (t * 15_000, f64::from_bits(x >> 2))
+                })
+                .collect();
+            (
+                l(&[("__name__", "noise"), ("i", &format!("{i:03}"))]),
+                samples,
+            )
+        })
+        .collect();
+    let block = write(&dir, series, 500);
+    (dir, block)
+}
+
+/// Every (series, chunk) of `block` in the order given, returning the distinct pages.
+fn read_all_of(block: &Block, order: &[(usize, usize)]) -> usize {
+    let mut pages = std::collections::HashSet::new();
+    for &(s, k) in order {
+        let m = block.series(s).unwrap().1[k];
+        pages.insert(m.page_offset);
+        assert_eq!(block.read_chunk(&m).unwrap().iter().count(), 500);
+    }
+    pages.len()
+}
+
+#[test]
+fn pages_read_side_by_side_are_inflated_once() {
+    let (dir, block) = many_pages_block("page-cache");
+    // Ten series read together, chunk by chunk (as a query merging them does): the page
+    // holding series 0's chunk k is needed again after the other nine's.
+    let order: Vec<(usize, usize)> = (0..8).flat_map(|k| (0..10).map(move |s| (s, k))).collect();
+    let distinct = read_all_of(&block, &order);
+    assert!(distinct > 2, "{distinct} pages");
+    assert_eq!(block.pages_inflated(), distinct as u64);
+    // Again: all still cached.
+    read_all_of(&block, &order);
+    assert_eq!(block.pages_inflated(), distinct as u64);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_page_cache_is_bounded() {
+    let (dir, block) = many_pages_block("page-cache-bound");
+    let order: Vec<(usize, usize)> = (0..100).flat_map(|s| (0..8).map(move |k| (s, k))).collect();
+    let distinct = read_all_of(&block, &order);
+    assert!(distinct > 40, "{distinct} pages");
+    assert_eq!(block.pages_inflated(), distinct as u64);
+    // A second pass in the same order finds the first pages evicted (least recently
+    // used first), and each of those evicts a later one: every page is inflated again.
+    read_all_of(&block, &order);
+    assert_eq!(block.pages_inflated(), 2 * distinct as u64);
+    let _ = fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_missing_file_is_an_io_error() {
     let dir = temp_dir("missing");

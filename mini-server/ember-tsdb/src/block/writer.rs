@@ -186,7 +186,9 @@ impl BlockWriter {
         if self.entries.is_empty() {
             return Err(Error::EmptyBlock);
         }
-        self.chunks.flush(&mut self.entries)?;
+        let chunks = self
+            .chunks
+            .into_bytes(&mut self.entries, self.options.threads.max(1))?;
         let id = BlockId::new();
         let options = &self.options;
         let meta = BlockMeta {
@@ -204,7 +206,7 @@ impl BlockWriter {
         let meta_json = meta.to_json();
         let index = index::encode(&self.entries, crc32fast::hash(meta_json.as_bytes()));
         let files: [(&str, &[u8]); 3] = [
-            (super::CHUNKS_FILE, &self.chunks.into_bytes()),
+            (super::CHUNKS_FILE, &chunks),
             (super::INDEX_FILE, &index),
             (super::META_FILE, meta_json.as_bytes()),
         ];
@@ -213,36 +215,49 @@ impl BlockWriter {
     }
 }
 
-/// Encodes every series' chunks with [`Chunk::encode`], spreading series over `threads`
-/// threads; the result is in series order.
+/// Encodes every series' chunks with [`Chunk::encode`] on `threads` threads, each taking
+/// the next series not yet taken (series differ much in cost); the result is in series
+/// order.
 fn encode_all(
     series: &[SeriesSamples],
     per_chunk: usize,
     threads: usize,
 ) -> Result<Vec<Vec<Chunk>>, Error> {
-    let encode = |part: &[SeriesSamples]| -> Result<Vec<Vec<Chunk>>, Error> {
-        part.iter()
-            .map(|(_, samples)| samples.chunks(per_chunk).map(Chunk::encode).collect())
-            .collect()
+    let encode = |samples: &[(i64, f64)]| -> Result<Vec<Chunk>, Error> {
+        samples.chunks(per_chunk).map(Chunk::encode).collect()
     };
     if threads <= 1 || series.len() < 2 {
-        return encode(series);
+        return series.iter().map(|(_, samples)| encode(samples)).collect();
     }
-    let per_thread = series.len().div_ceil(threads);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<Vec<Chunk>>> = vec![None; series.len()];
     std::thread::scope(|scope| {
-        let handles: Vec<_> = series
-            .chunks(per_thread)
-            .map(|part| scope.spawn(move || encode(part)))
+        let handles: Vec<_> = (0..threads.min(series.len()))
+            .map(|_| {
+                let next = &next;
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((_, samples)) = series.get(i) else {
+                            return Ok(done);
+                        };
+                        done.push((i, encode(samples)?));
+                    }
+                })
+            })
             .collect();
-        let mut out = Vec::with_capacity(series.len());
         for h in handles {
-            let part = h
+            let done: Vec<(usize, Vec<Chunk>)> = h
                 .join()
                 .map_err(|_| Error::ThreadPanicked("chunk encoding"))??;
-            out.extend(part);
+            for (i, chunks) in done {
+                out[i] = Some(chunks);
+            }
         }
-        Ok(out)
-    })
+        Ok::<(), Error>(())
+    })?;
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }
 
 /// Writes `files` into `dir/name.tmp`, syncs them and the directory, then renames it to

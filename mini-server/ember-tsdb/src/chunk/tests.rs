@@ -255,6 +255,33 @@ proptest! {
         assert_round_trip(&s);
     }
 
+    /// `encode` stops XOR early once it cannot win; the choice must be the one full
+    /// trials of all three make (the smallest; decimal over decimal-counter over XOR on a
+    /// tie), byte for byte.
+    #[test]
+    fn encode_chooses_as_full_trials_do(
+        ts in timestamps(),
+        vals in prop::collection::vec(value(), 200),
+        decimals in prop::collection::vec((-1_000_000i64..1_000_000, 0u32..4), 200),
+        mix in 0usize..3,
+    ) {
+        let s: Vec<(i64, f64)> = match mix {
+            0 => ts.into_iter().zip(vals).collect(),
+            1 => ts.into_iter().zip(decimals.iter().map(|&(m, k)| m as f64 / 10f64.powi(k as i32))).collect(),
+            _ => ts.into_iter().zip(vals).zip(decimals).map(|((t, v), (m, _))| (t, if m % 3 == 0 { v } else { m as f64 / 100.0 })).collect(),
+        };
+        let mut want = Chunk::encode_with(Encoding::Xor, &s).unwrap();
+        if let Some(scale) = s.iter().filter_map(|&(_, v)| min_scale(v)).max() {
+            for enc in [Encoding::DecimalCounter { scale }, Encoding::Decimal { scale }] {
+                let c = Chunk::encode_with(enc, &s).unwrap();
+                if c.as_bytes().len() <= want.as_bytes().len() {
+                    want = c;
+                }
+            }
+        }
+        prop_assert_eq!(Chunk::encode(&s).unwrap(), want);
+    }
+
     #[test]
     fn garbage_bytes_never_panic(tag in 1u8..=3, scale in 0u8..=9, count: u16, body in prop::collection::vec(any::<u8>(), 0..256)) {
         let mut bytes = vec![tag, if tag == TAG_XOR { 0 } else { scale }];

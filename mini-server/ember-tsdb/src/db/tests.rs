@@ -1,6 +1,10 @@
 use super::*;
 use crate::chunk::Chunk;
+use crate::head::BlockSink;
+use crate::labels::Labels;
+use crate::record::Metadata;
 use crate::record::MetricType;
+use crate::wal::{SyncPolicy, list_segments};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -51,6 +51,35 @@ impl Child {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.inner.id()
+    }
+
+    /// Asks the process to stop (SIGTERM, through `kill(1)`: no `unsafe` here) and waits
+    /// up to `grace` for it to exit; kills it (SIGKILL) if it has not. Returns whether it
+    /// exited on its own.
+    pub fn terminate(&mut self, grace: std::time::Duration) -> bool {
+        if self.exited() {
+            return true;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.inner.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if self.exited() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.inner.kill();
+        let _ = self.inner.wait();
+        false
+    }
 }
 
 impl Drop for Child {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::api::{VectorSample, instant_result, success_data, url_encode};
 use crate::http::{http_get, wait_for_http};
 use crate::process::{Child, free_port, require_binary};
 
@@ -15,9 +16,6 @@ pub struct Prometheus {
     dir: PathBuf,
     child: Option<Child>,
 }
-
-/// One element of an instant vector: labels and value.
-pub type VectorSample = (serde_json::Map<String, serde_json::Value>, f64);
 
 impl Prometheus {
     /// Starts Prometheus scraping `targets` (`host:port`) as job `job` every
@@ -66,34 +64,11 @@ impl Prometheus {
     /// Runs an instant query and returns the vector (a scalar comes back as one sample
     /// with no labels).
     pub fn query(&self, promql: &str) -> Result<Vec<VectorSample>, String> {
-        let path = format!("/api/v1/query?query={}", encode_query(promql));
+        let path = format!("/api/v1/query?query={}", url_encode(promql));
         let r = http_get(&self.addr, &path, &[]).map_err(|e| e.to_string())?;
-        let v: serde_json::Value = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
-        if v["status"] != "success" {
-            return Err(format!("query {promql:?} failed: {v}"));
-        }
-        let data = &v["data"];
-        let value_of = |pair: &serde_json::Value| -> f64 {
-            pair[1]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(f64::NAN)
-        };
-        Ok(match data["resultType"].as_str() {
-            Some("vector") => data["result"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|e| {
-                            let labels = e["metric"].as_object().cloned().unwrap_or_default();
-                            (labels, value_of(&e["value"]))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Some("scalar") => vec![(serde_json::Map::new(), value_of(&data["result"]))],
-            other => return Err(format!("unexpected result type {other:?}")),
-        })
+        let data =
+            success_data(r.status, &r.body).map_err(|e| format!("query {promql:?} failed: {e}"))?;
+        instant_result(&data)
     }
 
     /// Polls `promql` until `accept` holds for its result or `timeout` passes; returns
@@ -120,17 +95,4 @@ impl Drop for Prometheus {
         self.child.take();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Percent-encodes a query string value.
-fn encode_query(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

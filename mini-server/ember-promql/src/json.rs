@@ -8,8 +8,14 @@ use crate::labels::Labels;
 use crate::value::{Point, QueryValue};
 
 /// Writes `s` as a JSON string the way Go's `encoding/json` does (HTML characters and
-/// U+2028/U+2029 escaped).
-fn write_json_string(out: &mut String, s: &str) {
+/// U+2028/U+2029 escaped), as every Prometheus API body spells its strings.
+///
+/// ```
+/// let mut out = String::new();
+/// ember_promql::write_json_string(&mut out, "a<b\n");
+/// assert_eq!(out, r#""a\u003cb\n""#);
+/// ```
+pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -55,7 +55,7 @@ mod value;
 pub use engine::{CancelToken, Engine, EngineOptions};
 pub use error::{Error, Result};
 pub use format::{format_api_timestamp, format_api_value, format_go_float, format_go_g};
-pub use json::{error_json, result_json};
+pub use json::{error_json, result_json, write_json_string};
 pub use labels::{Label, LabelMatcher, Labels, METRIC_NAME, MatchOp};
 /// The parser this engine evaluates the AST of (for [`Engine::exec_expr`]).
 pub use promql_parser;

@@ -2,26 +2,10 @@
 
 use std::fmt::Write as _;
 
-/// Appends `s` as a JSON string escaped as Go's `encoding/json` escapes it.
+/// Appends `s` as a JSON string escaped as Go's `encoding/json` escapes it (the engine's
+/// writer, so query results and the other endpoints escape alike).
 pub(crate) fn string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    ember_promql::write_json_string(out, s);
 }
 
 /// Appends a JSON array of strings.

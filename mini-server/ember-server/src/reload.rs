@@ -181,8 +181,10 @@ impl Live {
 
     /// Picks up file SD changes (called periodically).
     pub fn sync(&self) {
-        self.manager.lock().sync();
-        self.publish_targets();
+        let changed = self.manager.lock().sync();
+        if changed {
+            self.publish_targets();
+        }
     }
 
     /// Stops every scrape loop, writing staleness markers for their series.

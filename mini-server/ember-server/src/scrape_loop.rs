@@ -320,8 +320,12 @@ impl<A: Appender> ScrapeLoop<A> {
 
     /// Scrapes once now and writes the samples, staleness markers and report series.
     pub fn scrape_once(&mut self) -> ScrapeReport {
+        self.scrape_at(now_ms())
+    }
+
+    /// [`ScrapeLoop::scrape_once`] with samples stamped `ts` (ms since the epoch).
+    fn scrape_at(&mut self, ts: i64) -> ScrapeReport {
         let start = Instant::now();
-        let ts = now_ms();
         let forced = self.forced_error.lock().clone();
         let fetched = match forced {
             Some(e) => Err(e),
@@ -756,8 +760,11 @@ impl<A: Appender> ScrapeLoop<A> {
         let offset = Duration::from_millis(offset_ms(&self.target_labels, interval));
         if wait(&stop, offset) {
             let mut next = Instant::now();
+            let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+            let mut aligned = now_ms();
             loop {
-                self.scrape_once();
+                let ts = align_timestamp(now_ms(), &mut aligned, interval_ms);
+                self.scrape_at(ts);
                 next += interval;
                 let now = Instant::now();
                 while next <= now {
@@ -848,6 +855,28 @@ fn tsdb_type(t: MetricType) -> ember_tsdb::MetricType {
     }
 }
 
+/// Prometheus's `--scrape.timestamp-tolerance` (hidden flag, default 2 ms).
+const TIMESTAMP_TOLERANCE_MS: i64 = 2;
+
+/// Prometheus's scrape timestamp alignment (`--scrape.adjust-timestamps`, on by default
+/// since 2.31): a scrape that starts within [`TIMESTAMP_TOLERANCE_MS`] of its slot on the
+/// schedule (`aligned`, advanced by whole intervals) is stamped with the slot's time, so
+/// timer jitter does not cost the delta-of-delta timestamp coding bits. Intervals of
+/// 200 ms or less are never aligned.
+fn align_timestamp(now: i64, aligned: &mut i64, interval_ms: i64) -> i64 {
+    if interval_ms <= 100 * TIMESTAMP_TOLERANCE_MS {
+        return now;
+    }
+    while now - *aligned >= interval_ms {
+        *aligned += interval_ms;
+    }
+    if now - *aligned <= TIMESTAMP_TOLERANCE_MS {
+        *aligned
+    } else {
+        now
+    }
+}
+
 /// `true` when the full `d` passed without a stop signal.
 fn wait(stop: &Receiver<()>, d: Duration) -> bool {
     matches!(stop.recv_timeout(d), Err(RecvTimeoutError::Timeout))
@@ -915,6 +944,24 @@ mod tests {
         assert!(verify_label_limits(&s, &lim).unwrap_err().starts_with(
             "label_name_length_limit exceeded (metric: m, label name: __name__, length: 8"
         ));
+    }
+
+    #[test]
+    fn timestamps_align_to_the_schedule_within_the_tolerance() {
+        let mut aligned = 1_000;
+        // On time, late within the tolerance: the slot's time.
+        assert_eq!(align_timestamp(1_000, &mut aligned, 15_000), 1_000);
+        assert_eq!(align_timestamp(16_002, &mut aligned, 15_000), 16_000);
+        // Early for the next slot (as Prometheus: only lateness is forgiven).
+        assert_eq!(align_timestamp(30_999, &mut aligned, 15_000), 30_999);
+        assert_eq!(aligned, 16_000);
+        // Late beyond the tolerance: the real time.
+        assert_eq!(align_timestamp(31_003, &mut aligned, 15_000), 31_003);
+        // Skipped slots are stepped over.
+        assert_eq!(align_timestamp(76_001, &mut aligned, 15_000), 76_000);
+        // Short intervals are never aligned.
+        let mut a = 0;
+        assert_eq!(align_timestamp(201, &mut a, 200), 201);
     }
 
     #[test]

@@ -110,6 +110,12 @@ pub struct ScrapeManager<S: Appendable> {
     running: BTreeMap<(String, Labels), Running<S::Appender>>,
     dropped: Vec<(String, Labels)>,
     errors: Vec<String>,
+    /// The file SD files of each job at the last recomputation.
+    sd_seen: Vec<Vec<PathBuf>>,
+    /// The file SD errors of the last recomputation.
+    sd_errors: Vec<String>,
+    /// Targets must be recomputed (a configuration was applied).
+    dirty: bool,
 }
 
 impl<S: Appendable> ScrapeManager<S> {
@@ -123,6 +129,9 @@ impl<S: Appendable> ScrapeManager<S> {
             running: BTreeMap::new(),
             dropped: Vec::new(),
             errors: Vec::new(),
+            sd_seen: Vec::new(),
+            sd_errors: Vec::new(),
+            dirty: true,
         }
     }
 
@@ -151,6 +160,7 @@ impl<S: Appendable> ScrapeManager<S> {
         self.jobs = cfg.scrape_configs.clone();
         self.fingerprints = fingerprints;
         self.sd_files.clear();
+        self.dirty = true;
         self.sync();
     }
 
@@ -162,49 +172,29 @@ impl<S: Appendable> ScrapeManager<S> {
         Ok(())
     }
 
-    /// Re-reads changed or due file SD files and starts or stops loops to match.
-    pub fn sync(&mut self) {
-        self.errors.clear();
+    /// Re-reads changed or due file SD files and starts or stops loops to match. Returns
+    /// whether the targets were recomputed: with no file SD change since the last call
+    /// (the usual case, polled every second) nothing but the files' modification times is
+    /// looked at.
+    pub fn sync(&mut self) -> bool {
+        let (files, sd_errors, reread) = self.refresh_sd_files();
+        if !self.dirty && !reread && files == self.sd_seen && sd_errors == self.sd_errors {
+            return false;
+        }
+        self.dirty = false;
+        self.sd_seen = files;
+        self.sd_errors = sd_errors;
+        let seen = &self.sd_seen;
+        self.sd_files
+            .retain(|f, _| seen.iter().any(|job| job.contains(f)));
+        self.errors = self.sd_errors.clone();
         let mut desired: BTreeMap<(String, Labels), (Target, usize)> = BTreeMap::new();
         let mut dropped = Vec::new();
         for (i, job) in self.jobs.iter().enumerate() {
             let mut groups = job.static_configs.clone();
-            for sd in &job.file_sd_configs {
-                for pattern in &sd.files {
-                    let files = match glob::glob(&pattern.to_string_lossy()) {
-                        Ok(paths) => paths.filter_map(Result::ok).collect::<Vec<_>>(),
-                        Err(e) => {
-                            self.errors.push(format!("{}: {e}", pattern.display()));
-                            continue;
-                        }
-                    };
-                    for f in files {
-                        let modified = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
-                        let fresh = self.sd_files.get(&f).is_some_and(|s| {
-                            s.modified == modified
-                                && s.read_at.elapsed() < sd.refresh_interval.as_std()
-                        });
-                        if !fresh {
-                            match read_target_groups(&f) {
-                                Ok(g) => {
-                                    let read_at = Instant::now();
-                                    self.sd_files.insert(
-                                        f.clone(),
-                                        SdFile {
-                                            modified,
-                                            read_at,
-                                            groups: g,
-                                        },
-                                    );
-                                }
-                                // A broken file keeps its last good targets, as Prometheus.
-                                Err(e) => self.errors.push(e.to_string()),
-                            }
-                        }
-                        if let Some(s) = self.sd_files.get(&f) {
-                            groups.extend(s.groups.iter().cloned());
-                        }
-                    }
+            for f in self.sd_seen.get(i).into_iter().flatten() {
+                if let Some(s) = self.sd_files.get(f) {
+                    groups.extend(s.groups.iter().cloned());
                 }
             }
             for g in &groups {
@@ -263,6 +253,58 @@ impl<S: Appendable> ScrapeManager<S> {
                 },
             );
         }
+        true
+    }
+
+    /// The file SD files of each job (in the order their patterns list them), re-reading
+    /// those whose modification time changed or whose `refresh_interval` passed. Returns
+    /// the files, the errors met, and whether any file was read.
+    fn refresh_sd_files(&mut self) -> (Vec<Vec<PathBuf>>, Vec<String>, bool) {
+        let mut seen = Vec::with_capacity(self.jobs.len());
+        let mut errors = Vec::new();
+        let mut reread = false;
+        for job in &self.jobs {
+            let mut job_files = Vec::new();
+            for sd in &job.file_sd_configs {
+                for pattern in &sd.files {
+                    let files = match glob::glob(&pattern.to_string_lossy()) {
+                        Ok(paths) => paths.filter_map(Result::ok).collect::<Vec<_>>(),
+                        Err(e) => {
+                            errors.push(format!("{}: {e}", pattern.display()));
+                            continue;
+                        }
+                    };
+                    for f in files {
+                        let modified = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
+                        let fresh = self.sd_files.get(&f).is_some_and(|s| {
+                            s.modified == modified
+                                && s.read_at.elapsed() < sd.refresh_interval.as_std()
+                        });
+                        if !fresh {
+                            match read_target_groups(&f) {
+                                Ok(groups) => {
+                                    reread = true;
+                                    let read_at = Instant::now();
+                                    self.sd_files.insert(
+                                        f.clone(),
+                                        SdFile {
+                                            modified,
+                                            read_at,
+                                            groups,
+                                        },
+                                    );
+                                }
+                                // A broken file keeps its last good targets, as Prometheus.
+                                Err(e) => errors.push(e.to_string()),
+                            }
+                        }
+                        job_files.push(f);
+                    }
+                }
+            }
+            seen.push(job_files);
+        }
+        (seen, errors, reread)
     }
 
     /// Prometheus's `target_limit`: a job with more targets than allowed has every scrape

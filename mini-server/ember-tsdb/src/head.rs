@@ -619,12 +619,21 @@ impl Head {
     pub fn time_range(&self) -> Option<(i64, i64)> {
         let mut out: Option<(i64, i64)> = None;
         for s in self.series.iter().flatten() {
+            // The first sample's timestamp is the chunk's first field (one decode); the
+            // last is the open appender's, or the last closed chunk's when the open one is
+            // empty (decoded only then): no chunk is read through.
             let first = s
                 .chunks
                 .first()
                 .and_then(|c| c.iter().next())
                 .or_else(|| s.open.iter().next());
-            let (Some((lo, _)), Some((hi, _))) = (first, s.last_stored()) else {
+            let last = s.open.last_timestamp().or_else(|| {
+                s.chunks
+                    .last()
+                    .and_then(|c| c.iter().last())
+                    .map(|(t, _)| t)
+            });
+            let (Some((lo, _)), Some(hi)) = (first, last) else {
                 continue;
             };
             out = Some(match out {

@@ -149,3 +149,22 @@ fn series_chunks_expose_every_sample() {
     }
     assert_eq!(n, 3);
 }
+
+#[test]
+fn time_range_spans_closed_and_open_chunks() {
+    let mut h = Head::new(HeadOptions { chunk_samples: 4 });
+    assert_eq!(h.time_range(), None);
+    let a = h.series_id(labels(0));
+    let b = h.series_id(labels(1));
+    for t in 0..10 {
+        h.append(a, 100 + t * 10, t as f64).unwrap();
+    }
+    assert_eq!(h.time_range(), Some((100, 190)));
+    h.append(b, 50, 1.0).unwrap();
+    h.append(b, 500, 1.0).unwrap();
+    assert_eq!(h.time_range(), Some((50, 500)));
+    // A pending (admitted, not stored) sample is not in the range.
+    assert!(h.admit(a, 900, 1.0).unwrap());
+    assert_eq!(h.time_range(), Some((50, 500)));
+    h.forget_pending(a);
+}

@@ -27,6 +27,7 @@ use crate::config::ScrapeConfig;
 use crate::labels::{Labels, is_valid_label_name, is_valid_metric_name};
 use crate::relabel::{RelabelConfig, process};
 use crate::scraper::Client;
+use crate::storage::release_large;
 use crate::target::Target;
 
 /// Prefix given to scraped labels that clash with target labels (without `honor_labels`).
@@ -344,6 +345,7 @@ impl<A: Appender> ScrapeLoop<A> {
                 let body = std::mem::take(&mut self.client.body);
                 let parsed = self.parse(&body, &content_type, ts);
                 self.client.body = body;
+                self.client.release();
                 match parsed {
                     Ok(p) => (Some(p), None),
                     Err(failed) => (Some(failed.0), Some(failed.1)),
@@ -351,6 +353,8 @@ impl<A: Appender> ScrapeLoop<A> {
             }
             Err(e) => (None, Some(e)),
         };
+        // A failed fetch may have read part of a body.
+        self.client.release();
         let (scraped, post_relabel, series_added) = parsed
             .as_ref()
             .map_or((0, 0, 0), |p| (p.scraped, p.post_relabel, p.series_added));
@@ -519,6 +523,7 @@ impl<A: Appender> ScrapeLoop<A> {
             }
         }
         self.samples.clear();
+        release_large(&mut self.samples);
         for &h in &self.previous {
             let Some(slot) = self.series.get(h as usize) else {
                 continue;
@@ -538,6 +543,8 @@ impl<A: Appender> ScrapeLoop<A> {
             }
         }
         std::mem::swap(&mut self.previous, &mut self.current);
+        self.current.clear();
+        release_large(&mut self.current);
         // Handles no cache entry uses any more have had their staleness markers: free.
         for h in std::mem::take(&mut self.orphans) {
             let Some(slot) = self.series.get_mut(h as usize) else {
@@ -572,6 +579,8 @@ impl<A: Appender> ScrapeLoop<A> {
                 Format::Text => Box::new(TextParser::new(body)),
             };
         self.samples.clear();
+        // Sized as the last scrape (the buffer is released between scrapes).
+        self.samples.reserve(self.seq.len());
         let mut p = Parsed {
             new_series: Vec::new(),
             families: HashMap::new(),

@@ -149,6 +149,7 @@ impl Appendable for DbStorage {
             samples: Vec::new(),
             metadata: Vec::new(),
             slots: Vec::new(),
+            last_len: 0,
         }
     }
 }
@@ -169,6 +170,18 @@ pub struct DbAppender {
     metadata: Vec<(Target, Metadata)>,
     /// By the scrape loop's handle: the label set it stands for and the store's id.
     slots: Vec<Option<Slot>>,
+    /// Samples in the last commit (the buffer's size for the next scrape).
+    last_len: usize,
+}
+
+/// Buffers of more entries than this are freed when emptied rather than kept.
+const KEPT_BUFFER_ENTRIES: usize = 64;
+
+/// Frees an emptied buffer's allocation when it is large.
+pub(crate) fn release_large<T>(v: &mut Vec<T>) {
+    if v.is_empty() && v.capacity() > KEPT_BUFFER_ENTRIES {
+        *v = Vec::new();
+    }
 }
 
 /// What a handle stands for: the caller's labels (shared, not copied) and, once resolved,
@@ -232,6 +245,10 @@ impl Appender for DbAppender {
         value: f64,
     ) -> Result<(), AppendError> {
         self.register(handle, series);
+        if self.samples.capacity() == 0 {
+            // Sized as the last scrape (released after its commit).
+            self.samples.reserve(self.last_len);
+        }
         self.samples
             .push((Target::Handle(handle), timestamp_ms, value));
         Ok(())
@@ -259,6 +276,7 @@ impl Appender for DbAppender {
             return Ok(());
         }
         let (mut out_of_order, mut duplicate, mut out_of_bounds, mut other) = (0, 0, 0, 0);
+        self.last_len = self.samples.len();
         let result = {
             let mut db = self.db.write();
             let mut app = db.appender();
@@ -300,6 +318,10 @@ impl Appender for DbAppender {
             }
             app.commit()
         };
+        // Between scrapes a loop keeps no scrape-sized buffer: with a loop per target
+        // they would hold a scrape's worth of memory per target.
+        release_large(&mut self.samples);
+        release_large(&mut self.metadata);
         self.stats.out_of_order.inc_by(out_of_order);
         self.stats.duplicate.inc_by(duplicate);
         self.stats.out_of_bounds.inc_by(out_of_bounds);

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ember_server::{
-    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, PackedLabels,
-    ScrapeLoop, open_storage_at, targets_from_group,
+    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, ScrapeLoop,
+    open_storage_at, targets_from_group,
 };
 
 /// Series per scrape: 10,000, or `EMBER_BENCH_SERIES` (e.g. 1000, a target of the
@@ -34,13 +34,9 @@ impl Appender for Discard {
         Ok(())
     }
 
-    fn append_cached(
-        &mut self,
-        _: u32,
-        _: &Arc<PackedLabels>,
-        _: i64,
-        _: f64,
-    ) -> Result<(), AppendError> {
+    fn bind(&mut self, _: u32, _: &Labels) {}
+
+    fn append_handle(&mut self, _: u32, _: i64, _: f64) -> Result<(), AppendError> {
         self.0 += 1;
         Ok(())
     }

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ember_server::{
-    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, PackedLabels,
-    ScrapeLoop, open_storage_at, targets_from_group,
+    AppendError, AppendStats, Appendable, Appender, Config, DbStorage, Labels, ScrapeLoop,
+    open_storage_at, targets_from_group,
 };
 
 /// Counts samples and keeps nothing.
@@ -25,13 +25,9 @@ impl Appender for Discard {
         Ok(())
     }
 
-    fn append_cached(
-        &mut self,
-        _: u32,
-        _: &Arc<PackedLabels>,
-        _: i64,
-        _: f64,
-    ) -> Result<(), AppendError> {
+    fn bind(&mut self, _: u32, _: &Labels) {}
+
+    fn append_handle(&mut self, _: u32, _: i64, _: f64) -> Result<(), AppendError> {
         self.0 += 1;
         Ok(())
     }

@@ -47,20 +47,19 @@ pub trait Appender: Send {
     fn append(&mut self, series: &Labels, timestamp_ms: i64, value: f64)
     -> Result<(), AppendError>;
 
-    /// Adds one sample of `series`, which the caller (a scrape loop) numbers `handle`:
-    /// the same handle names the same label set (the same `Arc`) until the caller passes
-    /// it with another one, so a store may remember what it resolved per handle and skip
-    /// all label work for series seen before. The default is [`Appender::append`].
-    fn append_cached(
+    /// Makes `handle` (a number the caller, a scrape loop, gives a series) stand for
+    /// `series` until it is bound again. A store resolves the handle once and may then
+    /// forget the labels: later samples by handle cost no label work. If the store loses
+    /// the series (see [`Appender::take_lost`]) the caller binds the handle again.
+    fn bind(&mut self, handle: u32, series: &Labels);
+
+    /// Adds one sample of the series bound to `handle`.
+    fn append_handle(
         &mut self,
         handle: u32,
-        series: &Arc<PackedLabels>,
         timestamp_ms: i64,
         value: f64,
-    ) -> Result<(), AppendError> {
-        let _ = handle;
-        self.append(&series.to_labels(), timestamp_ms, value)
-    }
+    ) -> Result<(), AppendError>;
 
     /// Records the type, help and unit of `series`' metric family, as Prometheus's
     /// `UpdateMetadata`; takes effect at the next commit. The default ignores it.
@@ -68,110 +67,21 @@ pub trait Appender: Send {
         let _ = (series, metadata);
     }
 
-    /// [`Appender::update_metadata`] for a series the caller numbers `handle`, as in
-    /// [`Appender::append_cached`].
-    fn update_metadata_cached(
-        &mut self,
-        handle: u32,
-        series: &Arc<PackedLabels>,
-        metadata: &Metadata,
-    ) {
-        let _ = handle;
-        self.update_metadata(&series.to_labels(), metadata);
+    /// [`Appender::update_metadata`] for the series bound to `handle`. The default
+    /// ignores it.
+    fn update_metadata_handle(&mut self, handle: u32, metadata: &Metadata) {
+        let _ = (handle, metadata);
+    }
+
+    /// Handles whose series the store no longer knew at the last commit (their samples
+    /// and metadata of that commit were dropped; e.g. the series was removed from memory
+    /// after a long silence), each once, emptied by the call. The default has none.
+    fn take_lost(&mut self) -> Vec<u32> {
+        Vec::new()
     }
 
     /// Makes the samples appended since the last commit visible.
     fn commit(&mut self) -> Result<(), AppendError>;
-}
-
-/// A label set packed into one allocation, as a scrape loop keeps its series: each name
-/// and value preceded by its length (LEB128), pairs in name order. About the size of the
-/// series' text, where a [`Labels`] map holds a node and two strings per pair.
-///
-/// ```
-/// use ember_server::{Labels, PackedLabels};
-/// let l = Labels::from_pairs([("__name__", "up"), ("job", "j")]);
-/// let p = PackedLabels::new(&l);
-/// assert_eq!(p.get("job"), "j");
-/// assert_eq!(p.iter().count(), 2);
-/// assert_eq!(p.to_labels(), l);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PackedLabels(Box<[u8]>);
-
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-impl PackedLabels {
-    /// Packs `labels`.
-    pub fn new(labels: &Labels) -> Self {
-        let mut out = Vec::new();
-        for (n, v) in labels.iter() {
-            put_len(&mut out, n.len());
-            out.extend_from_slice(n.as_bytes());
-            put_len(&mut out, v.len());
-            out.extend_from_slice(v.as_bytes());
-        }
-        Self(out.into_boxed_slice())
-    }
-
-    /// The pairs, in name order.
-    pub fn iter(&self) -> PackedIter<'_> {
-        PackedIter(&self.0)
-    }
-
-    /// The value of label `name`, empty if absent.
-    pub fn get(&self, name: &str) -> &str {
-        self.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| v)
-    }
-
-    /// The label set, unpacked.
-    pub fn to_labels(&self) -> Labels {
-        Labels::from_pairs(self.iter())
-    }
-}
-
-/// The pairs of a [`PackedLabels`].
-#[derive(Debug, Clone)]
-pub struct PackedIter<'a>(&'a [u8]);
-
-impl<'a> PackedIter<'a> {
-    fn take(&mut self) -> Option<&'a str> {
-        let mut len = 0usize;
-        let mut shift = 0;
-        loop {
-            let (&b, rest) = self.0.split_first()?;
-            self.0 = rest;
-            len |= usize::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        let (s, rest) = self.0.split_at_checked(len)?;
-        self.0 = rest;
-        // Packed from `&str`s, so always UTF-8.
-        std::str::from_utf8(s).ok()
-    }
-}
-
-impl<'a> Iterator for PackedIter<'a> {
-    type Item = (&'a str, &'a str);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let n = self.take()?;
-        let v = self.take()?;
-        Some((n, v))
-    }
 }
 
 /// One stored sample.
@@ -198,6 +108,8 @@ pub struct StoredSample {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryAppender {
+    /// Labels by handle ([`Appender::bind`]).
+    handles: HashMap<u32, Labels>,
     pending: Vec<StoredSample>,
     pending_metadata: Vec<(Labels, Metadata)>,
     committed: Arc<Mutex<Vec<StoredSample>>>,
@@ -231,12 +143,42 @@ impl Appender for MemoryAppender {
         Ok(())
     }
 
+    fn bind(&mut self, handle: u32, series: &Labels) {
+        self.handles.insert(handle, series.clone());
+    }
+
+    fn append_handle(
+        &mut self,
+        handle: u32,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        let series = self
+            .handles
+            .get(&handle)
+            .cloned()
+            .ok_or_else(|| AppendError::Other(format!("unbound handle {handle}")))?;
+        self.append(&series, timestamp_ms, value)
+    }
+
     fn update_metadata(&mut self, series: &Labels, metadata: &Metadata) {
         self.pending_metadata
             .push((series.clone(), metadata.clone()));
     }
 
+    fn update_metadata_handle(&mut self, handle: u32, metadata: &Metadata) {
+        if let Some(series) = self.handles.get(&handle).cloned() {
+            self.update_metadata(&series, metadata);
+        }
+    }
+
+    /// As a TSDB: of the samples of one series at one timestamp in a batch, the first
+    /// is kept (Prometheus's storage refuses the others as duplicates, or ignores them
+    /// when identical).
     fn commit(&mut self) -> Result<(), AppendError> {
+        let mut seen = std::collections::HashSet::new();
+        self.pending
+            .retain(|s| seen.insert((s.series.clone(), s.timestamp_ms)));
         self.committed.lock().append(&mut self.pending);
         self.metadata.lock().extend(self.pending_metadata.drain(..));
         Ok(())

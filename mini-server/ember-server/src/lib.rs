@@ -43,6 +43,7 @@ mod relabel;
 mod reload;
 mod rules;
 mod run;
+mod scrape_cache;
 mod scrape_loop;
 mod scrape_manager;
 mod scraper;
@@ -51,8 +52,7 @@ mod storage;
 mod target;
 
 pub use appender::{
-    AppendError, Appender, MemoryAppender, PackedIter, PackedLabels, STALE_NAN_BITS, StoredSample,
-    is_stale_marker, stale_nan,
+    AppendError, Appender, MemoryAppender, STALE_NAN_BITS, StoredSample, is_stale_marker, stale_nan,
 };
 pub use check::{CheckReport, check_config};
 pub use config::{

@@ -11,9 +11,6 @@
 //! rolling back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-/// Hash maps keyed by series: foldhash, several times faster than SipHash on label sets.
-type FastState = foldhash::fast::RandomState;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,10 +19,11 @@ use ember_expfmt::{Entry, Format, MetricType, OpenMetricsParser, TextParser};
 use ember_tsdb::Metadata;
 use parking_lot::Mutex;
 
-use crate::appender::{AppendError, Appender, PackedLabels, stale_nan};
+use crate::appender::{AppendError, Appender, stale_nan};
 use crate::config::ScrapeConfig;
 use crate::labels::{Labels, is_valid_label_name, is_valid_metric_name};
 use crate::relabel::{RelabelConfig, process};
+use crate::scrape_cache::{DROPPED, FastState, Handles, Order, labels_from_key, name_of};
 use crate::scraper::Client;
 use crate::storage::release_large;
 use crate::target::Target;
@@ -82,30 +80,21 @@ pub struct ScrapeLoop<A: Appender> {
     appender: A,
     /// The HTTP client and its body buffer.
     client: Client,
-    /// Raw series text → the handle of its series after mutation ([`DROPPED`] when
-    /// relabeling dropped it).
-    cache: HashMap<Arc<[u8]>, CacheEntry, FastState>,
-    /// The raw texts of the last successful parse in order, with their handles: a target
-    /// exposes its series in the same order scrape after scrape, so the next sample is
-    /// predicted to be the next of these and checked by one comparison, without hashing.
-    seq: Vec<(Arc<[u8]>, u32)>,
-    /// The order being read, once it differs from `seq` (kept to reuse its buffer).
-    next: Vec<(Arc<[u8]>, u32)>,
-    /// Counts parses; cache entries remember the last one that saw them.
-    iteration: u64,
-    /// Reused to build the cache keys that are not a slice of the body.
+    /// The raw texts of the last successful parse in order, with their handles.
+    order: Order,
+    /// Hash state for [`Order::find`].
+    hasher: FastState,
+    /// Counts parses; handles remember the last one that saw them.
+    iteration: u32,
+    /// Reused to build the raw texts that are not a slice of the body.
     key: Vec<u8>,
-    /// The series of the cache, by handle (several raw texts may share one).
-    series: Vec<SeriesSlot>,
-    /// Handles of `series` free for reuse.
-    free: Vec<u32>,
-    /// Labels → handle, consulted only when a raw text enters the cache.
-    by_labels: HashMap<Arc<PackedLabels>, u32, FastState>,
-    /// Handles no cache entry refers to any more, freed after the next write (which may
+    /// The loop's series, by handle.
+    handles: Handles,
+    /// Handles no raw text refers to any more, freed after the next write (which may
     /// still mark them stale).
     orphans: Vec<u32>,
-    /// Counts writes; series remember the last one that wrote them.
-    generation: u64,
+    /// Counts writes; handles remember the last one that appended them.
+    generation: u32,
     /// Handles written by the last scrape (for staleness markers).
     previous: Vec<u32>,
     /// The handles being written by this scrape (kept to reuse its buffer).
@@ -210,35 +199,9 @@ fn verify_label_limits(l: &Labels, limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
-/// The handle of a raw series text that relabeling dropped.
-const DROPPED: u32 = u32::MAX;
-
-/// A scraped series as last resolved: the handle of its labels after mutation
-/// ([`DROPPED`]: dropped by relabeling) and the parse that last saw it.
-#[derive(Debug)]
-struct CacheEntry {
-    handle: u32,
-    /// Its index in `seq` (to pick the prediction up again after a miss).
-    pos: u32,
-    seen: u64,
-}
-
-/// One series of the loop, shared by the raw texts that resolve to it.
-#[derive(Debug)]
-struct SeriesSlot {
-    /// `None` while the handle is free.
-    labels: Option<Arc<PackedLabels>>,
-    /// Cache entries pointing here.
-    refs: u32,
-    /// The last write ([`ScrapeLoop::write`] generation) that appended it.
-    written: u64,
-    /// The timestamp it was last appended with.
-    t: i64,
-}
-
 /// The outcome of turning a body into samples (the samples are in the loop's buffer).
 struct Parsed {
-    /// Indexes into `samples` of series new to the cache (their metadata is written).
+    /// Indexes into the new order of series new to the loop (their metadata is written).
     new_series: Vec<usize>,
     /// TYPE, HELP and UNIT lines of the body, by family name.
     families: HashMap<String, Metadata>,
@@ -267,14 +230,11 @@ impl<A: Appender> ScrapeLoop<A> {
             http: cfg.http.clone(),
             appender,
             client: Client::default(),
-            cache: HashMap::default(),
-            seq: Vec::new(),
-            next: Vec::new(),
+            order: Order::default(),
+            hasher: FastState::default(),
             iteration: 0,
             key: Vec::new(),
-            series: Vec::new(),
-            free: Vec::new(),
-            by_labels: HashMap::default(),
+            handles: Handles::default(),
             orphans: Vec::new(),
             generation: 0,
             previous: Vec::new(),
@@ -390,8 +350,48 @@ impl<A: Appender> ScrapeLoop<A> {
             let _ = self.appender.append(&self.report_labels(name), ts, v);
         }
         let _ = self.appender.commit();
+        let lost = self.appender.take_lost();
+        if !lost.is_empty() {
+            self.rebind(&lost);
+        }
+        self.samples.clear();
+        release_large(&mut self.samples);
         *self.last_report.lock() = Some(report.clone());
         report
+    }
+
+    /// Binds handles the store lost to their labels again, derived from their raw texts,
+    /// and appends this scrape's samples of them once more.
+    fn rebind(&mut self, lost: &[u32]) {
+        let lost: HashSet<u32> = lost.iter().copied().collect();
+        let mut bound = HashSet::new();
+        for (key, h) in self.order.iter() {
+            if !lost.contains(&h) || bound.contains(&h) {
+                continue;
+            }
+            let labels = labels_from_key(key).and_then(|raw| {
+                mutate(
+                    raw,
+                    &self.target_labels,
+                    self.honor_labels,
+                    &self.metric_relabel,
+                )
+            });
+            if let Some(l) = labels {
+                self.appender.bind(h, &l);
+                bound.insert(h);
+            }
+        }
+        if bound.is_empty() {
+            return;
+        }
+        tracing::debug!(target_url = %self.target.url(), series = bound.len(), "series bound again");
+        for &(h, t, v) in &self.samples {
+            if bound.contains(&h) {
+                let _ = self.appender.append_handle(h, t, v);
+            }
+        }
+        let _ = self.appender.commit();
     }
 
     fn report_labels(&self, name: &str) -> Labels {
@@ -422,23 +422,25 @@ impl<A: Appender> ScrapeLoop<A> {
         if p.families.is_empty() {
             return Vec::new();
         }
-        let lookup = |h: u32| {
-            let series = self.labels_of(h)?;
-            family_of(&p.families, series.get("__name__")).map(|(f, m)| (f, m.clone()))
-        };
         let mut out = Vec::new();
         if changed.is_empty() {
             for &i in &p.new_series {
-                let h = self.samples[i].0;
-                if let Some((_, m)) = lookup(h) {
-                    out.push((h, m));
+                if i >= self.order.len() {
+                    continue;
+                }
+                let h = self.order.handle(i);
+                if let Some((_, m)) = family_of(&p.families, name_of(self.order.key(i))) {
+                    out.push((h, m.clone()));
                 }
             }
         } else {
-            for &(h, _, _) in &self.samples {
-                if let Some((f, m)) = lookup(h) {
+            for (key, h) in self.order.iter() {
+                if h == DROPPED {
+                    continue;
+                }
+                if let Some((f, m)) = family_of(&p.families, name_of(key)) {
                     if changed.contains(f) || !self.in_previous(h) {
-                        out.push((h, m));
+                        out.push((h, m.clone()));
                     }
                 }
             }
@@ -446,70 +448,33 @@ impl<A: Appender> ScrapeLoop<A> {
         out
     }
 
-    /// The labels of a live handle.
-    fn labels_of(&self, h: u32) -> Option<&Arc<PackedLabels>> {
-        self.series.get(h as usize)?.labels.as_ref()
-    }
-
     /// Whether the last write appended series `h`.
     fn in_previous(&self, h: u32) -> bool {
         self.generation > 0
             && self
-                .series
-                .get(h as usize)
+                .handles
+                .get(h)
                 .is_some_and(|s| s.written == self.generation)
-    }
-
-    /// The handle of `labels`, shared with the raw texts already resolved to it; one more
-    /// cache entry refers to it.
-    fn intern(&mut self, labels: Labels) -> u32 {
-        let labels = PackedLabels::new(&labels);
-        if let Some(&h) = self.by_labels.get(&labels) {
-            if let Some(s) = self.series.get_mut(h as usize) {
-                s.refs += 1;
-            }
-            return h;
-        }
-        let labels = Arc::new(labels);
-        let slot = SeriesSlot {
-            labels: Some(Arc::clone(&labels)),
-            refs: 1,
-            written: 0,
-            t: i64::MIN,
-        };
-        let h = match self.free.pop() {
-            Some(h) => {
-                self.series[h as usize] = slot;
-                h
-            }
-            None => {
-                self.series.push(slot);
-                (self.series.len() - 1) as u32
-            }
-        };
-        self.by_labels.insert(labels, h);
-        h
     }
 
     /// Appends this scrape's samples (the loop's buffer), their `metadata`, and staleness
     /// markers for series of the previous scrape that are not among them.
     fn write(&mut self, metadata: Vec<(u32, Metadata)>, ts: i64) -> Result<(), String> {
-        self.generation += 1;
+        self.generation = self.generation.wrapping_add(1).max(1);
         let generation = self.generation;
         let mut failure = None;
         self.current.clear();
         for &(h, t, v) in &self.samples {
-            let Some(slot) = self.series.get_mut(h as usize) else {
+            let Some(slot) = self.handles.get_mut(h) else {
                 continue;
             };
-            let Some(labels) = &slot.labels else { continue };
-            // A series repeated at the same timestamp within one scrape (e.g. after a
-            // labeldrop) keeps its first value: Prometheus's TSDB refuses the others.
+            // A series repeated at the same timestamp within one scrape keeps its first
+            // value: Prometheus's TSDB refuses the others.
             let again = slot.written == generation;
             if again && slot.t == t {
                 continue;
             }
-            match self.appender.append_cached(h, labels, t, v) {
+            match self.appender.append_handle(h, t, v) {
                 Ok(()) | Err(AppendError::OutOfOrder | AppendError::Duplicate) => {}
                 Err(e) => {
                     failure = Some(e.to_string());
@@ -522,40 +487,23 @@ impl<A: Appender> ScrapeLoop<A> {
                 self.current.push(h);
             }
         }
-        self.samples.clear();
-        release_large(&mut self.samples);
         for &h in &self.previous {
-            let Some(slot) = self.series.get(h as usize) else {
-                continue;
-            };
-            if slot.written == generation {
-                continue;
-            }
-            if let Some(labels) = &slot.labels {
-                let _ = self.appender.append_cached(h, labels, ts, stale_nan());
+            if self.handles.get(h).is_some_and(|s| s.written != generation) {
+                let _ = self.appender.append_handle(h, ts, stale_nan());
             }
         }
         if failure.is_none() {
             for (h, m) in &metadata {
-                if let Some(l) = self.series.get(*h as usize).and_then(|s| s.labels.as_ref()) {
-                    self.appender.update_metadata_cached(*h, l, m);
-                }
+                self.appender.update_metadata_handle(*h, m);
             }
         }
         std::mem::swap(&mut self.previous, &mut self.current);
         self.current.clear();
         release_large(&mut self.current);
-        // Handles no cache entry uses any more have had their staleness markers: free.
+        // Handles no raw text uses any more have had their staleness markers: free.
         for h in std::mem::take(&mut self.orphans) {
-            let Some(slot) = self.series.get_mut(h as usize) else {
-                continue;
-            };
-            if slot.refs > 0 || slot.written == generation {
-                continue;
-            }
-            if let Some(l) = slot.labels.take() {
-                self.by_labels.remove(&l);
-                self.free.push(h);
+            if self.handles.get(h).is_some_and(|s| s.written != generation) {
+                self.handles.free(h);
             }
         }
         match failure {
@@ -565,7 +513,7 @@ impl<A: Appender> ScrapeLoop<A> {
     }
 
     /// Parses the body by Content-Type and applies labels and limits. On failure the
-    /// counts so far are returned with the reason.
+    /// counts so far are returned with the reason, and the loop's order is unchanged.
     #[allow(clippy::type_complexity)]
     fn parse(
         &mut self,
@@ -580,7 +528,7 @@ impl<A: Appender> ScrapeLoop<A> {
             };
         self.samples.clear();
         // Sized as the last scrape (the buffer is released between scrapes).
-        self.samples.reserve(self.seq.len());
+        self.samples.reserve(self.order.len());
         let mut p = Parsed {
             new_series: Vec::new(),
             families: HashMap::new(),
@@ -588,14 +536,13 @@ impl<A: Appender> ScrapeLoop<A> {
             post_relabel: 0,
             series_added: 0,
         };
-        self.iteration += 1;
+        self.iteration = self.iteration.wrapping_add(1).max(1);
         let iteration = self.iteration;
         let mut keybuf = std::mem::take(&mut self.key);
-        // Position in `seq` of the predicted next sample; `diverged` once the body left
-        // that order (from then on `next` holds the order read).
+        // Position in the order of the predicted next sample; `next` once the body left
+        // that order (from then on it holds the order read).
         let mut cursor = 0usize;
-        let mut diverged = false;
-        self.next.clear();
+        let mut next: Option<Order> = None;
         let mut error = None;
         for entry in entries {
             let s = match entry {
@@ -633,34 +580,21 @@ impl<A: Appender> ScrapeLoop<A> {
                     &keybuf
                 }
             };
-            let predicted = self
-                .seq
-                .get(cursor)
-                .filter(|(k, _)| **k == *key)
-                .map(|&(_, h)| h);
+            let predicted = (cursor < self.order.len() && self.order.key(cursor) == key)
+                .then(|| self.order.handle(cursor));
             let known = match predicted {
                 Some(h) => {
-                    if diverged {
-                        self.next.push((Arc::clone(&self.seq[cursor].0), h));
-                    }
                     cursor += 1;
                     Some(h)
                 }
                 None => {
-                    if !diverged {
-                        diverged = true;
-                        self.next.clear();
-                        self.next
-                            .extend_from_slice(&self.seq[..cursor.min(self.seq.len())]);
+                    if next.is_none() {
+                        next = Some(self.order.prefix(cursor, self.order.len()));
                     }
-                    match self.cache.get_key_value(key) {
-                        Some((k, e)) => {
-                            cursor = e.pos as usize + 1;
-                            self.next.push((Arc::clone(k), e.handle));
-                            Some(e.handle)
-                        }
-                        None => None,
-                    }
+                    self.order.find(&self.hasher, key).map(|i| {
+                        cursor = i + 1;
+                        self.order.handle(i)
+                    })
                 }
             };
             let handle = match known {
@@ -678,38 +612,42 @@ impl<A: Appender> ScrapeLoop<A> {
                         self.honor_labels,
                         &self.metric_relabel,
                     );
-                    // Checked once, when the series enters the cache, as Prometheus does; a
-                    // series that fails is not cached, so it fails every scrape.
+                    // Checked once, when the series enters the loop, as Prometheus does; a
+                    // series that fails is not kept, so it fails every scrape.
                     if let Some(l) = &m {
                         if let Err(e) = validate_series(l, &self.limits) {
                             error = Some(e);
                             break;
                         }
                     }
-                    let handle = match m {
-                        Some(l) => self.intern(l),
+                    match m {
+                        Some(l) => {
+                            let h = self.handles.create();
+                            self.appender.bind(h, &l);
+                            h
+                        }
                         None => DROPPED,
-                    };
-                    let entry = CacheEntry {
-                        handle,
-                        pos: u32::MAX,
-                        seen: iteration,
-                    };
-                    let key: Arc<[u8]> = key.into();
-                    self.cache.insert(Arc::clone(&key), entry);
-                    self.next.push((key, handle));
-                    handle
+                    }
                 }
             };
+            if let Some(n) = next.as_mut() {
+                if known.is_none() && handle != DROPPED {
+                    p.new_series.push(n.len());
+                }
+                if n.push(key, handle).is_err() {
+                    error = Some("series text of one scrape over 4 GiB".to_owned());
+                    break;
+                }
+            }
             if handle == DROPPED {
                 continue;
             }
+            if let Some(slot) = self.handles.get_mut(handle) {
+                slot.seen = iteration;
+            }
             p.post_relabel += 1;
             if known.is_none() {
-                p.new_series.push(self.samples.len());
-                if !self.in_previous(handle) {
-                    p.series_added += 1;
-                }
+                p.series_added += 1;
             }
             self.samples.push((handle, t, s.value));
         }
@@ -717,44 +655,39 @@ impl<A: Appender> ScrapeLoop<A> {
         if error.is_none() && self.limits.sample > 0 && p.post_relabel > self.limits.sample {
             error = Some("sample limit exceeded".to_owned());
         }
-        // Entries for series the target no longer exposes are forgotten, so the cache is
-        // bounded by what the last scrape held.
-        if error.is_none() && !diverged && cursor == self.seq.len() {
+        if let Some(e) = error {
+            // The samples are rolled back, but the series read are kept with the ones of
+            // the last order (as Prometheus's scrape cache keeps its entries after a failed
+            // scrape), so they are not new again next time.
+            if let Some(mut read) = next {
+                for (key, h) in self.order.iter() {
+                    if read.find(&self.hasher, key).is_none() && read.push(key, h).is_err() {
+                        break;
+                    }
+                }
+                self.order = read;
+            }
+            return Err(Box::new((p, e)));
+        }
+        if next.is_none() && cursor == self.order.len() {
             // The same series in the same order: nothing to forget.
             return Ok(p);
         }
-        if error.is_none() {
-            if !diverged {
-                // A prefix of the last order: the rest is gone.
-                self.next.clear();
-                self.next.extend_from_slice(&self.seq[..cursor]);
-            }
-            for (i, (k, _)) in self.next.iter().enumerate() {
-                if let Some(e) = self.cache.get_mut(&**k) {
-                    e.seen = iteration;
-                    e.pos = u32::try_from(i).unwrap_or(u32::MAX);
+        // A prefix of the last order (the rest is gone), or the order read.
+        let next = next.unwrap_or_else(|| self.order.prefix(cursor, cursor));
+        // Series the target no longer exposes are forgotten (after their staleness
+        // markers), so the loop holds what the last scrape held.
+        for (_, h) in self.order.iter() {
+            if let Some(slot) = self.handles.get_mut(h) {
+                if slot.seen != iteration {
+                    // Marked so that a handle listed twice is freed once.
+                    slot.seen = iteration;
+                    self.orphans.push(h);
                 }
             }
-            std::mem::swap(&mut self.seq, &mut self.next);
-            // Not kept: only scrapes that change the order need it.
-            self.next = Vec::new();
-            let (series, orphans) = (&mut self.series, &mut self.orphans);
-            self.cache.retain(|_, e| {
-                if e.seen == iteration {
-                    return true;
-                }
-                if let Some(s) = series.get_mut(e.handle as usize) {
-                    s.refs = s.refs.saturating_sub(1);
-                    if s.refs == 0 {
-                        orphans.push(e.handle);
-                    }
-                }
-                false
-            });
-            Ok(p)
-        } else {
-            Err(Box::new((p, error.unwrap_or_default())))
         }
+        self.order = next;
+        Ok(p)
     }
 
     /// Scrapes every `interval` after an offset derived from the target's labels (spreading
@@ -793,9 +726,7 @@ impl<A: Appender> ScrapeLoop<A> {
     pub fn stop(&mut self) {
         let ts = now_ms();
         for h in std::mem::take(&mut self.previous) {
-            if let Some(l) = self.series.get(h as usize).and_then(|s| s.labels.clone()) {
-                let _ = self.appender.append_cached(h, &l, ts, stale_nan());
-            }
+            let _ = self.appender.append_handle(h, ts, stale_nan());
         }
         if self.last_report.lock().is_some() {
             for n in REPORT_SERIES {

@@ -18,7 +18,7 @@ use ember::Counter;
 use ember_tsdb::{Db, Metadata, OpenReport, Options, SeriesId};
 
 use crate::api::SharedDb;
-use crate::appender::{AppendError, Appender, PackedLabels};
+use crate::appender::{AppendError, Appender, is_stale_marker};
 use crate::flags::Flags;
 use crate::labels::Labels;
 use crate::scrape_manager::Appendable;
@@ -148,7 +148,10 @@ impl Appendable for DbStorage {
             stats: self.stats.clone(),
             samples: Vec::new(),
             metadata: Vec::new(),
-            slots: Vec::new(),
+            ids: Vec::new(),
+            bound: Vec::new(),
+            lost: Vec::new(),
+            batch: Vec::new(),
             last_len: 0,
         }
     }
@@ -156,20 +159,27 @@ impl Appendable for DbStorage {
 
 /// One scrape loop's appender: buffers a scrape, commits it under the write lock.
 ///
-/// Series the scrape loop numbers ([`Appender::append_cached`]) are resolved to the
-/// store's [`SeriesId`] once and appended by id afterwards, as Prometheus's scrape cache
-/// does with series references: a steady scrape converts, hashes and compares no labels
-/// here. An id the head no longer knows (the series was cut away and its slot reused by
-/// another generation) fails with `UnknownSeries`, and the series is resolved again from
-/// its labels.
+/// Series the scrape loop numbers ([`Appender::bind`]) are resolved to the store's
+/// [`SeriesId`] at the first commit that uses them, and their labels dropped: later
+/// samples go by id, as Prometheus's scrape cache does with series references, and the
+/// series' labels are held once, by the store. An id the head no longer knows (the series
+/// was removed from memory after a long silence, and its slot perhaps reused) drops that
+/// sample and reports the handle through [`Appender::take_lost`], so the loop binds it
+/// again.
 #[derive(Debug)]
 pub struct DbAppender {
     db: SharedDb,
     stats: AppendStats,
     samples: Vec<(Target, i64, f64)>,
     metadata: Vec<(Target, Metadata)>,
-    /// By the scrape loop's handle: the label set it stands for and the store's id.
-    slots: Vec<Option<Slot>>,
+    /// By handle: the store's id, once resolved ([`UNRESOLVED`] before).
+    ids: Vec<u64>,
+    /// Handles bound since the last commit, with their labels.
+    bound: Vec<(u32, ember_tsdb::Labels)>,
+    /// Handles the store did not know at the last commit.
+    lost: Vec<u32>,
+    /// Store ids appended in the commit under way.
+    batch: Vec<u64>,
     /// Samples in the last commit (the buffer's size for the next scrape).
     last_len: usize,
 }
@@ -184,40 +194,45 @@ pub(crate) fn release_large<T>(v: &mut Vec<T>) {
     }
 }
 
-/// What a handle stands for: the caller's labels (shared, not copied) and, once resolved,
-/// the store's id.
-#[derive(Debug)]
-struct Slot {
-    labels: Arc<PackedLabels>,
-    id: Option<SeriesId>,
-}
+/// A handle not resolved to a store id (no store id has all bits set: the head's slots
+/// are below [`ember_tsdb::MAX_SERIES`]).
+const UNRESOLVED: u64 = u64::MAX;
 
 /// The series of a buffered sample.
 #[derive(Debug)]
 enum Target {
-    /// A scrape loop's handle (index into `slots`).
+    /// A scrape loop's handle.
     Handle(u32),
     /// Labels given directly (report series), converted at append.
     Own(ember_tsdb::Labels),
 }
 
 impl DbAppender {
-    /// Makes `handle` stand for `series`, forgetting what it stood for if that differs.
-    fn register(&mut self, handle: u32, series: &Arc<PackedLabels>) {
-        let h = handle as usize;
-        if self.slots.len() <= h {
-            self.slots.resize_with(h + 1, || None);
+    /// The store id of `handle`: resolved before, or from the labels it was bound to in
+    /// this batch (creating the series if new); `None` if neither.
+    fn resolve(
+        ids: &mut [u64],
+        bound: &[(u32, ember_tsdb::Labels)],
+        app: &mut ember_tsdb::Appender<'_>,
+        handle: u32,
+    ) -> Option<SeriesId> {
+        let slot = ids.get_mut(handle as usize)?;
+        if *slot != UNRESOLVED {
+            return Some(SeriesId(*slot));
         }
-        let slot = &mut self.slots[h];
-        if !slot
-            .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(&s.labels, series))
-        {
-            *slot = Some(Slot {
-                labels: Arc::clone(series),
-                id: None,
-            });
+        // The last binding wins.
+        let (_, labels) = bound.iter().rev().find(|(h, _)| *h == handle)?;
+        let id = app.series(labels);
+        *slot = id.0;
+        Some(id)
+    }
+
+    /// Records that the store lost `handle`'s series.
+    fn lose(ids: &mut [u64], lost: &mut Vec<u32>, handle: u32) {
+        if let Some(slot) = ids.get_mut(handle as usize) {
+            *slot = UNRESOLVED;
         }
+        lost.push(handle);
     }
 }
 
@@ -237,14 +252,25 @@ impl Appender for DbAppender {
         Ok(())
     }
 
-    fn append_cached(
+    fn bind(&mut self, handle: u32, series: &Labels) {
+        let h = handle as usize;
+        if self.ids.len() <= h {
+            self.ids.resize(h + 1, UNRESOLVED);
+        }
+        self.ids[h] = UNRESOLVED;
+        match convert(series) {
+            Ok(l) => self.bound.push((handle, l)),
+            // Labels the store refuses: the handle's samples are reported lost.
+            Err(e) => tracing::warn!(series = %series, error = %e, "series refused by storage"),
+        }
+    }
+
+    fn append_handle(
         &mut self,
         handle: u32,
-        series: &Arc<PackedLabels>,
         timestamp_ms: i64,
         value: f64,
     ) -> Result<(), AppendError> {
-        self.register(handle, series);
         if self.samples.capacity() == 0 {
             // Sized as the last scrape (released after its commit).
             self.samples.reserve(self.last_len);
@@ -260,15 +286,16 @@ impl Appender for DbAppender {
         }
     }
 
-    fn update_metadata_cached(
-        &mut self,
-        handle: u32,
-        series: &Arc<PackedLabels>,
-        metadata: &Metadata,
-    ) {
-        self.register(handle, series);
+    fn update_metadata_handle(&mut self, handle: u32, metadata: &Metadata) {
         self.metadata
             .push((Target::Handle(handle), metadata.clone()));
+    }
+
+    fn take_lost(&mut self) -> Vec<u32> {
+        let mut lost = std::mem::take(&mut self.lost);
+        lost.sort_unstable();
+        lost.dedup();
+        lost
     }
 
     fn commit(&mut self) -> Result<(), AppendError> {
@@ -280,12 +307,38 @@ impl Appender for DbAppender {
         let result = {
             let mut db = self.db.write();
             let mut app = db.appender();
+            let (ids, bound, lost) = (&mut self.ids, &self.bound, &mut self.lost);
+            // Ids appended in this batch (searched only when the store refuses a duplicate).
+            let batch = &mut self.batch;
+            batch.clear();
             for (target, t, v) in self.samples.drain(..) {
                 let res = match &target {
                     Target::Own(l) => app.append(l, t, v).map(|_| ()),
-                    Target::Handle(h) => match self.slots.get_mut(*h as usize) {
-                        Some(Some(slot)) => append_slot(&mut app, slot, t, v),
-                        _ => Ok(()),
+                    Target::Handle(h) => match Self::resolve(ids, bound, &mut app, *h) {
+                        Some(id) => match app.append_id(id, t, v) {
+                            Err(ember_tsdb::Error::UnknownSeries(_)) => {
+                                Self::lose(ids, lost, *h);
+                                Ok(())
+                            }
+                            // Raw texts that relabeling merged into one series: the first
+                            // sample of the batch stands, as in Prometheus, where the others
+                            // are dropped at commit rather than counted as duplicates; and
+                            // a staleness marker for a series that has a sample at that
+                            // time is no marker (the series is not stale).
+                            Err(ember_tsdb::Error::DuplicateSample { .. })
+                                if is_stale_marker(v) || batch.contains(&id.0) =>
+                            {
+                                Ok(())
+                            }
+                            r => {
+                                batch.push(id.0);
+                                r
+                            }
+                        },
+                        None => {
+                            Self::lose(ids, lost, *h);
+                            Ok(())
+                        }
                     },
                 };
                 match res {
@@ -304,16 +357,14 @@ impl Appender for DbAppender {
             for (target, m) in self.metadata.drain(..) {
                 match target {
                     Target::Own(l) => app.update_metadata(&l, m),
-                    Target::Handle(h) => {
-                        let Some(Some(slot)) = self.slots.get(h as usize) else {
-                            continue;
-                        };
-                        // Converted one at a time: a first scrape of many series does
-                        // not hold them all twice.
-                        if let Ok(l) = ember_tsdb::Labels::new(slot.labels.iter()) {
-                            app.update_metadata(&l, m);
+                    Target::Handle(h) => match Self::resolve(ids, bound, &mut app, h) {
+                        Some(id) => {
+                            if app.update_metadata_id(id, m).is_err() {
+                                Self::lose(ids, lost, h);
+                            }
                         }
-                    }
+                        None => Self::lose(ids, lost, h),
+                    },
                 }
             }
             app.commit()
@@ -322,6 +373,10 @@ impl Appender for DbAppender {
         // they would hold a scrape's worth of memory per target.
         release_large(&mut self.samples);
         release_large(&mut self.metadata);
+        self.bound.clear();
+        release_large(&mut self.bound);
+        self.batch.clear();
+        release_large(&mut self.batch);
         self.stats.out_of_order.inc_by(out_of_order);
         self.stats.duplicate.inc_by(duplicate);
         self.stats.out_of_bounds.inc_by(out_of_bounds);
@@ -340,26 +395,6 @@ impl Appender for DbAppender {
             AppendError::Other(e.to_string())
         })
     }
-}
-
-/// Appends by the slot's id; resolves the id from the labels first if there is none or
-/// the head no longer knows it.
-fn append_slot(
-    app: &mut ember_tsdb::Appender<'_>,
-    slot: &mut Slot,
-    t: i64,
-    v: f64,
-) -> Result<(), ember_tsdb::Error> {
-    if let Some(id) = slot.id {
-        match app.append_id(id, t, v) {
-            Err(ember_tsdb::Error::UnknownSeries(_)) => {}
-            r => return r,
-        }
-    }
-    let l = ember_tsdb::Labels::new(slot.labels.iter())?;
-    let id = app.series(&l);
-    slot.id = Some(id);
-    app.append_id(id, t, v)
 }
 
 /// Runs [`Db::maintain`] every `every` until `stop` receives or hangs up, logging what it
@@ -471,62 +506,68 @@ mod tests {
     }
 
     #[test]
-    fn cached_ids_survive_head_cuts_and_handle_reuse() {
-        use crate::appender::PackedLabels;
+    fn handles_lost_by_head_cuts_are_reported_and_rebound() {
         let d = dir("cut");
         let (db, _) = open_storage_at(&d, Options::default()).unwrap();
         let stats = AppendStats::default();
         let mut app = DbStorage::new(Arc::clone(&db), stats.clone()).appender();
-        let pack = |pairs: &[(&str, &str)]| {
-            Arc::new(PackedLabels::new(&Labels::from_pairs(
-                pairs.iter().copied(),
-            )))
-        };
-        let tsdb = |p: &PackedLabels| ember_tsdb::Labels::new(p.iter()).unwrap();
+        let labels = |name: &str| Labels::from_pairs([("__name__", name)]);
+        let tsdb = |name: &str| ember_tsdb::Labels::new([("__name__", name)]).unwrap();
         let samples = |l: &ember_tsdb::Labels| -> Vec<(i64, f64)> {
             let g = db.read();
             let id = g.head().get(l).unwrap();
             g.head().samples(id).unwrap().collect()
         };
-        let a = pack(&[("__name__", "a")]);
-        let b = pack(&[("__name__", "b")]);
-        app.append_cached(0, &a, 1_000, 1.0).unwrap();
-        app.append_cached(1, &b, 1_000, 1.0).unwrap();
+        app.bind(0, &labels("a"));
+        app.bind(1, &labels("b"));
+        app.append_handle(0, 1_000, 1.0).unwrap();
+        app.append_handle(1, 1_000, 1.0).unwrap();
         app.commit().unwrap();
-        assert_eq!(samples(&tsdb(&a)), [(1_000, 1.0)]);
+        assert_eq!(samples(&tsdb("a")), [(1_000, 1.0)]);
+        assert!(app.take_lost().is_empty());
 
         // The cut drops both series; their slots go to new series of another generation,
-        // so the cached ids must not reach them.
+        // so the resolved ids must not reach them.
         let mut drop_all =
             |_: &ember_tsdb::Labels, _: Option<&Metadata>, _: &[ember_tsdb::Chunk]| Ok(());
         db.write().cut(5_000, &mut drop_all).unwrap();
         assert_eq!(db.read().head().num_series(), 0);
-        let c = ember_tsdb::Labels::new([("__name__", "c")]).unwrap();
-        let d2 = ember_tsdb::Labels::new([("__name__", "d")]).unwrap();
+        let c = tsdb("c");
+        let d2 = tsdb("d");
         db.write().append(&c, 6_000, 7.0).unwrap();
         db.write().append(&d2, 6_000, 7.0).unwrap();
-        app.append_cached(0, &a, 6_000, 2.0).unwrap();
-        // Handle 1 now stands for another label set: the old id is forgotten.
-        let e = pack(&[("__name__", "e")]);
-        app.append_cached(1, &e, 6_000, 3.0).unwrap();
+        app.append_handle(0, 6_000, 2.0).unwrap();
+        // Handle 1 now stands for another label set.
+        app.bind(1, &labels("e"));
+        app.append_handle(1, 6_000, 3.0).unwrap();
         app.commit().unwrap();
-        assert_eq!(samples(&tsdb(&a)), [(6_000, 2.0)]);
-        assert_eq!(samples(&tsdb(&e)), [(6_000, 3.0)]);
+        // Handle 0's series is gone: its sample is dropped and the handle reported once.
+        assert_eq!(app.take_lost(), [0]);
+        assert!(app.take_lost().is_empty());
+        assert_eq!(samples(&tsdb("e")), [(6_000, 3.0)]);
         assert_eq!(samples(&c), [(6_000, 7.0)]);
         assert_eq!(samples(&d2), [(6_000, 7.0)]);
-        assert!(db.read().head().get(&tsdb(&b)).is_none());
+        assert!(db.read().head().get(&tsdb("a")).is_none());
+        assert!(db.read().head().get(&tsdb("b")).is_none());
+        // Bound again, it resolves anew.
+        app.bind(0, &labels("a"));
+        app.append_handle(0, 6_000, 2.0).unwrap();
+        app.commit().unwrap();
+        assert_eq!(samples(&tsdb("a")), [(6_000, 2.0)]);
 
-        // Steady appends by id, and metadata by handle.
+        // Steady appends by id, and metadata by handle; a handle never bound is lost.
         let m = Metadata {
             metric_type: ember_tsdb::MetricType::Counter,
             unit: String::new(),
             help: "A.".into(),
         };
-        app.append_cached(0, &a, 7_000, 3.0).unwrap();
-        app.update_metadata_cached(0, &a, &m);
+        app.append_handle(0, 7_000, 3.0).unwrap();
+        app.update_metadata_handle(0, &m);
+        app.append_handle(9, 7_000, 3.0).unwrap();
         app.commit().unwrap();
-        assert_eq!(samples(&tsdb(&a)), [(6_000, 2.0), (7_000, 3.0)]);
-        assert_eq!(db.read().metadata(&tsdb(&a)), Some(&m));
+        assert_eq!(samples(&tsdb("a")), [(6_000, 2.0), (7_000, 3.0)]);
+        assert_eq!(db.read().metadata(&tsdb("a")), Some(&m));
+        assert_eq!(app.take_lost(), [9]);
         assert_eq!(stats.other.get(), 0);
         drop(db);
         let _ = std::fs::remove_dir_all(&d);

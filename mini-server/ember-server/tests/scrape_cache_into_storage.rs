@@ -182,3 +182,86 @@ fn reordered_inserted_and_truncated_bodies_keep_every_series_apart() {
     server.unblock();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn series_the_store_dropped_are_bound_again_from_their_raw_text() {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let addr = server.server_addr().to_ip().unwrap().to_string();
+    let n = Arc::new(Mutex::new(0u32));
+    let (s, c) = (server.clone(), n.clone());
+    std::thread::spawn(move || {
+        while let Ok(req) = s.recv() {
+            let i = {
+                let mut c = c.lock().unwrap();
+                *c += 1;
+                *c
+            };
+            let body = format!("a{{path=\"/x \\\"y\\\"\",code=\"200\"}} {i}\nb {i}\n");
+            let _ = req.respond(tiny_http::Response::from_string(body));
+        }
+    });
+    let yaml = format!(
+        "scrape_configs:\n- job_name: app\n  static_configs: [{{targets: ['{addr}']}}]\n  metric_relabel_configs:\n  - {{action: replace, source_labels: [code], target_label: c}}\n"
+    );
+    let cfg = Config::parse(&yaml, Path::new("t.yml")).unwrap();
+    let job = &cfg.scrape_configs[0];
+    let target = targets_from_group(&job.static_configs[0], job)
+        .unwrap()
+        .remove(0);
+    let dir = std::env::temp_dir().join(format!("ember-scrape-rebind-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (db, _) = open_storage_at(&dir, ember_tsdb::Options::default()).unwrap();
+    let stats = AppendStats::default();
+    let storage = DbStorage::new(db.clone(), stats.clone());
+    let mut l = ScrapeLoop::new(target, job, storage.appender());
+    let first = l.scrape_once();
+    assert_eq!(first.error, None);
+    // The store drops every series (as a head cut does after a long silence), and other
+    // series take their slots.
+    let mut drop_all =
+        |_: &ember_tsdb::Labels, _: Option<&ember_tsdb::Metadata>, _: &[ember_tsdb::Chunk]| Ok(());
+    db.write()
+        .cut(first.timestamp_ms + 1, &mut drop_all)
+        .unwrap();
+    assert_eq!(db.read().head().num_series(), 0);
+    for name in ["other1", "other2", "other3"] {
+        let l = ember_tsdb::Labels::new([("__name__", name)]).unwrap();
+        db.write().append(&l, first.timestamp_ms + 2, 1.0).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    let second = l.scrape_once();
+    assert_eq!(second.error, None);
+    // The same scrape's samples land on the right series, bound again from the raw text
+    // (escapes and metric relabeling included).
+    let a = ember_tsdb::Labels::new([
+        ("__name__", "a"),
+        ("c", "200"),
+        ("code", "200"),
+        ("instance", addr.as_str()),
+        ("job", "app"),
+        ("path", "/x \"y\""),
+    ])
+    .unwrap();
+    let b =
+        ember_tsdb::Labels::new([("__name__", "b"), ("instance", &addr), ("job", "app")]).unwrap();
+    let samples = |l: &ember_tsdb::Labels| -> Vec<(i64, f64)> {
+        let g = db.read();
+        let id = g.head().get(l).expect("series exists");
+        g.head().samples(id).unwrap().collect()
+    };
+    assert_eq!(samples(&a), [(second.timestamp_ms, 2.0)]);
+    assert_eq!(samples(&b), [(second.timestamp_ms, 2.0)]);
+    for name in ["other1", "other2", "other3"] {
+        let l = ember_tsdb::Labels::new([("__name__", name)]).unwrap();
+        assert_eq!(samples(&l).len(), 1, "{name} untouched");
+    }
+    // And by id again afterwards.
+    std::thread::sleep(Duration::from_millis(5));
+    let third = l.scrape_once();
+    assert_eq!(samples(&a).len(), 2);
+    assert_eq!(samples(&a)[1], (third.timestamp_ms, 3.0));
+    assert_eq!(stats.other.get(), 0);
+    drop(l);
+    server.unblock();
+    let _ = std::fs::remove_dir_all(&dir);
+}

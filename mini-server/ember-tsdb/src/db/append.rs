@@ -84,6 +84,18 @@ impl Appender<'_> {
         }
     }
 
+    /// Sets the metadata of a series known by id (logged only if it differs from the
+    /// stored one); [`Error::UnknownSeries`] if the head does not hold it.
+    pub fn update_metadata_id(&mut self, id: SeriesId, metadata: Metadata) -> Result<(), Error> {
+        if self.db.head.label_pairs(id).is_none() {
+            return Err(Error::UnknownSeries(id.0));
+        }
+        if self.db.head.metadata(id) != Some(&metadata) {
+            self.metadata.push(MetadataRecord { id: id.0, metadata });
+        }
+        Ok(())
+    }
+
     /// Logs the batch (one write, synced per the [`SyncPolicy`](crate::SyncPolicy)) and applies it to the
     /// head; on return the batch is acknowledged as the [`Db`] docs say. On a WAL
     /// error nothing of the batch is applied (as [`Appender::rollback`]).

@@ -81,6 +81,12 @@ impl Order {
         }
     }
 
+    /// Gives back the buffers' spare capacity (an order lives as long as its target).
+    pub(crate) fn shrink(&mut self) {
+        self.keys.shrink_to_fit();
+        self.entries.shrink_to_fit();
+    }
+
     /// The index of an entry whose raw text is `key`, if any.
     pub(crate) fn find(&mut self, hasher: &FastState, key: &[u8]) -> Option<usize> {
         let (keys, entries) = (&self.keys, &self.entries);

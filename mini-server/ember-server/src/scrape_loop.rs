@@ -665,6 +665,7 @@ impl<A: Appender> ScrapeLoop<A> {
                         break;
                     }
                 }
+                read.shrink();
                 self.order = read;
             }
             return Err(Box::new((p, e)));
@@ -674,7 +675,8 @@ impl<A: Appender> ScrapeLoop<A> {
             return Ok(p);
         }
         // A prefix of the last order (the rest is gone), or the order read.
-        let next = next.unwrap_or_else(|| self.order.prefix(cursor, cursor));
+        let mut next = next.unwrap_or_else(|| self.order.prefix(cursor, cursor));
+        next.shrink();
         // Series the target no longer exposes are forgotten (after their staleness
         // markers), so the loop holds what the last scrape held.
         for (_, h) in self.order.iter() {

@@ -115,8 +115,16 @@ fn read_limited(r: impl Read, limit: u64, body: &mut Vec<u8>) -> Result<(), Scra
     Ok(())
 }
 
+/// Bytes read from the connection at a time.
+const INPUT_BUFFER: usize = 32 << 10;
+
+/// Room for the request line and headers (more when the URL or credentials need it:
+/// each request line and header must fit whole).
+const OUTPUT_BUFFER: usize = 16 << 10;
+
 /// An agent with the scrape's settings (`tls`: for `https`).
 fn agent(
+    output_buffer: usize,
     timeout: Duration,
     http: &HttpClientConfig,
     tls: Option<ureq::tls::TlsConfig>,
@@ -126,6 +134,11 @@ fn agent(
         config = config.tls_config(tls);
     }
     config
+        // ureq's defaults (128 KiB each) are allocated and zeroed for every connection,
+        // and every scrape has its own; a GET's header fits in far less, and the input
+        // buffer grows when a response header needs it.
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(output_buffer)
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .max_redirects(if http.follow_redirects { 10 } else { 0 })
@@ -178,9 +191,11 @@ impl Client {
         http: &HttpClientConfig,
         body_size_limit: u64,
     ) -> Result<String, ScrapeError> {
+        let auth = authorization(http)?;
+        let output = OUTPUT_BUFFER.max(url.len() + auth.as_ref().map_or(0, String::len) + 1024);
         let agent = match url.split_once("://").map(|(scheme, _)| scheme) {
-            Some("http") | None => agent(timeout, http, None),
-            Some("https") => agent(timeout, http, Some(tls_config(&http.tls_config)?)),
+            Some("http") | None => agent(output, timeout, http, None),
+            Some("https") => agent(output, timeout, http, Some(tls_config(&http.tls_config)?)),
             Some(scheme) => return Err(ScrapeError::UnsupportedScheme(scheme.to_owned())),
         };
         let mut req = agent
@@ -192,7 +207,7 @@ impl Client {
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 timeout.as_secs_f64().to_string(),
             );
-        if let Some(auth) = authorization(http)? {
+        if let Some(auth) = auth {
             req = req.header("Authorization", auth);
         }
         let resp = req

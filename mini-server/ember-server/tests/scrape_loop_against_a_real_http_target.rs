@@ -394,6 +394,24 @@ fn basic_auth_is_sent_with_the_password_file_read_each_time() {
 }
 
 #[test]
+fn long_credentials_and_urls_are_sent_whole() {
+    let t = TestTarget::start();
+    t.reply(text("a 1\n"));
+    let token = "t".repeat(40_000);
+    let param = "p".repeat(20_000);
+    let mut l = scrape_loop(
+        &t,
+        &format!("  authorization: {{credentials: {token}}}\n  params: {{q: [{param}]}}\n"),
+    );
+    let r = l.scrape_once();
+    assert_eq!(r.error, None);
+    assert_eq!(
+        t.last_request_header("Authorization"),
+        Some(format!("Bearer {token}"))
+    );
+}
+
+#[test]
 fn stopping_marks_everything_stale() {
     let t = TestTarget::start();
     t.reply(text("a 1\n"));

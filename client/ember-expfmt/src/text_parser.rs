@@ -153,7 +153,7 @@ impl<'a> TextParser<'a> {
         error_at(self.input, at, message)
     }
 
-    fn next_entry(&mut self) -> Result<Option<Entry<'a>>, Error> {
+    fn next_entry(&mut self, hint: Option<&[u8]>) -> Result<Option<Entry<'a>>, Error> {
         loop {
             let i = self.skip_blanks(self.pos);
             match self.byte(i) {
@@ -167,7 +167,7 @@ impl<'a> TextParser<'a> {
                          into the name, which makes it invalid)",
                     ));
                 }
-                Some(c) if is_metric_name_start(c) => return self.sample(i).map(Some),
+                Some(c) if is_metric_name_start(c) => return self.sample(i, hint).map(Some),
                 Some(b'{') => {
                     return Err(self.error(i, "expected a metric name before `{`"));
                 }
@@ -313,16 +313,22 @@ impl<'a> TextParser<'a> {
     }
 
     /// A sample line whose metric name starts at `start`.
-    fn sample(&mut self, start: usize) -> Result<Entry<'a>, Error> {
-        let name_end = start + metric_name_len(&self.input[start..]);
-        let name = checked_str(&self.input[start..name_end]);
-        let mut i = self.skip_blanks(name_end);
-        let mut labels = Labels::empty(Dialect::Text);
-        if self.byte(i) == Some(b'{') {
-            let (raw, after) = self.labels(i)?;
-            labels = Labels::new(raw, Dialect::Text);
-            i = self.skip_blanks(after);
-        }
+    fn sample(&mut self, start: usize, hint: Option<&[u8]>) -> Result<Entry<'a>, Error> {
+        let (name, labels, i) = match self.hinted_series(start, hint) {
+            Some(series) => series,
+            None => {
+                let name_end = start + metric_name_len(&self.input[start..]);
+                let name = checked_str(&self.input[start..name_end]);
+                let mut i = self.skip_blanks(name_end);
+                let mut labels = Labels::empty(Dialect::Text);
+                if self.byte(i) == Some(b'{') {
+                    let (raw, after) = self.labels(i)?;
+                    labels = Labels::new(raw, Dialect::Text);
+                    i = self.skip_blanks(after);
+                }
+                (name, labels, i)
+            }
+        };
         let value_end = self.value_end(i);
         if value_end == i {
             return Err(self.error(
@@ -375,6 +381,82 @@ impl<'a> TextParser<'a> {
             timestamp_ms,
             exemplar: None,
         }))
+    }
+
+    /// The metric name and labels of the sample line at `start` when the line starts with
+    /// `hint`, a series' text (`name{labels` or `name`) as an earlier parse returned it
+    /// (see [`TextParser::next_expecting`]), and the position of the value. The lexer's
+    /// state after those bytes depends on the bytes alone, so the series is the hint's
+    /// without lexing it again: only the closing `}` (or, without labels, the end of the
+    /// name and the absence of labels) is checked. `None` sends the line the long way.
+    fn hinted_series(
+        &self,
+        start: usize,
+        hint: Option<&[u8]>,
+    ) -> Option<(&'a str, Labels<'a>, usize)> {
+        let hint = hint.filter(|h| !h.is_empty())?;
+        let end = start + hint.len();
+        if self.input.get(start..end)? != hint {
+            return None;
+        }
+        match hint.iter().position(|&c| c == b'{') {
+            Some(brace) => {
+                if self.byte(end) != Some(b'}') {
+                    return None;
+                }
+                let name_end = start + brace;
+                if metric_name_len(&self.input[start..]) != brace {
+                    return None;
+                }
+                let name = std::str::from_utf8(&self.input[start..name_end]).ok()?;
+                let raw = std::str::from_utf8(&self.input[name_end + 1..end]).ok()?;
+                Some((
+                    name,
+                    Labels::new(raw, Dialect::Text),
+                    self.skip_blanks(end + 1),
+                ))
+            }
+            None => {
+                if metric_name_len(&self.input[start..]) != hint.len() {
+                    return None;
+                }
+                let i = self.skip_blanks(end);
+                if self.byte(i) == Some(b'{') {
+                    return None;
+                }
+                let name = std::str::from_utf8(&self.input[start..end]).ok()?;
+                Some((name, Labels::empty(Dialect::Text), i))
+            }
+        }
+    }
+
+    /// The next entry, where the next sample is expected to be the series `key` (its
+    /// metric name and label set exactly as a sample of an earlier parse gave them:
+    /// `name{labels` with `labels` the raw text between the braces, or `name` alone).
+    /// The result is always what [`Iterator::next`] returns; when the sample line does
+    /// start with `key`, its labels are not lexed again, which is most of a sample's
+    /// cost. A scraper passes the series it predicts from the last scrape.
+    ///
+    /// ```
+    /// use ember_expfmt::{Entry, TextParser};
+    ///
+    /// let body = b"a{x=\"1\"} 1\na{x=\"2\"} 2\n";
+    /// let mut p = TextParser::new(body);
+    /// let Some(Ok(Entry::Sample(s))) = p.next_expecting(b"a{x=\"1\"") else { panic!() };
+    /// assert_eq!((s.name, s.labels.as_str(), s.value), ("a", "x=\"1\"", 1.0));
+    /// // A wrong guess costs only the comparison.
+    /// let Some(Ok(Entry::Sample(s))) = p.next_expecting(b"a{x=\"1\"") else { panic!() };
+    /// assert_eq!((s.labels.as_str(), s.value), ("x=\"2\"", 2.0));
+    /// ```
+    pub fn next_expecting(&mut self, key: &[u8]) -> Option<Result<Entry<'a>, Error>> {
+        if self.done {
+            return None;
+        }
+        let entry = self.next_entry(Some(key));
+        if !matches!(entry, Ok(Some(_))) {
+            self.done = true;
+        }
+        entry.transpose()
     }
 
     /// The end of a value token starting at `i` (`[^{ \t\n\0]*`).
@@ -484,7 +566,7 @@ impl<'a> Iterator for TextParser<'a> {
         if self.done {
             return None;
         }
-        let entry = self.next_entry();
+        let entry = self.next_entry(None);
         if !matches!(entry, Ok(Some(_))) {
             self.done = true;
         }

@@ -95,6 +95,8 @@ pub struct ScrapeLoop<A: Appender> {
     orphans: Vec<u32>,
     /// Counts writes; handles remember the last one that appended them.
     generation: u32,
+    /// The format of the last successful parse.
+    last_format: Option<Format>,
     /// Handles written by the last scrape (for staleness markers).
     previous: Vec<u32>,
     /// The handles being written by this scrape (kept to reuse its buffer).
@@ -236,6 +238,7 @@ impl<A: Appender> ScrapeLoop<A> {
             key: Vec::new(),
             handles: Handles::default(),
             orphans: Vec::new(),
+            last_format: None,
             generation: 0,
             previous: Vec::new(),
             current: Vec::new(),
@@ -521,11 +524,14 @@ impl<A: Appender> ScrapeLoop<A> {
         content_type: &str,
         ts: i64,
     ) -> Result<Parsed, Box<(Parsed, String)>> {
-        let entries: Box<dyn Iterator<Item = Result<Entry<'_>, ember_expfmt::Error>>> =
-            match Format::from_content_type(content_type) {
-                Format::OpenMetrics => Box::new(OpenMetricsParser::new(body)),
-                Format::Text => Box::new(TextParser::new(body)),
-            };
+        let format = Format::from_content_type(content_type);
+        let mut parser = match format {
+            Format::OpenMetrics => Parser::OpenMetrics(OpenMetricsParser::new(body)),
+            Format::Text => Parser::Text(TextParser::new(body)),
+        };
+        // The predicted series' text may spare the parser its label lexing when the
+        // last successful parse read it with the same parser (so it is valid there).
+        let hinted = self.last_format == Some(format);
         self.samples.clear();
         // Sized as the last scrape (the buffer is released between scrapes).
         self.samples.reserve(self.order.len());
@@ -544,7 +550,11 @@ impl<A: Appender> ScrapeLoop<A> {
         let mut cursor = 0usize;
         let mut next: Option<Order> = None;
         let mut error = None;
-        for entry in entries {
+        loop {
+            let hint = (hinted && cursor < self.order.len()).then(|| self.order.key(cursor));
+            let Some(entry) = parser.next(hint) else {
+                break;
+            };
             let s = match entry {
                 Ok(Entry::Sample(s)) => s,
                 Ok(Entry::Help { name, help }) => {
@@ -670,6 +680,7 @@ impl<A: Appender> ScrapeLoop<A> {
             }
             return Err(Box::new((p, e)));
         }
+        self.last_format = Some(format);
         if next.is_none() && cursor == self.order.len() {
             // The same series in the same order: nothing to forget.
             return Ok(p);
@@ -738,6 +749,24 @@ impl<A: Appender> ScrapeLoop<A> {
             }
         }
         let _ = self.appender.commit();
+    }
+}
+
+/// The body's parser, by Content-Type.
+enum Parser<'b> {
+    Text(TextParser<'b>),
+    OpenMetrics(OpenMetricsParser<'b>),
+}
+
+impl<'b> Parser<'b> {
+    /// The next entry; `hint`, the series the next sample is predicted to be, spares the
+    /// text parser the lexing of its labels when right.
+    fn next(&mut self, hint: Option<&[u8]>) -> Option<Result<Entry<'b>, ember_expfmt::Error>> {
+        match (self, hint) {
+            (Parser::Text(p), Some(h)) => p.next_expecting(h),
+            (Parser::Text(p), None) => p.next(),
+            (Parser::OpenMetrics(p), _) => p.next(),
+        }
     }
 }
 

@@ -526,7 +526,7 @@ impl<A: Appender> ScrapeLoop<A> {
     ) -> Result<Parsed, Box<(Parsed, String)>> {
         let format = Format::from_content_type(content_type);
         let mut parser = match format {
-            Format::OpenMetrics => Parser::OpenMetrics(OpenMetricsParser::new(body)),
+            Format::OpenMetrics => Parser::OpenMetrics(Box::new(OpenMetricsParser::new(body))),
             Format::Text => Parser::Text(TextParser::new(body)),
         };
         // The predicted series' text may spare the parser its label lexing when the
@@ -755,7 +755,7 @@ impl<A: Appender> ScrapeLoop<A> {
 /// The body's parser, by Content-Type.
 enum Parser<'b> {
     Text(TextParser<'b>),
-    OpenMetrics(OpenMetricsParser<'b>),
+    OpenMetrics(Box<OpenMetricsParser<'b>>),
 }
 
 impl<'b> Parser<'b> {

@@ -280,7 +280,13 @@ pub struct Head {
     chunks: usize,
     min_valid_time: i64,
     stats: HeadStats,
+    /// Smallest and largest timestamp stored (`(i64::MAX, i64::MIN)` for none), kept by
+    /// [`Head::store`]; `None` after a removal until a cut or replay recomputes it.
+    bounds: Option<(i64, i64)>,
 }
+
+/// [`Head`]'s `bounds` when nothing is stored.
+const NO_BOUNDS: (i64, i64) = (i64::MAX, i64::MIN);
 
 impl Head {
     /// An empty head. A `chunk_samples` of 0 is treated as 1; above
@@ -297,6 +303,7 @@ impl Head {
             chunks: 0,
             min_valid_time: i64::MIN,
             stats: HeadStats::default(),
+            bounds: Some(NO_BOUNDS),
         }
     }
 
@@ -381,6 +388,7 @@ impl Head {
         self.chunks -= s.num_chunks();
         self.stats.chunks_removed += s.num_chunks() as u64;
         self.free.push(id.next_generation());
+        self.bounds = None;
         self.live -= 1;
         self.stats.series_removed += 1;
     }
@@ -504,6 +512,10 @@ impl Head {
             self.stats.chunks_created += 1;
         }
         s.open.append(t, v)?;
+        if let Some((lo, hi)) = &mut self.bounds {
+            *lo = (*lo).min(t);
+            *hi = (*hi).max(t);
+        }
         self.stats.samples_appended += 1;
         Ok(())
     }
@@ -617,6 +629,20 @@ impl Head {
     /// The smallest and largest timestamp of the samples held (pending ones of an open
     /// batch excluded), `None` when the head holds no sample.
     pub fn time_range(&self) -> Option<(i64, i64)> {
+        match self.bounds {
+            Some((lo, hi)) if lo <= hi => Some((lo, hi)),
+            Some(_) => None,
+            None => self.scan_time_range(),
+        }
+    }
+
+    /// Recomputes the time range from the series (after a replay).
+    pub(crate) fn recompute_time_range(&mut self) {
+        self.bounds = Some(self.scan_time_range().unwrap_or(NO_BOUNDS));
+    }
+
+    /// [`Head::time_range`] from every series' chunks.
+    fn scan_time_range(&self) -> Option<(i64, i64)> {
         let mut out: Option<(i64, i64)> = None;
         for s in self.series.iter().flatten() {
             // The first sample's timestamp is the chunk's first field (one decode); the
@@ -660,6 +686,8 @@ impl Head {
     /// (out of bounds). See [`BlockSink`] for what an error leaves.
     pub fn cut(&mut self, t: i64, sink: &mut dyn BlockSink) -> Result<CutStats, Error> {
         let mut stats = CutStats::default();
+        // Recomputed when the cut completes; until then (or after an error) scanned.
+        self.bounds = None;
         self.raise_min_valid_time(t);
         for i in 0..self.series.len() {
             let Some(s) = self.series[i].as_mut() else {
@@ -704,6 +732,7 @@ impl Head {
                 stats.series_removed += 1;
             }
         }
+        self.recompute_time_range();
         Ok(stats)
     }
 

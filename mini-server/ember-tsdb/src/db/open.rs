@@ -112,6 +112,7 @@ impl Db {
         } = replayer;
         report.samples_in_blocks = in_blocks;
         head.rebuild_free_list();
+        head.recompute_time_range();
         report.samples = samples;
         report.rejected_samples = rejected;
         report.unknown_series_refs = unknown;

@@ -167,4 +167,41 @@ fn time_range_spans_closed_and_open_chunks() {
     assert!(h.admit(a, 900, 1.0).unwrap());
     assert_eq!(h.time_range(), Some((50, 500)));
     h.forget_pending(a);
+    // A removal narrows it (computed from the series until a cut).
+    h.remove(b);
+    assert_eq!(h.time_range(), Some((100, 190)));
+    let mut keep = |_: &Labels, _: Option<&Metadata>, _: &[Chunk]| Ok(());
+    h.cut(150, &mut keep).unwrap();
+    assert_eq!(h.time_range(), Some((150, 190)));
+    h.append(a, 200, 1.0).unwrap();
+    assert_eq!(h.time_range(), Some((150, 200)));
+    h.cut(1_000, &mut keep).unwrap();
+    assert_eq!(h.time_range(), None);
+}
+
+proptest! {
+    #[test]
+    fn time_range_kept_up_to_date_equals_a_scan(
+        ops in prop::collection::vec((0usize..4, 0i64..1_000, 0u8..10), 1..60),
+    ) {
+        let mut h = Head::new(HeadOptions { chunk_samples: 3 });
+        let mut keep = |_: &Labels, _: Option<&Metadata>, _: &[Chunk]| Ok(());
+        for (series, t, op) in ops {
+            match op {
+                0 => {
+                    let _ = h.cut(t, &mut keep);
+                }
+                1 => {
+                    if let Some(id) = h.get(&labels(series)) {
+                        h.remove(id);
+                    }
+                }
+                _ => {
+                    let id = h.series_id(labels(series));
+                    let _ = h.append(id, t, 1.0);
+                }
+            }
+            prop_assert_eq!(h.time_range(), h.scan_time_range());
+        }
+    }
 }

@@ -133,7 +133,7 @@ fn agent(
     if let Some(tls) = tls {
         config = config.tls_config(tls);
     }
-    config
+    let config = config
         // ureq's defaults (128 KiB each) are allocated and zeroed for every connection,
         // and every scrape has its own; a GET's header fits in far less, and the input
         // buffer grows when a response header needs it.
@@ -142,8 +142,56 @@ fn agent(
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .max_redirects(if http.follow_redirects { 10 } else { 0 })
-        .build()
-        .into()
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        LiteralResolver::default(),
+    )
+}
+
+/// ureq's resolver, except that an address given as an IP literal is used as it is:
+/// ureq's own starts a thread for every lookup that has a timeout, which for a scrape of
+/// `127.0.0.1:9100` cost more than the HTTP exchange.
+#[derive(Debug, Default)]
+struct LiteralResolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        match literal_address(uri) {
+            Some(addr) => {
+                let mut out = self.empty();
+                out.push(addr);
+                Ok(out)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// The socket address of a URI whose host is an IP literal (`[...]` for IPv6), with its
+/// port or the scheme's.
+fn literal_address(uri: &ureq::http::Uri) -> Option<std::net::SocketAddr> {
+    let host = uri.host()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let port = match uri.port_u16() {
+        Some(p) => p,
+        None => match uri.scheme_str()? {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        },
+    };
+    Some(std::net::SocketAddr::new(ip, port))
 }
 
 /// Body buffers not in use, shared by every scrape loop: a loop holds one only from its
@@ -323,6 +371,24 @@ mod tests {
         ] {
             assert_eq!(super::base64(i.as_bytes()), o);
         }
+    }
+
+    #[test]
+    fn ip_literals_resolve_without_lookup() {
+        let addr = |u: &str| super::literal_address(&u.parse().unwrap());
+        assert_eq!(
+            addr("http://127.0.0.1:9100/metrics"),
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        assert_eq!(
+            addr("https://[::1]/metrics"),
+            Some("[::1]:443".parse().unwrap())
+        );
+        assert_eq!(
+            addr("http://10.0.0.1/m"),
+            Some("10.0.0.1:80".parse().unwrap())
+        );
+        assert_eq!(addr("http://localhost:9100/metrics"), None);
     }
 
     #[test]

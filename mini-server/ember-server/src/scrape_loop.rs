@@ -97,6 +97,8 @@ pub struct ScrapeLoop<A: Appender> {
     generation: u32,
     /// The format of the last successful parse.
     last_format: Option<Format>,
+    /// Samples in the last successful parse.
+    success_len: usize,
     /// Handles written by the last scrape (for staleness markers).
     previous: Vec<u32>,
     /// The handles being written by this scrape (kept to reuse its buffer).
@@ -239,6 +241,7 @@ impl<A: Appender> ScrapeLoop<A> {
             handles: Handles::default(),
             orphans: Vec::new(),
             last_format: None,
+            success_len: 0,
             generation: 0,
             previous: Vec::new(),
             current: Vec::new(),
@@ -670,9 +673,16 @@ impl<A: Appender> ScrapeLoop<A> {
             // the last order (as Prometheus's scrape cache keeps its entries after a failed
             // scrape), so they are not new again next time.
             if let Some(mut read) = next {
+                // Unless that doubles the cache (plus 1,000) since the last successful
+                // scrape: then only the series of this scrape are kept, as Prometheus
+                // forces a flush.
+                let flush = read.len() + self.order.len() > 2 * self.success_len + 1000;
                 for (key, h) in self.order.iter() {
-                    if read.find(&self.hasher, key).is_none() && read.push(key, h).is_err() {
-                        break;
+                    if read.find(&self.hasher, key).is_some() {
+                        continue;
+                    }
+                    if (flush || read.push(key, h).is_err()) && h != DROPPED {
+                        self.orphans.push(h);
                     }
                 }
                 read.shrink();
@@ -681,6 +691,7 @@ impl<A: Appender> ScrapeLoop<A> {
             return Err(Box::new((p, e)));
         }
         self.last_format = Some(format);
+        self.success_len = p.scraped as usize;
         if next.is_none() && cursor == self.order.len() {
             // The same series in the same order: nothing to forget.
             return Ok(p);

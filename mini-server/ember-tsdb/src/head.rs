@@ -16,6 +16,7 @@
 //! head.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
@@ -226,7 +227,8 @@ struct MemSeries {
     open: ChunkAppender,
     /// Last accepted sample `(t, value bits)`, pending ones of a batch included.
     last: Option<(i64, u64)>,
-    meta: Option<Box<Metadata>>,
+    /// Shared with every series of equal metadata (interned by [`MetadataTable`]).
+    meta: Option<Arc<Metadata>>,
 }
 
 impl MemSeries {
@@ -249,6 +251,44 @@ impl MemSeries {
     fn last_stored(&self) -> Option<(i64, u64)> {
         let from = |it: ChunkIter<'_>| it.last().map(|(t, v)| (t, v.to_bits()));
         from(self.open.iter()).or_else(|| self.chunks.last().and_then(|c| from(c.iter())))
+    }
+}
+
+/// Distinct metadata of the head's series, so that series with equal metadata (every
+/// series of a metric family) share one allocation.
+///
+/// Entries no series refers to any more are dropped by [`MetadataTable::purge`] (at each
+/// [`Head::cut`], and when the table has doubled since the last purge), so the table stays
+/// within about twice the distinct metadata in use.
+#[derive(Debug, Default)]
+struct MetadataTable {
+    table: HashTable<Arc<Metadata>>,
+    hasher: DefaultHashBuilder,
+    /// Purge before an insert at this many entries.
+    purge_at: usize,
+}
+
+impl MetadataTable {
+    /// The shared copy of `metadata`, added if new.
+    fn intern(&mut self, metadata: Metadata) -> Arc<Metadata> {
+        let hash = self.hasher.hash_one(&metadata);
+        if let Some(m) = self.table.find(hash, |m| **m == metadata) {
+            return Arc::clone(m);
+        }
+        if self.table.len() >= self.purge_at {
+            self.purge();
+        }
+        let m = Arc::new(metadata);
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hash, Arc::clone(&m), |m| hasher.hash_one(&**m));
+        m
+    }
+
+    /// Drops the entries no series refers to.
+    fn purge(&mut self) {
+        self.table.retain(|m| Arc::strong_count(m) > 1);
+        self.purge_at = (2 * self.table.len()).max(64);
     }
 }
 
@@ -280,6 +320,7 @@ pub struct Head {
     chunks: usize,
     min_valid_time: i64,
     stats: HeadStats,
+    metadata: MetadataTable,
 }
 
 impl Head {
@@ -297,6 +338,7 @@ impl Head {
             chunks: 0,
             min_valid_time: i64::MIN,
             stats: HeadStats::default(),
+            metadata: MetadataTable::default(),
         }
     }
 
@@ -522,12 +564,11 @@ impl Head {
         self.slot(id).is_some_and(|s| s.last.is_some())
     }
 
-    /// Sets a series' metadata.
+    /// Sets a series' metadata (held once for all series with equal metadata).
     pub fn set_metadata(&mut self, id: SeriesId, metadata: Metadata) -> Result<(), Error> {
         let s = slot_mut(&mut self.series, id)?;
-        match &mut s.meta {
-            Some(m) => **m = metadata,
-            None => s.meta = Some(Box::new(metadata)),
+        if s.meta.as_deref() != Some(&metadata) {
+            s.meta = Some(self.metadata.intern(metadata));
         }
         Ok(())
     }
@@ -704,6 +745,7 @@ impl Head {
                 stats.series_removed += 1;
             }
         }
+        self.metadata.purge();
         Ok(stats)
     }
 

@@ -168,3 +168,63 @@ fn time_range_spans_closed_and_open_chunks() {
     assert_eq!(h.time_range(), Some((50, 500)));
     h.forget_pending(a);
 }
+
+fn counter_meta(help: &str) -> Metadata {
+    Metadata {
+        metric_type: crate::MetricType::Counter,
+        unit: String::new(),
+        help: help.to_string(),
+    }
+}
+
+#[test]
+fn equal_metadata_is_shared_and_unused_metadata_is_dropped_at_cut() {
+    let mut h = Head::new(HeadOptions::default());
+    let ids: Vec<SeriesId> = (0..4).map(|i| h.series_id(labels(i))).collect();
+    for (n, &id) in ids.iter().enumerate() {
+        h.set_metadata(id, counter_meta(if n < 3 { "a" } else { "b" }))
+            .unwrap();
+    }
+    let ptr = |h: &Head, id| h.metadata(id).unwrap() as *const Metadata;
+    assert_eq!(ptr(&h, ids[0]), ptr(&h, ids[1]));
+    assert_eq!(ptr(&h, ids[0]), ptr(&h, ids[2]));
+    assert_ne!(ptr(&h, ids[0]), ptr(&h, ids[3]));
+    assert_eq!(h.metadata(ids[3]), Some(&counter_meta("b")));
+    assert_eq!(h.metadata.table.len(), 2);
+    // Changing one series' metadata leaves the others'.
+    h.set_metadata(ids[1], counter_meta("c")).unwrap();
+    assert_eq!(h.metadata(ids[0]), Some(&counter_meta("a")));
+    assert_eq!(h.metadata(ids[1]), Some(&counter_meta("c")));
+    assert_eq!(h.metadata(ids[2]), Some(&counter_meta("a")));
+    // Series 0 and 1 keep samples after the cut; 2 and 3 are removed with theirs.
+    for (n, &id) in ids.iter().enumerate() {
+        h.append(id, 10, 1.0).unwrap();
+        if n < 2 {
+            h.append(id, 30, 1.0).unwrap();
+        }
+    }
+    let mut handed = Vec::new();
+    let mut sink = |l: &Labels, m: Option<&Metadata>, _: &[Chunk]| {
+        handed.push((l.clone(), m.cloned()));
+        Ok(())
+    };
+    h.cut(20, &mut sink).unwrap();
+    assert_eq!(handed.len(), 4);
+    assert_eq!(handed[3], (labels(3), Some(counter_meta("b"))));
+    assert_eq!(h.num_series(), 2);
+    // "b" is used by no series any more.
+    assert_eq!(h.metadata.table.len(), 2);
+    assert_eq!(h.metadata(ids[0]), Some(&counter_meta("a")));
+    assert_eq!(h.metadata(ids[1]), Some(&counter_meta("c")));
+}
+
+#[test]
+fn metadata_table_stays_bounded_without_cuts() {
+    let mut h = Head::new(HeadOptions::default());
+    let id = h.series_id(labels(0));
+    for i in 0..10_000 {
+        h.set_metadata(id, counter_meta(&i.to_string())).unwrap();
+    }
+    assert!(h.metadata.table.len() <= 128, "{}", h.metadata.table.len());
+    assert_eq!(h.metadata(id), Some(&counter_meta("9999")));
+}

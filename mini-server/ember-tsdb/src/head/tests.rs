@@ -228,3 +228,54 @@ fn metadata_table_stays_bounded_without_cuts() {
     assert!(h.metadata.table.len() <= 128, "{}", h.metadata.table.len());
     assert_eq!(h.metadata(id), Some(&counter_meta("9999")));
 }
+
+#[test]
+fn series_are_small() {
+    // Per-series bytes held inline in the head's slot pages (was a 168-byte box).
+    let size = std::mem::size_of::<Option<MemSeries>>();
+    println!("MemSeries: {size} bytes");
+    assert!(size <= 152, "{size}");
+}
+
+#[test]
+fn ids_across_pages_are_reused_with_a_new_generation() {
+    let mut h = Head::new(HeadOptions::default());
+    let n = 2 * PAGE + 3;
+    let ids: Vec<SeriesId> = (0..n).map(|i| h.series_id(labels(i))).collect();
+    assert_eq!(ids, (0..n as u64).map(SeriesId).collect::<Vec<_>>());
+    for (i, &id) in ids.iter().enumerate() {
+        // Odd series keep a sample after the cut.
+        h.append(id, 10, i as f64).unwrap();
+        if i % 2 == 1 {
+            h.append(id, 30, i as f64).unwrap();
+        }
+    }
+    let mut sink = |_: &Labels, _: Option<&Metadata>, _: &[Chunk]| Ok(());
+    h.cut(20, &mut sink).unwrap();
+    assert_eq!(h.num_series(), n / 2);
+    assert_eq!(
+        h.series_ids().collect::<Vec<_>>(),
+        ids.iter().copied().skip(1).step_by(2).collect::<Vec<_>>()
+    );
+    // New series take the freed slots, last freed first, one generation on.
+    let new: Vec<SeriesId> = (n..2 * n).map(|i| h.series_id(labels(i))).collect();
+    assert_eq!(new[0], SeriesId((1 << 32) | (n as u64 - 1)));
+    for (i, &id) in ids.iter().enumerate() {
+        if i % 2 == 0 {
+            assert!(matches!(
+                h.append(id, 40, 0.0),
+                Err(Error::UnknownSeries(_))
+            ));
+            assert_eq!(h.labels(id), None);
+        } else {
+            assert_eq!(h.labels(id), Some(labels(i)));
+            assert_eq!(h.samples(id).unwrap().collect::<Vec<_>>(), [(30, i as f64)]);
+        }
+    }
+    for (k, &id) in new.iter().enumerate() {
+        assert_eq!(h.get(&labels(n + k)), Some(id));
+        assert_eq!(h.labels(id), Some(labels(n + k)));
+    }
+    assert_eq!(h.num_series(), n / 2 + n);
+    assert_eq!(h.series_ids().count(), n / 2 + n);
+}

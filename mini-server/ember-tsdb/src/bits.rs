@@ -8,7 +8,7 @@
 pub(crate) struct BitWriter {
     buf: Vec<u8>,
     /// Free low bits in the last byte of `buf` (0 means the next write starts a new byte).
-    free: u32,
+    free: u8,
 }
 
 impl BitWriter {
@@ -44,13 +44,15 @@ impl BitWriter {
                 self.buf.push(0);
                 self.free = 8;
             }
-            let take = n.min(self.free);
+            let free = u32::from(self.free);
+            let take = n.min(free);
             // `n - take < 64` because `take >= 1`, so the shift is in range.
             let bits = ((value >> (n - take)) & ((1u64 << take) - 1)) as u8;
             if let Some(last) = self.buf.last_mut() {
-                *last |= bits << (self.free - take);
+                *last |= bits << (free - take);
             }
-            self.free -= take;
+            // `take <= free <= 8`.
+            self.free -= take as u8;
             n -= take;
         }
     }

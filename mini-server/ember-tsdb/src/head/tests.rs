@@ -234,7 +234,7 @@ fn series_are_small() {
     // Per-series bytes held inline in the head's slot pages (was a 168-byte box).
     let size = std::mem::size_of::<Option<MemSeries>>();
     println!("MemSeries: {size} bytes");
-    assert!(size <= 152, "{size}");
+    assert!(size <= 136, "{size}");
 }
 
 #[test]

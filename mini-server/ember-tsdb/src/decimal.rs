@@ -70,11 +70,12 @@ fn width(z: u64) -> u32 {
 /// one-offs rather than widening the chunk's width.
 const ONE_OFF_MARGIN: u32 = 8;
 
-/// Small fields (the scale rather than its power of ten, a one-byte width): a chunk
-/// appender holds one.
+/// Small fields (the power of ten as an `f32`, exact for every scale, and a one-byte
+/// width): a chunk appender holds one.
 #[derive(Debug, Clone)]
 pub(crate) struct DecimalEncoder {
-    scale: u8,
+    /// `10^scale`; powers of ten up to `10^10` are exact in an `f32` (`5^10 < 2^24`).
+    pow: f32,
     /// Counter mode: codes `0` and `10` carry non-negative deltas unsigned (no zigzag);
     /// negative deltas are always one-offs.
     counter: bool,
@@ -88,7 +89,8 @@ pub(crate) struct DecimalEncoder {
 impl DecimalEncoder {
     pub(crate) fn new(scale: u8, counter: bool) -> Self {
         Self {
-            scale,
+            // Exact: see the field.
+            pow: pow10(scale) as f32,
             counter,
             prev: 0,
             width: 0,
@@ -106,7 +108,7 @@ impl DecimalEncoder {
     }
 
     pub(crate) fn encode(&mut self, w: &mut BitWriter, v: f64) {
-        let Some(s) = to_scaled(v, pow10(self.scale)) else {
+        let Some(s) = to_scaled(v, f64::from(self.pow)) else {
             w.write_bits(0b111, 3);
             w.write_bits(v.to_bits(), 64);
             return;
@@ -203,6 +205,13 @@ mod tests {
         assert_eq!(min_scale(f64::INFINITY), None);
         assert_eq!(min_scale(0.1 + 0.2), None);
         assert_eq!(min_scale(1e300), None);
+    }
+
+    #[test]
+    fn powers_of_ten_are_exact_as_f32() {
+        for scale in 0..=MAX_DECIMAL_SCALE {
+            assert_eq!(f64::from(pow10(scale) as f32), pow10(scale));
+        }
     }
 
     #[test]

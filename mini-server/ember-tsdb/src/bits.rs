@@ -3,7 +3,15 @@
 //! Bits are packed most significant first: the first bit written is bit 7 of the first
 //! byte. A stream ends on a byte boundary; unused low bits of the last byte are zero.
 
+/// Bytes a full [`BitWriter`] buffer grows by, at least; an eighth of its length when
+/// that is more (so long streams still grow geometrically).
+const GROW_MIN: usize = 16;
+
 /// Appends bits to a byte vector that may start with a byte-aligned header.
+///
+/// The vector grows by small exact steps ([`GROW_MIN`] bytes, or an eighth of its length),
+/// not by doubling: a head keeps one open writer per series for up to `chunk_samples`
+/// samples, and doubling would leave up to half of each unused.
 #[derive(Debug, Clone)]
 pub(crate) struct BitWriter {
     buf: Vec<u8>,
@@ -41,6 +49,9 @@ impl BitWriter {
         debug_assert!(n <= 64);
         while n > 0 {
             if self.free == 0 {
+                if self.buf.len() == self.buf.capacity() {
+                    self.buf.reserve_exact(GROW_MIN.max(self.buf.len() / 8));
+                }
                 self.buf.push(0);
                 self.free = 8;
             }
@@ -139,6 +150,19 @@ mod tests {
         for (v, n) in items {
             let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
             assert_eq!(r.read_bits(n), Some(v & mask));
+        }
+    }
+
+    #[test]
+    fn the_buffer_grows_by_small_steps() {
+        let mut w = BitWriter::with_header(vec![0; 4]);
+        for i in 0..20_000u64 {
+            w.write_bits(i, 13);
+            let (len, cap) = (w.buf.len(), w.buf.capacity());
+            assert!(
+                cap - len < GROW_MIN.max(len / 8),
+                "len {len} capacity {cap}"
+            );
         }
     }
 

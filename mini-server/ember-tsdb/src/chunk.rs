@@ -303,7 +303,7 @@ impl ChunkAppender {
             }
         };
         Ok(Self {
-            w: BitWriter::with_header(encoding.header(0).to_vec()),
+            w: BitWriter::with_header(&encoding.header(0)),
             time: TimeState::default(),
             values,
         })
@@ -312,10 +312,24 @@ impl ChunkAppender {
     /// An empty XOR chunk (cannot fail, unlike [`ChunkAppender::new`]).
     pub fn xor() -> Self {
         Self {
-            w: BitWriter::with_header(Encoding::Xor.header(0).to_vec()),
+            w: BitWriter::with_header(&Encoding::Xor.header(0)),
             time: TimeState::default(),
             values: ValueEncoder::Xor(XorEncoder::new()),
         }
+    }
+
+    /// An empty XOR chunk whose buffer grows by small steps rather than doubling (a head's
+    /// open chunk, kept for up to `chunk_samples` samples; appending is a little slower).
+    pub(crate) fn xor_tight() -> Self {
+        let mut app = Self::xor();
+        app.w.set_tight();
+        app
+    }
+
+    /// Bytes allocated for the chunk but not written yet.
+    #[cfg(test)]
+    pub(crate) fn spare_capacity(&self) -> usize {
+        self.w.spare_capacity()
     }
 
     /// Appends a sample; `t` must be after the last appended timestamp.

@@ -1000,8 +1000,9 @@ fn encode_tight(samples: &[(i64, f64)]) -> Result<Chunk, Error> {
     Chunk::from_bytes(c.as_bytes().to_vec())
 }
 
+/// An open chunk: XOR, its buffer growing by small steps (the head holds one per series).
 fn new_open() -> ChunkAppender {
-    ChunkAppender::xor()
+    ChunkAppender::xor_tight()
 }
 
 #[cfg(test)]

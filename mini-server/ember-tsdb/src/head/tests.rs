@@ -279,3 +279,17 @@ fn ids_across_pages_are_reused_with_a_new_generation() {
     assert_eq!(h.num_series(), n / 2 + n);
     assert_eq!(h.series_ids().count(), n / 2 + n);
 }
+
+#[test]
+fn open_chunks_waste_at_most_one_small_step() {
+    let mut h = Head::new(HeadOptions::default());
+    let id = h.series_id(labels(0));
+    for i in 0..400_i64 {
+        // Values whose XOR coding takes many bits, so the chunk grows fast.
+        h.append(id, i * 15_000 + i % 7, (i as f64).sqrt()).unwrap();
+        let s = h.slot(id).unwrap();
+        let len = s.open.bytes().len();
+        let spare = s.open.spare_capacity();
+        assert!(spare < 16.max(len / 8), "{len} bytes, {spare} spare");
+    }
+}

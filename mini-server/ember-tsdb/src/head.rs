@@ -422,8 +422,9 @@ impl MetadataTable {
 pub struct Head {
     options: HeadOptions,
     hasher: DefaultHashBuilder,
-    /// `(labels hash, id)` of every live series.
-    index: HashTable<(u64, SeriesId)>,
+    /// The slot of every live series, by the hash of its labels (4 bytes an entry; the
+    /// hash is computed again from the packed labels when the table grows).
+    index: HashTable<u32>,
     /// Slot `i` holds the series whose id has slot `i`; `None` for free slots.
     series: Slots,
     /// Ids for free slots (next generation), reused last-in first-out.
@@ -508,7 +509,13 @@ impl Head {
         if let Some(slot) = self.series.entry(i) {
             *slot = Some(MemSeries::new(id.generation(), labels));
         }
-        self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
+        let (series, hasher) = (&self.series, &self.hasher);
+        // Slots are below 2^32 (the low half of an id).
+        self.index.insert_unique(hash, i as u32, |&j| {
+            series
+                .get(j as usize)
+                .map_or(0, |s| hash_pairs(hasher, s.labels.pairs()))
+        });
         self.live += 1;
         self.stats.series_created += 1;
     }
@@ -528,7 +535,7 @@ impl Head {
             return;
         };
         let hash = hash_pairs(&self.hasher, s.labels.pairs());
-        if let Ok(entry) = self.index.find_entry(hash, |&(_, i)| i == id) {
+        if let Ok(entry) = self.index.find_entry(hash, |&j| j as usize == id.slot()) {
             entry.remove();
         }
         self.chunks -= s.num_chunks();
@@ -541,11 +548,12 @@ impl Head {
     /// The id of an existing series.
     pub fn get(&self, labels: &Labels) -> Option<SeriesId> {
         let hash = hash_labels(&self.hasher, labels);
-        self.index
-            .find(hash, |&(h, id)| {
-                h == hash && self.slot(id).is_some_and(|s| s.labels.eq_labels(labels))
-            })
-            .map(|&(_, id)| id)
+        let slot = *self.index.find(hash, |&j| {
+            self.series
+                .get(j as usize)
+                .is_some_and(|s| s.labels.eq_labels(labels))
+        })? as usize;
+        self.series.get(slot).map(|s| s.id(slot))
     }
 
     /// The labels of a series (built from the head's packed form).

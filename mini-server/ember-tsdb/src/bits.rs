@@ -3,21 +3,48 @@
 //! Bits are packed most significant first: the first bit written is bit 7 of the first
 //! byte. A stream ends on a byte boundary; unused low bits of the last byte are zero.
 
+/// Bytes a full [`BitWriter`] buffer grows by, at least; for a tight writer, an eighth of
+/// its length when that is more (so long streams still grow geometrically).
+const GROW_MIN: usize = 16;
+
 /// Appends bits to a byte vector that may start with a byte-aligned header.
+///
+/// The vector doubles when full, unless the writer is tight ([`BitWriter::set_tight`]):
+/// then it grows by small exact steps ([`GROW_MIN`] bytes, or an eighth of its length),
+/// so at most one step is unused. A head keeps one open writer per series for up to
+/// `chunk_samples` samples, where doubling would leave up to half of each unused; the
+/// smaller steps cost more reallocations, so writers whose bytes are copied out when done
+/// (chunk encoding) keep doubling.
 #[derive(Debug, Clone)]
 pub(crate) struct BitWriter {
     buf: Vec<u8>,
     /// Free low bits in the last byte of `buf` (0 means the next write starts a new byte).
-    free: u32,
+    free: u8,
+    /// Grow by small steps rather than doubling.
+    tight: bool,
 }
 
 impl BitWriter {
-    /// A writer whose stream starts after `header`.
-    pub(crate) fn with_header(header: Vec<u8>) -> Self {
+    /// A writer whose stream starts after `header` (room for [`GROW_MIN`] bytes more).
+    pub(crate) fn with_header(header: &[u8]) -> Self {
+        let mut buf = Vec::with_capacity(header.len() + GROW_MIN);
+        buf.extend_from_slice(header);
         Self {
-            buf: header,
+            buf,
             free: 0,
+            tight: false,
         }
+    }
+
+    /// Makes the buffer grow by small steps from now on (see [`BitWriter`]).
+    pub(crate) fn set_tight(&mut self) {
+        self.tight = true;
+    }
+
+    /// Bytes allocated but not written.
+    #[cfg(test)]
+    pub(crate) fn spare_capacity(&self) -> usize {
+        self.buf.capacity() - self.buf.len()
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -32,6 +59,20 @@ impl BitWriter {
         self.buf
     }
 
+    /// Makes room for more bytes: a tight writer's step, or as much again (out of line:
+    /// called once per that many bytes).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let len = self.buf.len();
+        let more = if self.tight {
+            GROW_MIN.max(len / 8)
+        } else {
+            GROW_MIN.max(len)
+        };
+        self.buf.reserve_exact(more);
+    }
+
     pub(crate) fn write_bit(&mut self, bit: bool) {
         self.write_bits(u64::from(bit), 1);
     }
@@ -41,16 +82,21 @@ impl BitWriter {
         debug_assert!(n <= 64);
         while n > 0 {
             if self.free == 0 {
+                if self.buf.len() == self.buf.capacity() {
+                    self.grow();
+                }
                 self.buf.push(0);
                 self.free = 8;
             }
-            let take = n.min(self.free);
+            let free = u32::from(self.free);
+            let take = n.min(free);
             // `n - take < 64` because `take >= 1`, so the shift is in range.
             let bits = ((value >> (n - take)) & ((1u64 << take) - 1)) as u8;
             if let Some(last) = self.buf.last_mut() {
-                *last |= bits << (self.free - take);
+                *last |= bits << (free - take);
             }
-            self.free -= take;
+            // `take <= free <= 8`.
+            self.free -= take as u8;
             n -= take;
         }
     }
@@ -118,7 +164,7 @@ mod tests {
 
     #[test]
     fn bits_round_trip_across_byte_boundaries() {
-        let mut w = BitWriter::with_header(vec![0xAB]);
+        let mut w = BitWriter::with_header(&[0xAB]);
         let items: [(u64, u32); 7] = [
             (1, 1),
             (0b101, 3),
@@ -137,6 +183,20 @@ mod tests {
         for (v, n) in items {
             let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
             assert_eq!(r.read_bits(n), Some(v & mask));
+        }
+    }
+
+    #[test]
+    fn the_buffer_grows_by_small_steps() {
+        let mut w = BitWriter::with_header(&[0; 4]);
+        w.set_tight();
+        for i in 0..20_000u64 {
+            w.write_bits(i, 13);
+            let (len, cap) = (w.buf.len(), w.buf.capacity());
+            assert!(
+                cap - len < GROW_MIN.max(len / 8),
+                "len {len} capacity {cap}"
+            );
         }
     }
 

@@ -279,7 +279,6 @@ pub struct ChunkAppender {
     w: BitWriter,
     time: TimeState,
     values: ValueEncoder,
-    count: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -304,31 +303,44 @@ impl ChunkAppender {
             }
         };
         Ok(Self {
-            w: BitWriter::with_header(encoding.header(0).to_vec()),
+            w: BitWriter::with_header(&encoding.header(0)),
             time: TimeState::default(),
             values,
-            count: 0,
         })
     }
 
     /// An empty XOR chunk (cannot fail, unlike [`ChunkAppender::new`]).
     pub fn xor() -> Self {
         Self {
-            w: BitWriter::with_header(Encoding::Xor.header(0).to_vec()),
+            w: BitWriter::with_header(&Encoding::Xor.header(0)),
             time: TimeState::default(),
             values: ValueEncoder::Xor(XorEncoder::new()),
-            count: 0,
         }
+    }
+
+    /// An empty XOR chunk whose buffer grows by small steps rather than doubling (a head's
+    /// open chunk, kept for up to `chunk_samples` samples; appending is a little slower).
+    pub(crate) fn xor_tight() -> Self {
+        let mut app = Self::xor();
+        app.w.set_tight();
+        app
+    }
+
+    /// Bytes allocated for the chunk but not written yet.
+    #[cfg(test)]
+    pub(crate) fn spare_capacity(&self) -> usize {
+        self.w.spare_capacity()
     }
 
     /// Appends a sample; `t` must be after the last appended timestamp.
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), Error> {
-        if usize::from(self.count) == MAX_CHUNK_SAMPLES {
+        let count = self.count();
+        if usize::from(count) >= MAX_CHUNK_SAMPLES {
             return Err(Error::ChunkFull {
                 max: MAX_CHUNK_SAMPLES,
             });
         }
-        if self.count == 0 {
+        if count == 0 {
             self.w.write_bits(t as u64, 64);
         } else {
             if t <= self.time.prev_t {
@@ -347,8 +359,7 @@ impl ChunkAppender {
             ValueEncoder::Xor(e) => e.encode(&mut self.w, v),
             ValueEncoder::Decimal(e) => e.encode(&mut self.w, v),
         }
-        self.count += 1;
-        let [c0, c1] = self.count.to_be_bytes();
+        let [c0, c1] = (count + 1).to_be_bytes();
         if let [_, _, b0, b1, ..] = self.w.bytes_mut() {
             *b0 = c0;
             *b1 = c1;
@@ -376,17 +387,25 @@ impl ChunkAppender {
 
     /// Number of samples appended.
     pub fn len(&self) -> usize {
-        usize::from(self.count)
+        usize::from(self.count())
+    }
+
+    /// The sample count, kept in the header (bytes 2 and 3) rather than in a field.
+    fn count(&self) -> u16 {
+        match self.w.bytes() {
+            [_, _, c0, c1, ..] => u16::from_be_bytes([*c0, *c1]),
+            _ => 0,
+        }
     }
 
     /// Whether no sample has been appended.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.count() == 0
     }
 
     /// The last appended timestamp, if any.
     pub fn last_timestamp(&self) -> Option<i64> {
-        (self.count > 0).then_some(self.time.prev_t)
+        (!self.is_empty()).then_some(self.time.prev_t)
     }
 
     /// The chunk so far, as [`Chunk::as_bytes`] would return it.

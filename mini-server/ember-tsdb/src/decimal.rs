@@ -70,14 +70,18 @@ fn width(z: u64) -> u32 {
 /// one-offs rather than widening the chunk's width.
 const ONE_OFF_MARGIN: u32 = 8;
 
+/// Small fields (the power of ten as an `f32`, exact for every scale, and a one-byte
+/// width): a chunk appender holds one.
 #[derive(Debug, Clone)]
 pub(crate) struct DecimalEncoder {
-    pow: f64,
+    /// `10^scale`; powers of ten up to `10^10` are exact in an `f32` (`5^10 < 2^24`).
+    pow: f32,
     /// Counter mode: codes `0` and `10` carry non-negative deltas unsigned (no zigzag);
     /// negative deltas are always one-offs.
     counter: bool,
     prev: i64,
-    width: u32,
+    /// At most 64.
+    width: u8,
     last_one_off: bool,
     started: bool,
 }
@@ -85,7 +89,8 @@ pub(crate) struct DecimalEncoder {
 impl DecimalEncoder {
     pub(crate) fn new(scale: u8, counter: bool) -> Self {
         Self {
-            pow: pow10(scale),
+            // Exact: see the field.
+            pow: pow10(scale) as f32,
             counter,
             prev: 0,
             width: 0,
@@ -103,7 +108,7 @@ impl DecimalEncoder {
     }
 
     pub(crate) fn encode(&mut self, w: &mut BitWriter, v: f64) {
-        let Some(s) = to_scaled(v, self.pow) else {
+        let Some(s) = to_scaled(v, f64::from(self.pow)) else {
             w.write_bits(0b111, 3);
             w.write_bits(v.to_bits(), 64);
             return;
@@ -124,17 +129,19 @@ impl DecimalEncoder {
             (true, Err(_)) => return self.one_off(w, zigzag(d)),
         };
         let need = width(z);
-        if need <= self.width {
+        let current = u32::from(self.width);
+        if need <= current {
             w.write_bit(false);
-            w.write_bits(z, self.width);
+            w.write_bits(z, current);
             self.last_one_off = false;
-        } else if need > self.width + ONE_OFF_MARGIN && !self.last_one_off {
+        } else if need > current + ONE_OFF_MARGIN && !self.last_one_off {
             self.one_off(w, zigzag(d));
         } else {
             w.write_bits(0b10, 2);
             w.write_bits(u64::from(need), 6);
             w.write_bits(z, need);
-            self.width = need;
+            // `need <= 64`.
+            self.width = need as u8;
             self.last_one_off = false;
         }
     }
@@ -198,6 +205,13 @@ mod tests {
         assert_eq!(min_scale(f64::INFINITY), None);
         assert_eq!(min_scale(0.1 + 0.2), None);
         assert_eq!(min_scale(1e300), None);
+    }
+
+    #[test]
+    fn powers_of_ten_are_exact_as_f32() {
+        for scale in 0..=MAX_DECIMAL_SCALE {
+            assert_eq!(f64::from(pow10(scale) as f32), pow10(scale));
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! head.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
@@ -40,6 +41,15 @@ pub struct SeriesId(pub u64);
 impl SeriesId {
     fn slot(self) -> usize {
         (self.0 & 0xffff_ffff) as usize
+    }
+
+    /// How many times the slot was reused before this series.
+    fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    fn new(slot: usize, generation: u32) -> SeriesId {
+        SeriesId((u64::from(generation) << 32) | slot as u64)
     }
 
     /// The id the slot gets for its next series.
@@ -218,27 +228,60 @@ fn hash_labels(hasher: &DefaultHashBuilder, labels: &Labels) -> u64 {
     )
 }
 
+/// A series in its slot of the head (the slot index is the low half of its id).
 #[derive(Debug)]
 struct MemSeries {
-    id: SeriesId,
     labels: PackedLabels,
-    chunks: Vec<Chunk>,
+    /// Closed chunks, in time order (a boxed slice: one is added per `chunk_samples`
+    /// samples, and most series hold none or few).
+    chunks: Box<[Chunk]>,
     open: ChunkAppender,
-    /// Last accepted sample `(t, value bits)`, pending ones of a batch included.
-    last: Option<(i64, u64)>,
-    meta: Option<Box<Metadata>>,
+    /// Last accepted sample's timestamp and value bits (pending ones of a batch
+    /// included); meaningful when `has_last`.
+    last_t: i64,
+    last_v: u64,
+    /// The high half of the series' id.
+    generation: u32,
+    has_last: bool,
+    /// Shared with every series of equal metadata (interned by [`MetadataTable`]).
+    meta: Option<Arc<Metadata>>,
 }
 
 impl MemSeries {
-    fn new(id: SeriesId, labels: &Labels) -> Self {
+    fn new(generation: u32, labels: &Labels) -> Self {
         Self {
-            id,
             labels: PackedLabels::new(labels),
-            chunks: Vec::new(),
+            chunks: Box::default(),
             open: new_open(),
-            last: None,
+            last_t: 0,
+            last_v: 0,
+            generation,
+            has_last: false,
             meta: None,
         }
+    }
+
+    /// The series' id, given its slot.
+    fn id(&self, slot: usize) -> SeriesId {
+        SeriesId::new(slot, self.generation)
+    }
+
+    /// Last accepted sample `(t, value bits)`, pending ones of a batch included.
+    fn last(&self) -> Option<(i64, u64)> {
+        self.has_last.then_some((self.last_t, self.last_v))
+    }
+
+    fn set_last(&mut self, last: Option<(i64, u64)>) {
+        self.has_last = last.is_some();
+        (self.last_t, self.last_v) = last.unwrap_or_default();
+    }
+
+    /// Adds a closed chunk after the others (the slice is reallocated to the exact size).
+    fn push_chunk(&mut self, c: Chunk) {
+        let mut chunks = std::mem::take(&mut self.chunks).into_vec();
+        chunks.reserve_exact(1);
+        chunks.push(c);
+        self.chunks = chunks.into_boxed_slice();
     }
 
     fn num_chunks(&self) -> usize {
@@ -249,6 +292,115 @@ impl MemSeries {
     fn last_stored(&self) -> Option<(i64, u64)> {
         let from = |it: ChunkIter<'_>| it.last().map(|(t, v)| (t, v.to_bits()));
         from(self.open.iter()).or_else(|| self.chunks.last().and_then(|c| from(c.iter())))
+    }
+}
+
+/// Series per page of [`Slots`].
+const PAGE: usize = 256;
+
+/// The head's series by slot, in pages of [`PAGE`] slots (the series are stored inline,
+/// not boxed; pages keep growth from copying them all or leaving a doubled vector
+/// half-empty). Only the last page may be partly allocated: it grows by doubling up to
+/// [`PAGE`] slots, so a small head stays small.
+#[derive(Debug, Default)]
+struct Slots {
+    pages: Vec<Vec<Option<MemSeries>>>,
+    /// Slots in use or freed: one past the highest slot ever occupied.
+    len: usize,
+}
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The series in slot `i`, if any.
+    fn get(&self, i: usize) -> Option<&MemSeries> {
+        self.pages.get(i / PAGE)?.get(i % PAGE)?.as_ref()
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut MemSeries> {
+        self.entry(i)?.as_mut()
+    }
+
+    /// Slot `i` (below [`Slots::len`]).
+    fn entry(&mut self, i: usize) -> Option<&mut Option<MemSeries>> {
+        self.pages.get_mut(i / PAGE)?.get_mut(i % PAGE)
+    }
+
+    /// Makes slots below `n` exist (new ones empty).
+    fn grow_to(&mut self, n: usize) {
+        while self.len < n {
+            let page = match self.pages.last_mut() {
+                Some(p) if p.len() < PAGE => p,
+                _ => {
+                    let first = if self.pages.is_empty() { 4 } else { PAGE };
+                    self.pages.push(Vec::with_capacity(first));
+                    let Some(p) = self.pages.last_mut() else {
+                        return;
+                    };
+                    p
+                }
+            };
+            if page.len() == page.capacity() {
+                let more = page.capacity().clamp(1, PAGE - page.len());
+                page.reserve_exact(more);
+            }
+            page.push(None);
+            self.len += 1;
+        }
+    }
+
+    /// Every series with its slot, in slot order.
+    fn iter(&self) -> impl Iterator<Item = (usize, &MemSeries)> + '_ {
+        self.pages
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.as_ref()?)))
+    }
+
+    /// Every series, in slot order.
+    fn values(&self) -> impl Iterator<Item = &MemSeries> + '_ {
+        self.pages.iter().flatten().flatten()
+    }
+}
+
+/// Distinct metadata of the head's series, so that series with equal metadata (every
+/// series of a metric family) share one allocation.
+///
+/// Entries no series refers to any more are dropped by [`MetadataTable::purge`] (at each
+/// [`Head::cut`], and when the table has doubled since the last purge), so the table stays
+/// within about twice the distinct metadata in use.
+#[derive(Debug, Default)]
+struct MetadataTable {
+    table: HashTable<Arc<Metadata>>,
+    hasher: DefaultHashBuilder,
+    /// Purge before an insert at this many entries.
+    purge_at: usize,
+}
+
+impl MetadataTable {
+    /// The shared copy of `metadata`, added if new.
+    fn intern(&mut self, metadata: Metadata) -> Arc<Metadata> {
+        let hash = self.hasher.hash_one(&metadata);
+        if let Some(m) = self.table.find(hash, |m| **m == metadata) {
+            return Arc::clone(m);
+        }
+        if self.table.len() >= self.purge_at {
+            self.purge();
+        }
+        let m = Arc::new(metadata);
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hash, Arc::clone(&m), |m| hasher.hash_one(&**m));
+        m
+    }
+
+    /// Drops the entries no series refers to.
+    fn purge(&mut self) {
+        self.table.retain(|m| Arc::strong_count(m) > 1);
+        self.purge_at = (2 * self.table.len()).max(64);
     }
 }
 
@@ -270,10 +422,11 @@ impl MemSeries {
 pub struct Head {
     options: HeadOptions,
     hasher: DefaultHashBuilder,
-    /// `(labels hash, id)` of every live series.
-    index: HashTable<(u64, SeriesId)>,
-    /// Slot `i` holds series `i`; `None` for free ids.
-    series: Vec<Option<Box<MemSeries>>>,
+    /// The slot of every live series, by the hash of its labels (4 bytes an entry; the
+    /// hash is computed again from the packed labels when the table grows).
+    index: HashTable<u32>,
+    /// Slot `i` holds the series whose id has slot `i`; `None` for free slots.
+    series: Slots,
     /// Ids for free slots (next generation), reused last-in first-out.
     free: Vec<SeriesId>,
     live: usize,
@@ -283,6 +436,7 @@ pub struct Head {
     /// Smallest and largest timestamp stored (`(i64::MAX, i64::MIN)` for none), kept by
     /// [`Head::store`]; `None` after a removal until a cut or replay recomputes it.
     bounds: Option<(i64, i64)>,
+    metadata: MetadataTable,
 }
 
 /// [`Head`]'s `bounds` when nothing is stored.
@@ -297,13 +451,14 @@ impl Head {
             options: HeadOptions { chunk_samples },
             hasher: DefaultHashBuilder::default(),
             index: HashTable::new(),
-            series: Vec::new(),
+            series: Slots::default(),
             free: Vec::new(),
             live: 0,
             chunks: 0,
             min_valid_time: i64::MIN,
             stats: HeadStats::default(),
             bounds: Some(NO_BOUNDS),
+            metadata: MetadataTable::default(),
         }
     }
 
@@ -336,11 +491,7 @@ impl Head {
         if let Some(existing) = self.get(&labels) {
             return Some(existing);
         }
-        if let Some(occupant) = self
-            .series
-            .get(id.slot())
-            .and_then(|s| s.as_ref().map(|s| s.id))
-        {
+        if let Some(occupant) = self.series.get(id.slot()).map(|s| s.id(id.slot())) {
             self.remove(occupant);
         }
         self.free.retain(|&f| f.slot() != id.slot());
@@ -353,7 +504,7 @@ impl Head {
     pub(crate) fn rebuild_free_list(&mut self) {
         self.free = (0..self.series.len())
             .rev()
-            .filter(|&i| self.series[i].is_none())
+            .filter(|&i| self.series.get(i).is_none())
             .map(|i| SeriesId(i as u64))
             .collect();
     }
@@ -361,28 +512,37 @@ impl Head {
     fn insert_at(&mut self, id: SeriesId, labels: &Labels) {
         let hash = hash_labels(&self.hasher, labels);
         let i = id.slot();
-        if self.series.len() <= i {
-            self.series.resize_with(i + 1, || None);
+        self.series.grow_to(i + 1);
+        if let Some(slot) = self.series.entry(i) {
+            *slot = Some(MemSeries::new(id.generation(), labels));
         }
-        self.series[i] = Some(Box::new(MemSeries::new(id, labels)));
-        self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
+        let (series, hasher) = (&self.series, &self.hasher);
+        // Slots are below 2^32 (the low half of an id).
+        self.index.insert_unique(hash, i as u32, |&j| {
+            series
+                .get(j as usize)
+                .map_or(0, |s| hash_pairs(hasher, s.labels.pairs()))
+        });
         self.live += 1;
         self.stats.series_created += 1;
     }
 
     /// Removes a series and frees its id.
     pub(crate) fn remove(&mut self, id: SeriesId) {
-        let Some(slot) = self.series.get_mut(id.slot()) else {
+        let Some(slot) = self.series.entry(id.slot()) else {
             return;
         };
-        if slot.as_ref().is_none_or(|s| s.id != id) {
+        if slot
+            .as_ref()
+            .is_none_or(|s| s.generation != id.generation())
+        {
             return;
         }
         let Some(s) = slot.take() else {
             return;
         };
         let hash = hash_pairs(&self.hasher, s.labels.pairs());
-        if let Ok(entry) = self.index.find_entry(hash, |&(_, i)| i == id) {
+        if let Ok(entry) = self.index.find_entry(hash, |&j| j as usize == id.slot()) {
             entry.remove();
         }
         self.chunks -= s.num_chunks();
@@ -396,11 +556,12 @@ impl Head {
     /// The id of an existing series.
     pub fn get(&self, labels: &Labels) -> Option<SeriesId> {
         let hash = hash_labels(&self.hasher, labels);
-        self.index
-            .find(hash, |&(h, id)| {
-                h == hash && self.slot(id).is_some_and(|s| s.labels.eq_labels(labels))
-            })
-            .map(|&(_, id)| id)
+        let slot = *self.index.find(hash, |&j| {
+            self.series
+                .get(j as usize)
+                .is_some_and(|s| s.labels.eq_labels(labels))
+        })? as usize;
+        self.series.get(slot).map(|s| s.id(slot))
     }
 
     /// The labels of a series (built from the head's packed form).
@@ -479,7 +640,7 @@ impl Head {
             self.stats.out_of_bounds += 1;
             return Err(Error::OutOfBounds { t, min_valid });
         }
-        if let Some((last_t, last_v)) = s.last {
+        if let Some((last_t, last_v)) = s.last() {
             if t < last_t {
                 self.stats.out_of_order += 1;
                 return Err(Error::OutOfOrder { t, last: last_t });
@@ -493,7 +654,7 @@ impl Head {
                 return Err(Error::DuplicateSample { t });
             }
         }
-        s.last = Some((t, v.to_bits()));
+        s.set_last(Some((t, v.to_bits())));
         Ok(true)
     }
 
@@ -503,8 +664,7 @@ impl Head {
         let s = slot_mut(&mut self.series, id)?;
         if s.open.len() >= chunk_samples {
             let samples: Vec<(i64, f64)> = s.open.iter().collect();
-            s.chunks.reserve_exact(1);
-            s.chunks.push(encode_tight(&samples)?);
+            s.push_chunk(encode_tight(&samples)?);
             s.open = new_open();
         }
         if s.open.is_empty() {
@@ -524,22 +684,22 @@ impl Head {
     /// last sample is again its last stored one.
     pub(crate) fn forget_pending(&mut self, id: SeriesId) {
         if let Ok(s) = slot_mut(&mut self.series, id) {
-            s.last = s.last_stored();
+            let last = s.last_stored();
+            s.set_last(last);
         }
     }
 
     /// Whether the series has a last sample, stored or pending (for a series created in
     /// the current batch: whether the batch has a sample of it).
     pub(crate) fn has_pending(&self, id: SeriesId) -> bool {
-        self.slot(id).is_some_and(|s| s.last.is_some())
+        self.slot(id).is_some_and(|s| s.has_last)
     }
 
-    /// Sets a series' metadata.
+    /// Sets a series' metadata (held once for all series with equal metadata).
     pub fn set_metadata(&mut self, id: SeriesId, metadata: Metadata) -> Result<(), Error> {
         let s = slot_mut(&mut self.series, id)?;
-        match &mut s.meta {
-            Some(m) => **m = metadata,
-            None => s.meta = Some(Box::new(metadata)),
+        if s.meta.as_deref() != Some(&metadata) {
+            s.meta = Some(self.metadata.intern(metadata));
         }
         Ok(())
     }
@@ -567,12 +727,11 @@ impl Head {
         mint: i64,
         maxt: i64,
     ) -> impl Iterator<Item = HeadSeries<'_>> + '_ {
-        self.series.iter().filter_map(move |s| {
-            let s = s.as_ref()?;
+        self.series.iter().filter_map(move |(i, s)| {
             let mut samples = HeadSamples::new(s, mint, maxt);
             samples.peek()?;
             Some(HeadSeries {
-                id: s.id,
+                id: s.id(i),
                 labels: s.labels.to_labels().ok()?,
                 samples,
             })
@@ -581,15 +740,14 @@ impl Head {
 
     /// Ids of every series, in id order.
     pub fn series_ids(&self) -> impl Iterator<Item = SeriesId> + '_ {
-        self.series.iter().flatten().map(|s| s.id)
+        self.series.iter().map(|(i, s)| s.id(i))
     }
 
     /// Label names of all series, sorted, each once.
     pub fn all_label_names(&self) -> Vec<String> {
         let mut names: Vec<&str> = self
             .series
-            .iter()
-            .flatten()
+            .values()
             .flat_map(|s| s.labels.pairs().map(|(n, _)| n))
             .collect();
         names.sort_unstable();
@@ -601,8 +759,7 @@ impl Head {
     pub fn all_label_values(&self, name: &str) -> Vec<String> {
         let mut values: Vec<&str> = self
             .series
-            .iter()
-            .flatten()
+            .values()
             .filter_map(|s| s.labels.get(name))
             .collect();
         values.sort_unstable();
@@ -616,13 +773,8 @@ impl Head {
     pub fn series_chunks(
         &self,
     ) -> impl Iterator<Item = (SeriesId, Labels, &[Chunk], &ChunkAppender)> + '_ {
-        self.series.iter().flatten().filter_map(|s| {
-            Some((
-                s.id,
-                s.labels.to_labels().ok()?,
-                s.chunks.as_slice(),
-                &s.open,
-            ))
+        self.series.iter().filter_map(|(i, s)| {
+            Some((s.id(i), s.labels.to_labels().ok()?, &s.chunks[..], &s.open))
         })
     }
 
@@ -644,7 +796,7 @@ impl Head {
     /// [`Head::time_range`] from every series' chunks.
     fn scan_time_range(&self) -> Option<(i64, i64)> {
         let mut out: Option<(i64, i64)> = None;
-        for s in self.series.iter().flatten() {
+        for s in self.series.values() {
             // The first sample's timestamp is the chunk's first field (one decode); the
             // last is the open appender's, or the last closed chunk's when the open one is
             // empty (decoded only then): no chunk is read through.
@@ -673,8 +825,7 @@ impl Head {
     /// Bytes of chunk data held (closed chunks plus open appenders).
     pub fn chunk_bytes(&self) -> usize {
         self.series
-            .iter()
-            .flatten()
+            .values()
             .map(|s| {
                 s.chunks.iter().map(|c| c.as_bytes().len()).sum::<usize>() + s.open.bytes().len()
             })
@@ -690,10 +841,10 @@ impl Head {
         self.bounds = None;
         self.raise_min_valid_time(t);
         for i in 0..self.series.len() {
-            let Some(s) = self.series[i].as_mut() else {
+            let Some(s) = self.series.get_mut(i) else {
                 continue;
             };
-            let id = s.id;
+            let id = s.id(i);
             let before = s.num_chunks();
             let Some((old, keep_from)) = split_series(s, t)? else {
                 continue;
@@ -704,14 +855,16 @@ impl Head {
             stats.samples_handed_out += old.samples;
             // Chunks [0, keep_from) are entirely before `t`; a straddling chunk at
             // `keep_from` (or the open one) was split: its later part replaces it.
-            let mut rest: Vec<Chunk> = s.chunks.split_off(keep_from);
+            let mut rest: Vec<Chunk> = std::mem::take(&mut s.chunks)
+                .into_vec()
+                .split_off(keep_from);
             if let Some(tail) = old.straddling_tail {
                 match tail {
                     Tail::Closed(c) => rest[0] = c,
                     Tail::Open(app) => s.open = app,
                 }
             }
-            s.chunks = rest;
+            s.chunks = rest.into_boxed_slice();
             let after = s.num_chunks();
             self.chunks = self.chunks - before + after;
             self.stats.chunks_removed += (before - after) as u64 + u64::from(old.split);
@@ -723,32 +876,32 @@ impl Head {
         }
         // Series with no samples at all (created, never appended to) go as well.
         for i in 0..self.series.len() {
-            if let Some(id) = self.series[i]
-                .as_ref()
+            if let Some(id) = self
+                .series
+                .get(i)
                 .filter(|s| s.num_chunks() == 0)
-                .map(|s| s.id)
+                .map(|s| s.id(i))
             {
                 self.remove(id);
                 stats.series_removed += 1;
             }
         }
         self.recompute_time_range();
+        self.metadata.purge();
         Ok(stats)
     }
 
     fn slot(&self, id: SeriesId) -> Option<&MemSeries> {
         self.series
             .get(id.slot())
-            .and_then(Option::as_deref)
-            .filter(|s| s.id == id)
+            .filter(|s| s.generation == id.generation())
     }
 }
 
-fn slot_mut(series: &mut [Option<Box<MemSeries>>], id: SeriesId) -> Result<&mut MemSeries, Error> {
+fn slot_mut(series: &mut Slots, id: SeriesId) -> Result<&mut MemSeries, Error> {
     series
         .get_mut(id.slot())
-        .and_then(Option::as_deref_mut)
-        .filter(|s| s.id == id)
+        .filter(|s| s.generation == id.generation())
         .ok_or(Error::UnknownSeries(id.0))
 }
 
@@ -884,8 +1037,9 @@ fn encode_tight(samples: &[(i64, f64)]) -> Result<Chunk, Error> {
     Chunk::from_bytes(c.as_bytes().to_vec())
 }
 
+/// An open chunk: XOR, its buffer growing by small steps (the head holds one per series).
 fn new_open() -> ChunkAppender {
-    ChunkAppender::xor()
+    ChunkAppender::xor_tight()
 }
 
 #[cfg(test)]

@@ -10,11 +10,16 @@ use crate::bits::{BitReader, BitWriter};
 /// No window yet: the next non-zero XOR must declare one.
 const NO_WINDOW: u32 = u32::MAX;
 
+/// [`NO_WINDOW`] for the encoder's one-byte window fields.
+const NO_WINDOW_BYTE: u8 = u8::MAX;
+
+/// Window fields are bytes (leading zeros at most 31, trailing at most 63): a head keeps
+/// an open encoder per series.
 #[derive(Debug, Clone)]
 pub(crate) struct XorEncoder {
     prev: u64,
-    leading: u32,
-    trailing: u32,
+    leading: u8,
+    trailing: u8,
     started: bool,
 }
 
@@ -22,7 +27,7 @@ impl XorEncoder {
     pub(crate) fn new() -> Self {
         Self {
             prev: 0,
-            leading: NO_WINDOW,
+            leading: NO_WINDOW_BYTE,
             trailing: 0,
             started: false,
         }
@@ -45,17 +50,19 @@ impl XorEncoder {
         w.write_bit(true);
         let lz = x.leading_zeros().min(31);
         let tz = x.trailing_zeros();
-        if self.leading != NO_WINDOW && lz >= self.leading && tz >= self.trailing {
+        let (leading, trailing) = (u32::from(self.leading), u32::from(self.trailing));
+        if self.leading != NO_WINDOW_BYTE && lz >= leading && tz >= trailing {
             w.write_bit(false);
-            w.write_bits(x >> self.trailing, 64 - self.leading - self.trailing);
+            w.write_bits(x >> trailing, 64 - leading - trailing);
         } else {
             let sig = 64 - lz - tz;
             w.write_bit(true);
             w.write_bits(u64::from(lz), 5);
             w.write_bits(u64::from(sig & 63), 6);
             w.write_bits(x >> tz, sig);
-            self.leading = lz;
-            self.trailing = tz;
+            // `lz <= 31`, `tz <= 63`.
+            self.leading = lz as u8;
+            self.trailing = tz as u8;
         }
     }
 }

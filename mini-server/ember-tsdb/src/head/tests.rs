@@ -205,3 +205,128 @@ proptest! {
         }
     }
 }
+
+fn counter_meta(help: &str) -> Metadata {
+    Metadata {
+        metric_type: crate::MetricType::Counter,
+        unit: String::new(),
+        help: help.to_string(),
+    }
+}
+
+#[test]
+fn equal_metadata_is_shared_and_unused_metadata_is_dropped_at_cut() {
+    let mut h = Head::new(HeadOptions::default());
+    let ids: Vec<SeriesId> = (0..4).map(|i| h.series_id(labels(i))).collect();
+    for (n, &id) in ids.iter().enumerate() {
+        h.set_metadata(id, counter_meta(if n < 3 { "a" } else { "b" }))
+            .unwrap();
+    }
+    let ptr = |h: &Head, id| h.metadata(id).unwrap() as *const Metadata;
+    assert_eq!(ptr(&h, ids[0]), ptr(&h, ids[1]));
+    assert_eq!(ptr(&h, ids[0]), ptr(&h, ids[2]));
+    assert_ne!(ptr(&h, ids[0]), ptr(&h, ids[3]));
+    assert_eq!(h.metadata(ids[3]), Some(&counter_meta("b")));
+    assert_eq!(h.metadata.table.len(), 2);
+    // Changing one series' metadata leaves the others'.
+    h.set_metadata(ids[1], counter_meta("c")).unwrap();
+    assert_eq!(h.metadata(ids[0]), Some(&counter_meta("a")));
+    assert_eq!(h.metadata(ids[1]), Some(&counter_meta("c")));
+    assert_eq!(h.metadata(ids[2]), Some(&counter_meta("a")));
+    // Series 0 and 1 keep samples after the cut; 2 and 3 are removed with theirs.
+    for (n, &id) in ids.iter().enumerate() {
+        h.append(id, 10, 1.0).unwrap();
+        if n < 2 {
+            h.append(id, 30, 1.0).unwrap();
+        }
+    }
+    let mut handed = Vec::new();
+    let mut sink = |l: &Labels, m: Option<&Metadata>, _: &[Chunk]| {
+        handed.push((l.clone(), m.cloned()));
+        Ok(())
+    };
+    h.cut(20, &mut sink).unwrap();
+    assert_eq!(handed.len(), 4);
+    assert_eq!(handed[3], (labels(3), Some(counter_meta("b"))));
+    assert_eq!(h.num_series(), 2);
+    // "b" is used by no series any more.
+    assert_eq!(h.metadata.table.len(), 2);
+    assert_eq!(h.metadata(ids[0]), Some(&counter_meta("a")));
+    assert_eq!(h.metadata(ids[1]), Some(&counter_meta("c")));
+}
+
+#[test]
+fn metadata_table_stays_bounded_without_cuts() {
+    let mut h = Head::new(HeadOptions::default());
+    let id = h.series_id(labels(0));
+    for i in 0..10_000 {
+        h.set_metadata(id, counter_meta(&i.to_string())).unwrap();
+    }
+    assert!(h.metadata.table.len() <= 128, "{}", h.metadata.table.len());
+    assert_eq!(h.metadata(id), Some(&counter_meta("9999")));
+}
+
+#[test]
+fn series_are_small() {
+    // Per-series bytes held inline in the head's slot pages (was a 168-byte box).
+    let size = std::mem::size_of::<Option<MemSeries>>();
+    println!("MemSeries: {size} bytes");
+    assert!(size <= 136, "{size}");
+}
+
+#[test]
+fn ids_across_pages_are_reused_with_a_new_generation() {
+    let mut h = Head::new(HeadOptions::default());
+    let n = 2 * PAGE + 3;
+    let ids: Vec<SeriesId> = (0..n).map(|i| h.series_id(labels(i))).collect();
+    assert_eq!(ids, (0..n as u64).map(SeriesId).collect::<Vec<_>>());
+    for (i, &id) in ids.iter().enumerate() {
+        // Odd series keep a sample after the cut.
+        h.append(id, 10, i as f64).unwrap();
+        if i % 2 == 1 {
+            h.append(id, 30, i as f64).unwrap();
+        }
+    }
+    let mut sink = |_: &Labels, _: Option<&Metadata>, _: &[Chunk]| Ok(());
+    h.cut(20, &mut sink).unwrap();
+    assert_eq!(h.num_series(), n / 2);
+    assert_eq!(
+        h.series_ids().collect::<Vec<_>>(),
+        ids.iter().copied().skip(1).step_by(2).collect::<Vec<_>>()
+    );
+    // New series take the freed slots, last freed first, one generation on.
+    let new: Vec<SeriesId> = (n..2 * n).map(|i| h.series_id(labels(i))).collect();
+    assert_eq!(new[0], SeriesId((1 << 32) | (n as u64 - 1)));
+    for (i, &id) in ids.iter().enumerate() {
+        if i % 2 == 0 {
+            assert!(matches!(
+                h.append(id, 40, 0.0),
+                Err(Error::UnknownSeries(_))
+            ));
+            assert_eq!(h.labels(id), None);
+        } else {
+            assert_eq!(h.labels(id), Some(labels(i)));
+            assert_eq!(h.samples(id).unwrap().collect::<Vec<_>>(), [(30, i as f64)]);
+        }
+    }
+    for (k, &id) in new.iter().enumerate() {
+        assert_eq!(h.get(&labels(n + k)), Some(id));
+        assert_eq!(h.labels(id), Some(labels(n + k)));
+    }
+    assert_eq!(h.num_series(), n / 2 + n);
+    assert_eq!(h.series_ids().count(), n / 2 + n);
+}
+
+#[test]
+fn open_chunks_waste_at_most_one_small_step() {
+    let mut h = Head::new(HeadOptions::default());
+    let id = h.series_id(labels(0));
+    for i in 0..400_i64 {
+        // Values whose XOR coding takes many bits, so the chunk grows fast.
+        h.append(id, i * 15_000 + i % 7, (i as f64).sqrt()).unwrap();
+        let s = h.slot(id).unwrap();
+        let len = s.open.bytes().len();
+        let spare = s.open.spare_capacity();
+        assert!(spare < 16.max(len / 8), "{len} bytes, {spare} spare");
+    }
+}

@@ -143,44 +143,114 @@ where
     }
 }
 
-/// A label set packed in one allocation: `name 0xFF value 0xFF` per pair, in name
-/// order (0xFF never occurs in UTF-8). A quarter of `Labels`'s size for typical series,
-/// one allocation instead of one per name and value.
+/// Label names and values of the head's series, each held once however many series
+/// use it, with a count of its uses; a series holds symbol numbers.
+#[derive(Debug, Default)]
+struct Symbols {
+    /// By symbol number; empty for free numbers.
+    strings: Vec<Box<str>>,
+    /// Uses of each symbol (pairs of series naming it).
+    refs: Vec<u32>,
+    /// Numbers free for reuse.
+    free: Vec<u32>,
+    /// Symbol numbers by string hash.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Symbols {
+    /// The number of `s`, one more use of it.
+    fn intern(&mut self, s: &str) -> u32 {
+        let hash = self.hasher.hash_one(s);
+        let strings = &self.strings;
+        if let Some(&id) = self.index.find(hash, |&id| &*strings[id as usize] == s) {
+            self.refs[id as usize] += 1;
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.strings[id as usize] = s.into();
+                self.refs[id as usize] = 1;
+                id
+            }
+            None => {
+                self.strings.push(s.into());
+                self.refs.push(1);
+                (self.strings.len() - 1) as u32
+            }
+        };
+        let (strings, hasher) = (&self.strings, &self.hasher);
+        self.index
+            .insert_unique(hash, id, |&j| hasher.hash_one(&*strings[j as usize]));
+        id
+    }
+
+    /// One use of symbol `id` fewer; the symbol goes with its last use.
+    fn release(&mut self, id: u32) {
+        let i = id as usize;
+        let Some(refs) = self.refs.get_mut(i) else {
+            return;
+        };
+        *refs = refs.saturating_sub(1);
+        if *refs > 0 {
+            return;
+        }
+        let hash = self.hasher.hash_one(&*self.strings[i]);
+        if let Ok(entry) = self.index.find_entry(hash, |&j| j == id) {
+            entry.remove();
+        }
+        self.strings[i] = Box::default();
+        self.free.push(id);
+    }
+
+    fn get(&self, id: u32) -> &str {
+        self.strings.get(id as usize).map_or("", |s| s)
+    }
+}
+
+/// A label set as symbol numbers: name, value, name, value, ... in name order. A series'
+/// labels cost 8 bytes a pair, the strings being shared by all series (a scrape target's
+/// series share their job, instance and most names and values).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct PackedLabels(Box<[u8]>);
+struct PackedLabels(Box<[u32]>);
 
 impl PackedLabels {
-    fn new(labels: &Labels) -> Self {
-        let len = labels
-            .pairs()
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 2)
-            .sum();
-        let mut b = Vec::with_capacity(len);
+    fn new(labels: &Labels, symbols: &mut Symbols) -> Self {
+        let mut ids = Vec::with_capacity(labels.pairs().len() * 2);
         for (n, v) in labels.pairs() {
-            b.extend_from_slice(n.as_bytes());
-            b.push(0xff);
-            b.extend_from_slice(v.as_bytes());
-            b.push(0xff);
+            ids.push(symbols.intern(n));
+            ids.push(symbols.intern(v));
         }
-        Self(b.into_boxed_slice())
+        Self(ids.into_boxed_slice())
     }
 
-    fn pairs(&self) -> LabelPairs<'_> {
-        LabelPairs { rest: &self.0 }
+    /// Gives its symbols back (the series is removed).
+    fn release(&self, symbols: &mut Symbols) {
+        for &id in &self.0 {
+            symbols.release(id);
+        }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
-        self.pairs().find(|&(n, _)| n == name).map(|(_, v)| v)
+    fn pairs<'a>(&'a self, symbols: &'a Symbols) -> LabelPairs<'a> {
+        LabelPairs {
+            ids: &self.0,
+            symbols,
+        }
+    }
+
+    fn get<'a>(&'a self, symbols: &'a Symbols, name: &str) -> Option<&'a str> {
+        self.pairs(symbols)
+            .find(|&(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// The labels (names were unique when packed, so this does not fail).
-    fn to_labels(&self) -> Result<Labels, Error> {
-        Labels::new(self.pairs())
+    fn to_labels(&self, symbols: &Symbols) -> Result<Labels, Error> {
+        Labels::new(self.pairs(symbols))
     }
 
-    fn eq_labels(&self, labels: &Labels) -> bool {
-        self.pairs()
+    fn eq_labels(&self, symbols: &Symbols, labels: &Labels) -> bool {
+        self.pairs(symbols)
             .eq(labels.pairs().iter().map(|(n, v)| (n.as_str(), v.as_str())))
     }
 }
@@ -188,21 +258,19 @@ impl PackedLabels {
 /// The `(name, value)` pairs of a head series, in name order, borrowed from the head.
 #[derive(Debug, Clone)]
 pub struct LabelPairs<'a> {
-    rest: &'a [u8],
+    ids: &'a [u32],
+    symbols: &'a Symbols,
 }
 
 impl<'a> Iterator for LabelPairs<'a> {
     type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<(&'a str, &'a str)> {
-        let mut field = || {
-            let end = self.rest.iter().position(|&b| b == 0xff)?;
-            let (f, rest) = self.rest.split_at(end);
-            self.rest = &rest[1..];
-            // Packed from `String`s, split at bytes that UTF-8 never uses.
-            Some(std::str::from_utf8(f).unwrap_or_default())
+        let [n, v, rest @ ..] = self.ids else {
+            return None;
         };
-        Some((field()?, field()?))
+        self.ids = rest;
+        Some((self.symbols.get(*n), self.symbols.get(*v)))
     }
 }
 
@@ -248,9 +316,9 @@ struct MemSeries {
 }
 
 impl MemSeries {
-    fn new(generation: u32, labels: &Labels) -> Self {
+    fn new(generation: u32, labels: &Labels, symbols: &mut Symbols) -> Self {
         Self {
-            labels: PackedLabels::new(labels),
+            labels: PackedLabels::new(labels, symbols),
             chunks: Box::default(),
             open: new_open(),
             last_t: 0,
@@ -437,6 +505,8 @@ pub struct Head {
     /// [`Head::store`]; `None` after a removal until a cut or replay recomputes it.
     bounds: Option<(i64, i64)>,
     metadata: MetadataTable,
+    /// The strings of the series' labels.
+    symbols: Symbols,
 }
 
 /// [`Head`]'s `bounds` when nothing is stored.
@@ -459,6 +529,7 @@ impl Head {
             stats: HeadStats::default(),
             bounds: Some(NO_BOUNDS),
             metadata: MetadataTable::default(),
+            symbols: Symbols::default(),
         }
     }
 
@@ -514,14 +585,14 @@ impl Head {
         let i = id.slot();
         self.series.grow_to(i + 1);
         if let Some(slot) = self.series.entry(i) {
-            *slot = Some(MemSeries::new(id.generation(), labels));
+            *slot = Some(MemSeries::new(id.generation(), labels, &mut self.symbols));
         }
-        let (series, hasher) = (&self.series, &self.hasher);
+        let (series, hasher, symbols) = (&self.series, &self.hasher, &self.symbols);
         // Slots are below 2^32 (the low half of an id).
         self.index.insert_unique(hash, i as u32, |&j| {
             series
                 .get(j as usize)
-                .map_or(0, |s| hash_pairs(hasher, s.labels.pairs()))
+                .map_or(0, |s| hash_pairs(hasher, s.labels.pairs(symbols)))
         });
         self.live += 1;
         self.stats.series_created += 1;
@@ -541,10 +612,11 @@ impl Head {
         let Some(s) = slot.take() else {
             return;
         };
-        let hash = hash_pairs(&self.hasher, s.labels.pairs());
+        let hash = hash_pairs(&self.hasher, s.labels.pairs(&self.symbols));
         if let Ok(entry) = self.index.find_entry(hash, |&j| j as usize == id.slot()) {
             entry.remove();
         }
+        s.labels.release(&mut self.symbols);
         self.chunks -= s.num_chunks();
         self.stats.chunks_removed += s.num_chunks() as u64;
         self.free.push(id.next_generation());
@@ -559,24 +631,26 @@ impl Head {
         let slot = *self.index.find(hash, |&j| {
             self.series
                 .get(j as usize)
-                .is_some_and(|s| s.labels.eq_labels(labels))
+                .is_some_and(|s| s.labels.eq_labels(&self.symbols, labels))
         })? as usize;
         self.series.get(slot).map(|s| s.id(slot))
     }
 
     /// The labels of a series (built from the head's packed form).
     pub fn labels(&self, id: SeriesId) -> Option<Labels> {
-        self.slot(id).and_then(|s| s.labels.to_labels().ok())
+        self.slot(id)
+            .and_then(|s| s.labels.to_labels(&self.symbols).ok())
     }
 
     /// The label pairs of a series, borrowed (no allocation), in name order.
     pub fn label_pairs(&self, id: SeriesId) -> Option<LabelPairs<'_>> {
-        self.slot(id).map(|s| s.labels.pairs())
+        self.slot(id).map(|s| s.labels.pairs(&self.symbols))
     }
 
     /// The value of label `name` of a series.
     pub fn label_value(&self, id: SeriesId, name: &str) -> Option<&str> {
-        self.slot(id).and_then(|s| s.labels.get(name))
+        self.slot(id)
+            .and_then(|s| s.labels.get(&self.symbols, name))
     }
 
     /// Number of series.
@@ -732,7 +806,7 @@ impl Head {
             samples.peek()?;
             Some(HeadSeries {
                 id: s.id(i),
-                labels: s.labels.to_labels().ok()?,
+                labels: s.labels.to_labels(&self.symbols).ok()?,
                 samples,
             })
         })
@@ -748,7 +822,7 @@ impl Head {
         let mut names: Vec<&str> = self
             .series
             .values()
-            .flat_map(|s| s.labels.pairs().map(|(n, _)| n))
+            .flat_map(|s| s.labels.pairs(&self.symbols).map(|(n, _)| n))
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -760,7 +834,7 @@ impl Head {
         let mut values: Vec<&str> = self
             .series
             .values()
-            .filter_map(|s| s.labels.get(name))
+            .filter_map(|s| s.labels.get(&self.symbols, name))
             .collect();
         values.sort_unstable();
         values.dedup();
@@ -774,7 +848,12 @@ impl Head {
         &self,
     ) -> impl Iterator<Item = (SeriesId, Labels, &[Chunk], &ChunkAppender)> + '_ {
         self.series.iter().filter_map(|(i, s)| {
-            Some((s.id(i), s.labels.to_labels().ok()?, &s.chunks[..], &s.open))
+            Some((
+                s.id(i),
+                s.labels.to_labels(&self.symbols).ok()?,
+                &s.chunks[..],
+                &s.open,
+            ))
         })
     }
 
@@ -849,7 +928,11 @@ impl Head {
             let Some((old, keep_from)) = split_series(s, t)? else {
                 continue;
             };
-            sink.write_series(&s.labels.to_labels()?, s.meta.as_deref(), &old.chunks)?;
+            sink.write_series(
+                &s.labels.to_labels(&self.symbols)?,
+                s.meta.as_deref(),
+                &old.chunks,
+            )?;
             stats.series_handed_out += 1;
             stats.chunks_handed_out += old.chunks.len() as u64;
             stats.samples_handed_out += old.samples;

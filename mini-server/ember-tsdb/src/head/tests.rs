@@ -330,3 +330,78 @@ fn open_chunks_waste_at_most_one_small_step() {
         assert!(spare < 16.max(len / 8), "{len} bytes, {spare} spare");
     }
 }
+
+fn live_symbols(h: &Head) -> usize {
+    h.symbols.strings.len() - h.symbols.free.len()
+}
+
+#[test]
+fn label_strings_are_shared_and_released_with_their_last_series() {
+    let mut h = Head::new(HeadOptions::default());
+    let l = |pairs: &[(&str, &str)]| Labels::new(pairs.iter().copied()).unwrap();
+    let la = l(&[("__name__", "m"), ("i", "1"), ("job", "j")]);
+    let lb = l(&[("__name__", "m"), ("i", "2"), ("job", "j")]);
+    let a = h.series_id(la.clone());
+    let b = h.series_id(lb.clone());
+    // __name__, m, i, 1, 2, job, j
+    assert_eq!(live_symbols(&h), 7);
+    h.remove(a);
+    assert_eq!(live_symbols(&h), 6);
+    assert_eq!(h.get(&la), None);
+    let lc = l(&[("__name__", "n"), ("job", "k")]);
+    let c = h.series_id(lc.clone());
+    assert_eq!(live_symbols(&h), 8);
+    assert_eq!(h.labels(b), Some(lb.clone()));
+    assert_eq!(h.labels(c), Some(lc.clone()));
+    assert_eq!(h.get(&lb), Some(b));
+    assert_eq!(h.get(&lc), Some(c));
+    assert_eq!(h.label_value(c, "job"), Some("k"));
+    h.remove(b);
+    h.remove(c);
+    assert_eq!(live_symbols(&h), 0);
+    assert_eq!(h.symbols.index.len(), 0);
+}
+
+proptest! {
+    #[test]
+    fn symbols_follow_the_live_series(
+        ops in prop::collection::vec((0usize..12, prop::bool::ANY), 1..80),
+    ) {
+        let mut h = Head::new(HeadOptions::default());
+        let labels_of = |i: usize| {
+            Labels::new([
+                ("__name__", format!("m{}", i % 3)),
+                ("i", i.to_string()),
+                ("job", format!("j{}", i % 2)),
+            ])
+            .unwrap()
+        };
+        let mut live = BTreeMap::new();
+        for (i, create) in ops {
+            let l = labels_of(i);
+            if create {
+                let id = h.series_id(l.clone());
+                live.insert(i, id);
+            } else if let Some(id) = live.remove(&i) {
+                h.remove(id);
+            }
+            for (&j, &id) in &live {
+                prop_assert_eq!(h.labels(id), Some(labels_of(j)));
+                prop_assert_eq!(h.get(&labels_of(j)), Some(id));
+            }
+            let mut strings: Vec<String> = live
+                .keys()
+                .flat_map(|&j| {
+                    labels_of(j)
+                        .pairs()
+                        .iter()
+                        .flat_map(|(n, v)| [n.clone(), v.clone()])
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            strings.sort();
+            strings.dedup();
+            prop_assert_eq!(live_symbols(&h), strings.len());
+        }
+    }
+}

@@ -23,7 +23,7 @@ use crate::appender::{AppendError, Appender, stale_nan};
 use crate::config::ScrapeConfig;
 use crate::labels::{Labels, is_valid_label_name, is_valid_metric_name};
 use crate::relabel::{RelabelConfig, process};
-use crate::scrape_cache::{DROPPED, FastState, Handles, Order, labels_from_key, name_of};
+use crate::scrape_cache::{DROPPED, FastState, Handles, Lookup, Order, labels_from_key, name_of};
 use crate::scraper::Client;
 use crate::storage::release_large;
 use crate::target::Target;
@@ -82,7 +82,7 @@ pub struct ScrapeLoop<A: Appender> {
     client: Client,
     /// The raw texts of the last successful parse in order, with their handles.
     order: Order,
-    /// Hash state for [`Order::find`].
+    /// Hash state for [`Lookup`].
     hasher: FastState,
     /// Counts parses; handles remember the last one that saw them.
     iteration: u32,
@@ -371,9 +371,10 @@ impl<A: Appender> ScrapeLoop<A> {
     fn rebind(&mut self, lost: &[u32]) {
         let lost: HashSet<u32> = lost.iter().copied().collect();
         let mut bound = HashSet::new();
-        for (key, h) in self.order.iter() {
+        let mut derived = Vec::new();
+        self.order.for_each(|_, key, h| {
             if !lost.contains(&h) || bound.contains(&h) {
-                continue;
+                return;
             }
             let labels = labels_from_key(key).and_then(|raw| {
                 mutate(
@@ -384,9 +385,12 @@ impl<A: Appender> ScrapeLoop<A> {
                 )
             });
             if let Some(l) = labels {
-                self.appender.bind(h, &l);
+                derived.push((h, l));
                 bound.insert(h);
             }
+        });
+        for (h, l) in derived {
+            self.appender.bind(h, &l);
         }
         if bound.is_empty() {
             return;
@@ -429,28 +433,26 @@ impl<A: Appender> ScrapeLoop<A> {
             return Vec::new();
         }
         let mut out = Vec::new();
-        if changed.is_empty() {
-            for &i in &p.new_series {
-                if i >= self.order.len() {
-                    continue;
+        // Positions of the new series, ascending (pushed in order).
+        let mut new = p.new_series.iter().peekable();
+        self.order.for_each(|i, key, h| {
+            let is_new = new.next_if(|&&n| n == i).is_some();
+            if h == DROPPED {
+                return;
+            }
+            let wanted = |f: &str| {
+                if changed.is_empty() {
+                    is_new
+                } else {
+                    changed.contains(f) || !self.in_previous(h)
                 }
-                let h = self.order.handle(i);
-                if let Some((_, m)) = family_of(&p.families, name_of(self.order.key(i))) {
+            };
+            if let Some((f, m)) = family_of(&p.families, name_of(key)) {
+                if wanted(f) {
                     out.push((h, m.clone()));
                 }
             }
-        } else {
-            for (key, h) in self.order.iter() {
-                if h == DROPPED {
-                    continue;
-                }
-                if let Some((f, m)) = family_of(&p.families, name_of(key)) {
-                    if changed.contains(f) || !self.in_previous(h) {
-                        out.push((h, m.clone()));
-                    }
-                }
-            }
-        }
+        });
         out
     }
 
@@ -551,10 +553,19 @@ impl<A: Appender> ScrapeLoop<A> {
         // Position in the order of the predicted next sample; `next` once the body left
         // that order (from then on it holds the order read).
         let mut cursor = 0usize;
+        // The whole text of the order's entry `cursor - 1` (the base of the next entry's
+        // front-coded text).
+        let mut context: Vec<u8> = Vec::new();
+        let mut hint_text: Vec<u8> = Vec::new();
         let mut next: Option<Order> = None;
+        // The order by text, built at the first sample that leaves it.
+        let mut lookup: Option<Lookup> = None;
         let mut error = None;
         loop {
-            let hint = (hinted && cursor < self.order.len()).then(|| self.order.key(cursor));
+            let hint = (hinted && cursor < self.order.len()).then(|| {
+                self.order.text_into(cursor, &context, &mut hint_text);
+                &hint_text[..]
+            });
             let Some(entry) = parser.next(hint) else {
                 break;
             };
@@ -593,19 +604,27 @@ impl<A: Appender> ScrapeLoop<A> {
                     &keybuf
                 }
             };
-            let predicted = (cursor < self.order.len() && self.order.key(cursor) == key)
+            let predicted = (cursor < self.order.len() && self.order.is(cursor, &context, key))
                 .then(|| self.order.handle(cursor));
             let known = match predicted {
                 Some(h) => {
                     cursor += 1;
+                    context.clear();
+                    context.extend_from_slice(key);
                     Some(h)
                 }
                 None => {
                     if next.is_none() {
                         next = Some(self.order.prefix(cursor, self.order.len()));
                     }
-                    self.order.find(&self.hasher, key).map(|i| {
+                    let (order, hasher) = (&self.order, &self.hasher);
+                    let found = lookup
+                        .get_or_insert_with(|| Lookup::new(order, hasher))
+                        .find(hasher, key);
+                    found.map(|i| {
                         cursor = i + 1;
+                        context.clear();
+                        context.extend_from_slice(key);
                         self.order.handle(i)
                     })
                 }
@@ -677,14 +696,17 @@ impl<A: Appender> ScrapeLoop<A> {
                 // scrape: then only the series of this scrape are kept, as Prometheus
                 // forces a flush.
                 let flush = read.len() + self.order.len() > 2 * self.success_len + 1000;
-                for (key, h) in self.order.iter() {
-                    if read.find(&self.hasher, key).is_some() {
-                        continue;
+                let seen = Lookup::new(&read, &self.hasher);
+                let mut orphans = Vec::new();
+                self.order.for_each(|_, key, h| {
+                    if seen.find(&self.hasher, key).is_some() {
+                        return;
                     }
                     if (flush || read.push(key, h).is_err()) && h != DROPPED {
-                        self.orphans.push(h);
+                        orphans.push(h);
                     }
-                }
+                });
+                self.orphans.extend(orphans);
                 read.shrink();
                 self.order = read;
             }
@@ -701,7 +723,7 @@ impl<A: Appender> ScrapeLoop<A> {
         next.shrink();
         // Series the target no longer exposes are forgotten (after their staleness
         // markers), so the loop holds what the last scrape held.
-        for (_, h) in self.order.iter() {
+        for h in self.order.handles() {
             if let Some(slot) = self.handles.get_mut(h) {
                 if slot.seen != iteration {
                     // Marked so that a handle listed twice is freed once.

@@ -22,6 +22,10 @@ pub(crate) struct BitWriter {
     free: u8,
     /// Grow by small steps rather than doubling.
     tight: bool,
+    /// A count kept for the writer's owner (a chunk appender's samples), in what would be
+    /// padding: reading it from the stream's header instead costs a cache miss per
+    /// append on a head of many series.
+    pub(crate) count: u16,
 }
 
 impl BitWriter {
@@ -33,6 +37,7 @@ impl BitWriter {
             buf,
             free: 0,
             tight: false,
+            count: 0,
         }
     }
 

@@ -359,6 +359,7 @@ impl ChunkAppender {
             ValueEncoder::Xor(e) => e.encode(&mut self.w, v),
             ValueEncoder::Decimal(e) => e.encode(&mut self.w, v),
         }
+        self.w.count = count + 1;
         let [c0, c1] = (count + 1).to_be_bytes();
         if let [_, _, b0, b1, ..] = self.w.bytes_mut() {
             *b0 = c0;
@@ -390,12 +391,9 @@ impl ChunkAppender {
         usize::from(self.count())
     }
 
-    /// The sample count, kept in the header (bytes 2 and 3) rather than in a field.
+    /// The sample count (also written to the header, bytes 2 and 3, for readers).
     fn count(&self) -> u16 {
-        match self.w.bytes() {
-            [_, _, c0, c1, ..] => u16::from_be_bytes([*c0, *c1]),
-            _ => 0,
-        }
+        self.w.count
     }
 
     /// Whether no sample has been appended.

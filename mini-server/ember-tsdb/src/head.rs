@@ -985,7 +985,7 @@ fn slot_mut(series: &mut Slots, id: SeriesId) -> Result<&mut MemSeries, Error> {
     series
         .get_mut(id.slot())
         .filter(|s| s.generation == id.generation())
-        .ok_or(Error::UnknownSeries(id.0))
+        .ok_or_else(|| Error::UnknownSeries(id.0))
 }
 
 /// A series and its samples in a range, from [`Head::series_in_range`].

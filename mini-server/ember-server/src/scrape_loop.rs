@@ -433,11 +433,18 @@ impl<A: Appender> ScrapeLoop<A> {
             return Vec::new();
         }
         let mut out = Vec::new();
+        if changed.is_empty() && p.new_series.is_empty() {
+            // The steady state: nothing new to tell the store.
+            return out;
+        }
         // Positions of the new series, ascending (pushed in order).
         let mut new = p.new_series.iter().peekable();
         self.order.for_each(|i, key, h| {
             let is_new = new.next_if(|&&n| n == i).is_some();
             if h == DROPPED {
+                return;
+            }
+            if changed.is_empty() && !is_new {
                 return;
             }
             let wanted = |f: &str| {
